@@ -1,0 +1,38 @@
+"""The embedded PostgreSQL server (pgserver) used when DATABASE_URL is unset.
+
+`database_url()` starts the server for AGENTOPS_HOME if it is not running, or attaches to the one that
+is (for example the one `agentops up` started), and returns a libpq URI over its Unix socket. pgserver
+counts the processes holding the server and stops it when the last one exits, so a one-off command
+run alone starts and stops it, while one run beside `agentops up` leaves it running.
+"""
+
+from __future__ import annotations
+
+import logging
+import warnings
+from pathlib import Path
+
+from agentops.home import ensure_home, pgdata_dir
+
+log = logging.getLogger(__name__)
+
+DATABASE_NAME = "agentops"
+
+_server = None
+
+
+def database_url(home: Path) -> str:
+    global _server
+    # pgserver asks platformdirs for a runtime dir; without XDG_RUNTIME_DIR it warns and uses /tmp.
+    warnings.filterwarnings("ignore", message="XDG_RUNTIME_DIR")
+    import pgserver
+
+    ensure_home(home)
+    if _server is None:
+        _server = pgserver.get_server(pgdata_dir(home), cleanup_mode="stop")
+        # CREATE DATABASE cannot run in a transaction block; psql runs it on its own.
+        exists = _server.psql(f"SELECT 1 FROM pg_database WHERE datname = '{DATABASE_NAME}';")
+        if "(1 row)" not in exists:
+            _server.psql(f"CREATE DATABASE {DATABASE_NAME};")
+    uri: str = _server.get_uri(database=DATABASE_NAME)
+    return uri.replace("postgresql://", "postgres://", 1)

@@ -1,0 +1,52 @@
+"""Shared personas: one project with a user in each role, and an outsider from another organization."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pytest
+
+from agentops.tenancy.models import Project, User
+from agentops.tenancy.roles import Role
+from tests.factories import make_member, make_project, make_user
+
+
+@dataclass
+class Personas:
+    project: Project
+    viewer: User
+    engineer: User
+    reviewer: User
+    admin: User
+    outsider: User
+    other_project: Project
+
+    def by_role(self) -> dict[str, User]:
+        return {
+            "viewer": self.viewer,
+            "engineer": self.engineer,
+            "reviewer": self.reviewer,
+            "admin": self.admin,
+            "outsider": self.outsider,
+        }
+
+
+@pytest.fixture
+def personas(db: None) -> Personas:
+    project = make_project()
+    other_project = make_project()
+    return Personas(
+        project=project,
+        viewer=make_member(project, Role.VIEWER),
+        engineer=make_member(project, Role.ENGINEER),
+        reviewer=make_member(project, Role.REVIEWER),
+        admin=make_member(project, Role.ADMIN),
+        # An admin of another organization's project: powerful, but not here.
+        outsider=make_member(other_project, Role.ADMIN),
+        other_project=other_project,
+    )
+
+
+@pytest.fixture
+def user(db: None) -> User:
+    return make_user()

@@ -1,0 +1,32 @@
+"""Builders for test data, going through the same services the product uses."""
+
+from __future__ import annotations
+
+import itertools
+
+from agentops.tenancy import services
+from agentops.tenancy.models import Organization, Project, User
+from agentops.tenancy.roles import Role
+
+_seq = itertools.count(1)
+PASSWORD = "correct-horse-battery-staple"
+
+
+def make_user(email: str | None = None, *, superuser: bool = False) -> User:
+    return services.user_create(
+        email=email or f"user{next(_seq)}@example.com", password=PASSWORD, is_superuser=superuser
+    )
+
+
+def make_org(name: str | None = None) -> Organization:
+    return services.organization_create(name=name or f"Org {next(_seq)}")
+
+
+def make_project(org: Organization | None = None, name: str | None = None) -> Project:
+    return services.project_create(organization=org or make_org(), name=name or f"Project {next(_seq)}")
+
+
+def make_member(project: Project, role: Role, email: str | None = None) -> User:
+    user = make_user(email)
+    services.membership_grant(user=user, project=project, role=role)
+    return user
