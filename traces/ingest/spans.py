@@ -1,0 +1,60 @@
+"""The decoded form of OTLP spans: what `decode` produces and `normalize` consumes.
+
+Frozen plain data, independent of protobuf and JSON, so that every later stage is a pure function that
+can be tested without a server or a database. Attribute values are decoded from OTLP AnyValue to
+Python: str, bool, int, float, bytes, list (arrayValue) and dict (kvlistValue); an empty AnyValue is None.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+Attributes = dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class SpanEvent:
+    name: str
+    time_unix_nano: int
+    attributes: Attributes = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class SpanLink:
+    trace_id: bytes
+    span_id: bytes
+    attributes: Attributes = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class Span:
+    trace_id: bytes  # 16 bytes, not all zero (validated by decode)
+    span_id: bytes  # 8 bytes, not all zero
+    parent_span_id: bytes | None  # None for a root span
+    name: str  # never empty
+    kind: int  # 0..5: UNSPECIFIED, INTERNAL, SERVER, CLIENT, PRODUCER, CONSUMER
+    start_time_unix_nano: int
+    end_time_unix_nano: int  # 0 when the span has not ended
+    status_code: int  # 0 UNSET, 1 OK, 2 ERROR
+    status_message: str
+    attributes: Attributes
+    events: tuple[SpanEvent, ...]
+    links: tuple[SpanLink, ...]
+    resource: Attributes  # the resource attributes of the ResourceSpans this span came in
+    scope_name: str
+    scope_version: str
+
+
+@dataclass(frozen=True, slots=True)
+class Rejection:
+    """A span that could not be accepted, with the reason to report through partial_success."""
+
+    index: int  # position of the span in the request, counting across resource and scope spans
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class DecodedBatch:
+    spans: list[Span]
+    rejections: list[Rejection]
