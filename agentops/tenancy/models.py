@@ -91,6 +91,9 @@ class Membership(models.Model):
     class Meta:
         constraints = [models.UniqueConstraint(fields=["user", "project"], name="membership_user_project")]
 
+    def __str__(self) -> str:
+        return f"{self.user} is {self.role} of {self.project}"
+
     @property
     def role_enum(self) -> Role:
         return Role(self.role)
@@ -118,6 +121,9 @@ class IngestKey(models.Model):
     class Meta:
         ordering = ["-created_at"]
 
+    def __str__(self) -> str:
+        return f"{self.prefix}… ({self.name})"
+
     @property
     def is_active(self) -> bool:
         return self.revoked_at is None
@@ -138,6 +144,9 @@ class ApiToken(models.Model):
 
     class Meta:
         ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.prefix}… ({self.user})"
 
     @property
     def is_active(self) -> bool:
@@ -168,3 +177,6 @@ class AuditEvent(models.Model):
     class Meta:
         ordering = ["-id"]
         indexes = [models.Index(fields=["project", "-id"], name="audit_project_recent")]
+
+    def __str__(self) -> str:
+        return f"{self.created_at:%Y-%m-%d %H:%M:%S} {self.actor_label} {self.action} {self.target_label}"

@@ -66,24 +66,32 @@ def organization_create(*, name: str, slug: str | None = None, actor: Any = None
         raise TenancyError("an organization needs a name")
     org = Organization.objects.create(name=name.strip(), slug=_unique_slug(Organization, name, slug))
     audit_record(
-        actor=actor, action="organization.create", target_type="organization", target_id=org.pk,
-        target_label=org.slug, after={"name": org.name, "slug": org.slug}, organization=org,
+        actor=actor,
+        action="organization.create",
+        target_type="organization",
+        target_id=org.pk,
+        target_label=org.slug,
+        after={"name": org.name, "slug": org.slug},
+        organization=org,
     )
     return org
 
 
 @transaction.atomic
-def project_create(
-    *, organization: Organization, name: str, slug: str | None = None, actor: Any = None
-) -> Project:
+def project_create(*, organization: Organization, name: str, slug: str | None = None, actor: Any = None) -> Project:
     if not name.strip():
         raise TenancyError("a project needs a name")
     project = Project.objects.create(
         organization=organization, name=name.strip(), slug=_unique_slug(Project, name, slug)
     )
     audit_record(
-        actor=actor, action="project.create", target_type="project", target_id=project.pk,
-        target_label=project.slug, after={"name": project.name, "slug": project.slug}, project=project,
+        actor=actor,
+        action="project.create",
+        target_type="project",
+        target_id=project.pk,
+        target_label=project.slug,
+        after={"name": project.name, "slug": project.slug},
+        project=project,
     )
     return project
 
@@ -125,9 +133,14 @@ def membership_grant(*, user: User, project: Project, role: Role, actor: Any = N
         membership.save(update_fields=["role"])
     _set_perms(user, project, old, role)
     audit_record(
-        actor=actor, action="membership.grant" if old is None else "membership.change_role",
-        target_type="user", target_id=user.pk, target_label=user.email,
-        before={"role": old.value} if old else None, after={"role": role.value}, project=project,
+        actor=actor,
+        action="membership.grant" if old is None else "membership.change_role",
+        target_type="user",
+        target_id=user.pk,
+        target_label=user.email,
+        before={"role": old.value} if old else None,
+        after={"role": role.value},
+        project=project,
     )
     return membership
 
@@ -138,8 +151,13 @@ def membership_revoke(*, membership: Membership, actor: Any = None) -> None:
     _refuse_last_admin_loss(membership.project, membership, None)
     _set_perms(membership.user, membership.project, membership.role_enum, None)
     audit_record(
-        actor=actor, action="membership.revoke", target_type="user", target_id=membership.user.pk,
-        target_label=membership.user.email, before={"role": membership.role}, after=None,
+        actor=actor,
+        action="membership.revoke",
+        target_type="user",
+        target_id=membership.user.pk,
+        target_label=membership.user.email,
+        before={"role": membership.role},
+        after=None,
         project=membership.project,
     )
     membership.delete()
@@ -163,12 +181,19 @@ def _mint(prefix: str) -> tuple[str, str]:
 def ingest_key_create(*, project: Project, name: str = "default", actor: Any = None) -> MintedIngestKey:
     secret, shown = _mint(IngestKey.PREFIX)
     key = IngestKey.objects.create(
-        project=project, name=name.strip() or "default", prefix=shown, key_hash=hash_secret(secret),
+        project=project,
+        name=name.strip() or "default",
+        prefix=shown,
+        key_hash=hash_secret(secret),
         created_by=actor if getattr(actor, "is_authenticated", False) else None,
     )
     audit_record(
-        actor=actor, action="ingest_key.create", target_type="ingest_key", target_id=key.pk,
-        target_label=f"{key.prefix}… ({key.name})", after={"name": key.name, "prefix": key.prefix},
+        actor=actor,
+        action="ingest_key.create",
+        target_type="ingest_key",
+        target_id=key.pk,
+        target_label=f"{key.prefix}… ({key.name})",
+        after={"name": key.name, "prefix": key.prefix},
         project=project,
     )
     return MintedIngestKey(key=key, secret=secret)
@@ -182,8 +207,13 @@ def ingest_key_revoke(*, key: IngestKey, actor: Any = None) -> IngestKey:
     key.revoked_at = timezone.now()
     key.save(update_fields=["revoked_at"])
     audit_record(
-        actor=actor, action="ingest_key.revoke", target_type="ingest_key", target_id=key.pk,
-        target_label=f"{key.prefix}… ({key.name})", before={"revoked": False}, after={"revoked": True},
+        actor=actor,
+        action="ingest_key.revoke",
+        target_type="ingest_key",
+        target_id=key.pk,
+        target_label=f"{key.prefix}… ({key.name})",
+        before={"revoked": False},
+        after={"revoked": True},
         project=key.project,
     )
     return key
@@ -196,8 +226,12 @@ def api_token_create(*, user: User, name: str = "default", actor: Any = None) ->
         user=user, name=name.strip() or "default", prefix=shown, token_hash=hash_secret(secret)
     )
     audit_record(
-        actor=actor or user, action="api_token.create", target_type="api_token", target_id=token.pk,
-        target_label=f"{token.prefix}… ({user.email})", after={"name": token.name, "prefix": token.prefix},
+        actor=actor or user,
+        action="api_token.create",
+        target_type="api_token",
+        target_id=token.pk,
+        target_label=f"{token.prefix}… ({user.email})",
+        after={"name": token.name, "prefix": token.prefix},
     )
     return MintedApiToken(token=token, secret=secret)
 
@@ -210,8 +244,13 @@ def api_token_revoke(*, token: ApiToken, actor: Any = None) -> ApiToken:
     token.revoked_at = timezone.now()
     token.save(update_fields=["revoked_at"])
     audit_record(
-        actor=actor or token.user, action="api_token.revoke", target_type="api_token", target_id=token.pk,
-        target_label=f"{token.prefix}… ({token.user.email})", before={"revoked": False}, after={"revoked": True},
+        actor=actor or token.user,
+        action="api_token.revoke",
+        target_type="api_token",
+        target_id=token.pk,
+        target_label=f"{token.prefix}… ({token.user.email})",
+        before={"revoked": False},
+        after={"revoked": True},
     )
     return token
 

@@ -14,7 +14,10 @@ def test_each_role_sees_the_project_with_its_permissions(personas):
         "viewer": {Perm.VIEW_PROJECT},
         "engineer": {Perm.VIEW_PROJECT, Perm.VIEW_PAYLOADS, Perm.MANAGE_GOLDENS, Perm.MANAGE_ALERTS},
         "reviewer": {
-            Perm.VIEW_PROJECT, Perm.VIEW_PAYLOADS, Perm.MANAGE_GOLDENS, Perm.MANAGE_ALERTS,
+            Perm.VIEW_PROJECT,
+            Perm.VIEW_PAYLOADS,
+            Perm.MANAGE_GOLDENS,
+            Perm.MANAGE_ALERTS,
             Perm.REVIEW_APPROVALS,
         },
         "admin": set(Perm),
