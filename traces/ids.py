@@ -1,0 +1,36 @@
+"""Trace and span ids: OTLP bytes <-> stored uuid / signed bigint <-> lowercase hex in the API."""
+
+from __future__ import annotations
+
+import uuid
+
+_HEX = frozenset("0123456789abcdef")
+
+
+def trace_uuid(raw: bytes) -> uuid.UUID:
+    return uuid.UUID(bytes=raw)
+
+
+def span_int(raw: bytes) -> int:
+    return int.from_bytes(raw, "big", signed=True)
+
+
+def span_hex(value: int | None) -> str | None:
+    if value is None:
+        return None
+    return (value & 0xFFFF_FFFF_FFFF_FFFF).to_bytes(8, "big").hex()
+
+
+def span_from_hex(text: str) -> int:
+    """Parse 16 hex characters; ValueError otherwise."""
+    text = text.lower()
+    if len(text) != 16 or not set(text) <= _HEX:
+        raise ValueError(f"a span id is 16 hex characters, got {text!r}")
+    return int.from_bytes(bytes.fromhex(text), "big", signed=True)
+
+
+def trace_from_hex(text: str) -> uuid.UUID:
+    text = text.lower()
+    if len(text) != 32 or not set(text) <= _HEX:
+        raise ValueError(f"a trace id is 32 hex characters, got {text!r}")
+    return uuid.UUID(hex=text)

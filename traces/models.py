@@ -1,0 +1,176 @@
+"""Runs (one trace each) and steps (one span each), plus each project's ingest policy.
+
+Steps live in a table partitioned by month of start time (created by a hand-written migration, so the
+model is unmanaged): retention can drop whole partitions, and a month's index stays small. A step is
+unique by (project, trace, span, start time): a retried export inserts nothing twice.
+
+Ids are stored compactly: trace id as a uuid (16 bytes), span ids as signed 64-bit integers; the API
+shows both as lowercase hex, as OTLP/JSON does (see traces.ids).
+"""
+
+from __future__ import annotations
+
+from django.contrib.postgres.fields import ArrayField
+from django.db import models
+
+from agentops.tenancy.models import Project
+
+
+class StepKind(models.TextChoices):
+    AGENT = "AGENT"
+    LLM = "LLM"
+    TOOL = "TOOL"
+    RETRIEVER = "RETRIEVER"
+    EMBEDDING = "EMBEDDING"
+    CHAIN = "CHAIN"
+    GUARDRAIL = "GUARDRAIL"
+    APPROVAL = "APPROVAL"
+    SPAN = "SPAN"
+
+
+class RunStatus(models.TextChoices):
+    OK = "ok"
+    ERROR = "error"
+    UNFINISHED = "unfinished"
+
+
+class IngestPolicy(models.Model):
+    """What a project does to spans before storing them: redaction and content capture."""
+
+    project = models.OneToOneField(Project, on_delete=models.CASCADE, related_name="ingest_policy")
+    # Names of built-in rules (traces.ingest.redact.BUILTIN_RULES); all on by default.
+    builtin_redactions = ArrayField(models.CharField(max_length=32), default=list, blank=True)
+    custom_patterns = ArrayField(models.TextField(), default=list, blank=True)
+    drop_content = models.BooleanField(default=False, help_text="Store no message content, inputs or outputs")
+    updated_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return f"ingest policy of {self.project}"
+
+
+class PriceOverride(models.Model):
+    """A project's own price for a model (custom, fine-tuned or self-hosted), in USD per million tokens."""
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="price_overrides")
+    model = models.CharField(max_length=200, help_text="Model name as sent, matched case-insensitively")
+    input_per_mtok = models.DecimalField(max_digits=14, decimal_places=6)
+    output_per_mtok = models.DecimalField(max_digits=14, decimal_places=6)
+    cache_read_per_mtok = models.DecimalField(max_digits=14, decimal_places=6, null=True, blank=True)
+    cache_write_per_mtok = models.DecimalField(max_digits=14, decimal_places=6, null=True, blank=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["project", "model"], name="price_override_project_model")]
+
+    def __str__(self) -> str:
+        return f"{self.model} @ {self.project}"
+
+
+class Run(models.Model):
+    """One trace. Every column is an aggregate that is correct whatever order its spans arrive in."""
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="runs")
+    trace_id = models.UUIDField()
+    root_span_id = models.BigIntegerField(null=True)
+    name = models.CharField(max_length=500, blank=True, default="")
+    agent = models.CharField(max_length=200, blank=True, default="")
+    # Which step named the agent: -1 for the root span, else that step's start (ns); lower wins.
+    agent_rank = models.BigIntegerField(null=True)
+    bundle = models.CharField(max_length=200, blank=True, default="")
+    bundle_source = models.CharField(max_length=16, blank=True, default="")
+    environment = models.CharField(max_length=100, blank=True, default="")
+    session_id = models.CharField(max_length=200, blank=True, default="")
+    user_id = models.CharField(max_length=200, blank=True, default="")
+    start_time = models.DateTimeField()
+    end_time = models.DateTimeField(null=True)
+    root_ended = models.BooleanField(default=False)
+    step_count = models.IntegerField(default=0)
+    llm_calls = models.IntegerField(default=0)
+    tool_calls = models.IntegerField(default=0)
+    error_count = models.IntegerField(default=0)
+    input_tokens = models.BigIntegerField(default=0)
+    output_tokens = models.BigIntegerField(default=0)
+    cache_read_tokens = models.BigIntegerField(default=0)
+    cache_write_tokens = models.BigIntegerField(default=0)
+    reasoning_tokens = models.BigIntegerField(default=0)
+    cost_usd = models.DecimalField(max_digits=20, decimal_places=10, default=0)
+    unpriced_steps = models.IntegerField(default=0)
+    reported_cost_usd = models.DecimalField(max_digits=20, decimal_places=10, null=True)
+    models_used = ArrayField(models.CharField(max_length=200), default=list)
+    tools_used = ArrayField(models.CharField(max_length=200), default=list)
+    input_preview = models.TextField(blank=True, default="")
+    input_preview_ns = models.BigIntegerField(null=True)
+    output_preview = models.TextField(blank=True, default="")
+    output_preview_ns = models.BigIntegerField(null=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["project", "trace_id"], name="run_project_trace")]
+        indexes = [
+            models.Index(fields=["project", "-start_time", "-id"], name="run_project_recent"),
+            models.Index(fields=["project", "agent", "bundle", "-start_time"], name="run_project_agent"),
+            models.Index(fields=["project", "session_id", "start_time"], name="run_project_session"),
+        ]
+
+    def __str__(self) -> str:
+        return f"run {self.trace_id.hex}"
+
+    @property
+    def status(self) -> str:
+        if self.error_count:
+            return RunStatus.ERROR
+        return RunStatus.OK if self.root_ended else RunStatus.UNFINISHED
+
+    @property
+    def cost_complete(self) -> bool:
+        return self.unpriced_steps == 0
+
+    @property
+    def duration_ms(self) -> float | None:
+        if self.end_time is None:
+            return None
+        return (self.end_time - self.start_time).total_seconds() * 1000
+
+
+class Step(models.Model):
+    """One span, normalized. Unmanaged: the partitioned table is created by migration 0002."""
+
+    id = models.BigAutoField(primary_key=True)
+    project = models.ForeignKey(Project, on_delete=models.DO_NOTHING, related_name="+", db_constraint=False)
+    trace_id = models.UUIDField()
+    span_id = models.BigIntegerField()
+    parent_span_id = models.BigIntegerField(null=True)
+    name = models.TextField()
+    kind = models.CharField(max_length=16, choices=StepKind.choices)
+    start_time = models.DateTimeField()
+    end_time = models.DateTimeField(null=True)
+    duration_ns = models.BigIntegerField(null=True)
+    status = models.CharField(max_length=8)
+    error_type = models.TextField(null=True)
+    error_message = models.TextField(null=True)
+    model = models.TextField(null=True)
+    provider = models.TextField(null=True)
+    input_tokens = models.BigIntegerField(null=True)
+    output_tokens = models.BigIntegerField(null=True)
+    cache_read_tokens = models.BigIntegerField(null=True)
+    cache_write_tokens = models.BigIntegerField(null=True)
+    reasoning_tokens = models.BigIntegerField(null=True)
+    usage_is_aggregate = models.BooleanField(default=False)
+    cost_usd = models.DecimalField(max_digits=20, decimal_places=10, null=True)
+    priced = models.BooleanField(default=False)
+    unpriced_reason = models.TextField(null=True)
+    reported_cost_usd = models.DecimalField(max_digits=20, decimal_places=10, null=True)
+    tool_name = models.TextField(null=True)
+    tool_call_id = models.TextField(null=True)
+    input = models.JSONField(null=True)
+    output = models.JSONField(null=True)
+    attributes = models.JSONField(default=dict)
+    events = models.JSONField(default=list)
+    convention = models.CharField(max_length=32)
+    scope_name = models.TextField(null=True)
+
+    class Meta:
+        managed = False
+        db_table = "traces_step"
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.name}"
