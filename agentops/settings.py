@@ -37,11 +37,17 @@ def _secret(name: str, default: str | None = None) -> str | None:
     return value if value else default
 
 
+_FALSE_STRINGS = ("false", "off", "no", "n", "0", "")
+
+
 def _bool(name: str, default: bool) -> bool:
-    try:
-        return env.bool(name, default=default)
-    except ValueError as exc:
-        raise ImproperlyConfigured(f"{name} must be true or false, not {os.environ.get(name)!r}") from exc
+    # django-environ reads anything it does not know as false: DEBUG=maybe must fail, not mean "no".
+    raw = os.environ.get(name)
+    if raw is None:
+        return default
+    if raw.strip().lower() not in (*environ.Env.BOOLEAN_TRUE_STRINGS, *_FALSE_STRINGS):
+        raise ImproperlyConfigured(f"{name} must be true or false, not {raw!r}")
+    return env.bool(name)
 
 
 def _int(name: str, default: int) -> int:
