@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 from celery import Celery
 
@@ -12,7 +13,28 @@ app = Celery("agentops")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
 
+# Keep Django's LOGGING (JSON lines with the request id) in the worker and beat too.
+app.conf.worker_hijack_root_logger = False
+
 app.conf.beat_schedule = {
     # The worker heartbeat lets /readyz and the UI tell that a worker is consuming the queue.
     "worker-heartbeat": {"task": "agentops.tasks.record_heartbeat", "schedule": 30.0},
 }
+
+
+def ensure_broker_folders() -> None:
+    """Create the filesystem transport's queue folders; kombu lists them and fails if they are missing."""
+    from django.conf import settings
+
+    options = settings.CELERY_BROKER_TRANSPORT_OPTIONS
+    for key in ("data_folder_in", "data_folder_out", "control_folder"):
+        if options.get(key):
+            Path(options[key]).mkdir(parents=True, exist_ok=True)
+
+
+def run_celery(argv: list[str]) -> None:
+    """Run a `celery` subcommand in this process; exit with its exit code when it fails."""
+    ensure_broker_folders()
+    code: int | None = app.start(argv)
+    if code:
+        raise SystemExit(code)

@@ -2,19 +2,78 @@
 
 `agentops up` runs everything; `agentops web|worker|beat` one process type each; every Django and
 agentops management command (createorg, grant, migrate, shell, ...) is reachable the same way.
+
+A problem the user must fix (a bad setting, an unwritable AGENTOPS_HOME, a port in use for `up`) is
+printed as one line, "agentops: <what to do>", with exit code 2 and no traceback. SIGTERM unwinds the
+command (exit code 143) instead of killing it outright, so that the embedded database it holds is
+released on the way out.
 """
 
 from __future__ import annotations
 
 import os
+import signal
 import sys
+from types import FrameType
+from typing import NoReturn
+
+EXIT_USAGE = 2
+EXIT_TERMINATED = 128 + signal.SIGTERM
+
+
+class Terminated(BaseException):
+    """SIGTERM, raised in the main thread; a BaseException, so that `except Exception` lets it pass."""
+
+
+def _fail(message: str) -> NoReturn:
+    print(f"agentops: {message}", file=sys.stderr)
+    sys.exit(EXIT_USAGE)
+
+
+def _terminate(signum: int, frame: FrameType | None) -> None:
+    # Unwinding runs atexit, where pgserver drops this process's hold on the embedded server.
+    raise Terminated
+
+
+def _preflight_up(args: list[str]) -> None:
+    """Check the port and AGENTOPS_HOME of `up` before the settings start the embedded database."""
+    from agentops.home import agentops_home
+    from agentops.management.commands.up import Command, uses_embedded_database
+    from agentops.supervisor import preflight
+
+    parser = Command().create_parser("agentops", "up")
+    parser.called_from_command_line = True  # a bad option prints the usage and exits 2, as argparse does
+    options = parser.parse_args(args)
+    home = agentops_home() if uses_embedded_database() else None
+    preflight(host=options.host, port=options.port, home=home)
 
 
 def main(argv: list[str] | None = None) -> None:
+    args = list(argv if argv is not None else sys.argv[1:])
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "agentops.settings")
+    signal.signal(signal.SIGTERM, _terminate)
+
+    from django.conf import settings
+    from django.core.exceptions import ImproperlyConfigured
     from django.core.management import execute_from_command_line
 
-    execute_from_command_line(["agentops", *(argv if argv is not None else sys.argv[1:])])
+    from agentops.home import HomeNotWritable
+    from agentops.supervisor import StartupError
+
+    try:
+        if args[:1] == ["up"]:
+            _preflight_up(args[1:])
+        try:
+            # Load the settings here: Django's own loader would turn a bad value into "Unknown command".
+            settings.INSTALLED_APPS  # noqa: B018
+        except ImproperlyConfigured as exc:
+            _fail(str(exc))
+        execute_from_command_line(["agentops", *args])
+    except (HomeNotWritable, StartupError) as exc:
+        _fail(str(exc))
+    except Terminated:
+        print("agentops: stopped by SIGTERM", file=sys.stderr)
+        sys.exit(EXIT_TERMINATED)
 
 
 if __name__ == "__main__":

@@ -1,0 +1,99 @@
+"""`agentops web`, `agentops worker` and `agentops beat`: one process type each, as production runs them.
+
+Each runs alone on a temporary home (so it starts and stops its own embedded database), serves or
+consumes, and on SIGTERM stops with exit code 0, leaving no process behind.
+"""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import psutil
+import pytest
+import requests
+
+from agentops.management.commands.web import gunicorn_options
+from tests.agentops.conftest import UpProcess, agentops_env, assert_all_gone, free_port
+
+
+def start(home: Path, *args: str) -> UpProcess:
+    popen = subprocess.Popen(
+        [sys.executable, "-m", "agentops", *args],
+        env=agentops_env(home),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        stdin=subprocess.DEVNULL,
+        text=True,
+    )
+    return UpProcess(popen=popen, home=home, port=0)
+
+
+def wait_for_children(process: UpProcess, count: int, deadline: float = 60) -> list[psutil.Process]:
+    end = time.monotonic() + deadline
+    while time.monotonic() < end:
+        found = psutil.Process(process.popen.pid).children(recursive=True)
+        if len(found) >= count:
+            return found
+        time.sleep(0.2)
+    pytest.fail(f"fewer than {count} children:\n{process.output}")
+
+
+def stop_cleanly(process: UpProcess) -> None:
+    processes = [psutil.Process(process.popen.pid), *psutil.Process(process.popen.pid).children(recursive=True)]
+    processes += process.postgres()
+    code = process.stop(signal.SIGTERM)
+    assert code == 0, process.output
+    assert_all_gone(processes)
+
+
+@pytest.mark.slow
+def test_web_serves_with_its_workers_and_stops_on_sigterm(tmp_path: Path) -> None:
+    port = free_port()
+    web = start(tmp_path / "home", "web", "--port", str(port), "--workers", "2", "--threads", "2")
+    try:
+        wait_for_children(web, 2)
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            try:
+                response = requests.get(f"http://127.0.0.1:{port}/healthz", timeout=5)
+                break
+            except requests.ConnectionError:
+                time.sleep(0.3)
+        assert response.status_code == 200
+        assert response.json() == {"status": "ok"}
+    finally:
+        stop_cleanly(web)
+    assert "Using worker: gthread" in web.output
+
+
+@pytest.mark.slow
+def test_worker_consumes_and_warm_shuts_down_on_sigterm(tmp_path: Path) -> None:
+    worker = start(tmp_path / "home", "worker", "--concurrency", "1")
+    try:
+        assert worker.wait_for_output("ready."), worker.output
+        assert (tmp_path / "home" / "broker" / "queue").is_dir()
+    finally:
+        stop_cleanly(worker)
+    assert "Warm shutdown" in worker.output
+
+
+@pytest.mark.slow
+def test_beat_schedules_from_its_file_in_home_and_stops_on_sigterm(tmp_path: Path) -> None:
+    beat = start(tmp_path / "home", "beat")
+    try:
+        assert beat.wait_for_output("beat: Starting..."), beat.output
+    finally:
+        stop_cleanly(beat)
+    assert f"db -> {tmp_path / 'home' / 'celerybeat-schedule'}" in beat.output
+
+
+def test_gunicorn_threads_select_the_threaded_worker() -> None:
+    assert gunicorn_options(host="127.0.0.1", port=1, workers=1, threads=1)["worker_class"] == "sync"
+    threaded = gunicorn_options(host="::1", port=8000, workers=3, threads=4)
+    assert threaded["worker_class"] == "gthread"
+    assert threaded["bind"] == ["[::1]:8000"]
+    assert threaded["workers"] == 3
