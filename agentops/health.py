@@ -7,7 +7,9 @@
 from __future__ import annotations
 
 import logging
+import os
 
+from django.conf import settings
 from django.db import connection
 from django.http import HttpRequest, JsonResponse
 from django.views.decorators.cache import never_cache
@@ -26,13 +28,25 @@ def _check_database() -> str | None:
 
 
 def _check_broker() -> str | None:
-    from agentops.celery import app
+    # Built from the settings at each call (not the Celery app's cached configuration), so that the
+    # check tests exactly what the settings say.
+    from kombu import Connection
 
+    # kombu's filesystem transport "connects" to anything; what it needs is its queue folder.
+    folder = settings.CELERY_BROKER_TRANSPORT_OPTIONS.get("data_folder_in")
+    if folder and not os.access(folder, os.W_OK):
+        return f"queue folder {folder} is missing or not writable"
+    conn = Connection(
+        settings.CELERY_BROKER_URL,
+        transport_options=settings.CELERY_BROKER_TRANSPORT_OPTIONS,
+        connect_timeout=3,
+    )
     try:
-        with app.connection_for_write() as conn:
-            conn.ensure_connection(max_retries=1, timeout=3)
+        conn.ensure_connection(max_retries=1, interval_start=0, timeout=3)
     except Exception as exc:
         return f"{type(exc).__name__}: {exc}".strip()
+    finally:
+        conn.release()
     return None
 
 
