@@ -1,0 +1,201 @@
+"""Decoding an OTLP trace export request into `Span`s, and encoding the answers.
+
+`decode_request(body, content_type)` takes a decompressed body and returns a `DecodedBatch`: the valid
+spans, and a `Rejection` for each invalid span (bad or all-zero ids, no name, no start, end before
+start). One bad span never fails the batch. The whole request fails only when it cannot be read at all:
+`UnsupportedMediaType` (415) for a Content-Type other than protobuf or JSON, `DecodeError` (400) for a
+body that is not an ExportTraceServiceRequest.
+
+The JSON walk lives in `decode_json`, the span rules in `validate`.
+
+`encode_response` and `encode_status` build the ExportTraceServiceResponse (200) and google.rpc.Status
+(400, 413, 415) bodies in the encoding of the request, as the OTLP spec asks.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from typing import Any
+
+from google.protobuf.message import DecodeError as ProtobufDecodeError
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
+    ExportTracePartialSuccess,
+    ExportTraceServiceRequest,
+    ExportTraceServiceResponse,
+)
+
+from traces.ingest.decode_json import decode_json
+from traces.ingest.errors import DecodeError, UnsupportedMediaType
+from traces.ingest.spans import Attributes, DecodedBatch, Rejection, Span, SpanEvent, SpanLink
+from traces.ingest.validate import links_problem, parent_or_none, span_problem
+
+PROTOBUF = "application/x-protobuf"
+JSON = "application/json"
+SUPPORTED_MEDIA_TYPES = f"{PROTOBUF}, {JSON}"
+
+
+def media_type(content_type: str | None) -> str:
+    """The OTLP encoding named by a Content-Type header (parameters such as charset are ignored)."""
+    base = (content_type or "").split(";", 1)[0].strip().lower()
+    if base in (PROTOBUF, JSON):
+        return base
+    raise UnsupportedMediaType(
+        f"Content-Type {content_type or '(none)'!r} is not supported; supported: {SUPPORTED_MEDIA_TYPES}"
+    )
+
+
+def response_media_type(content_type: str | None) -> str:
+    """The Content-Type to answer with: the request's, or JSON when the request's is unsupported."""
+    try:
+        return media_type(content_type)
+    except UnsupportedMediaType:
+        return JSON
+
+
+def decode_request(body: bytes, content_type: str) -> DecodedBatch:
+    if media_type(content_type) == PROTOBUF:
+        return _decode_protobuf(body)
+    return decode_json(body)
+
+
+def rejection_message(rejections: list[Rejection]) -> str:
+    """The partial_success error_message: how many spans were rejected and the first problem."""
+    if not rejections:
+        return ""
+    count = len(rejections)
+    return f"{count} span{'s' if count != 1 else ''} rejected; first: {rejections[0].reason}"
+
+
+# --- protobuf -----------------------------------------------------------------------------------
+
+
+def _pb_value(value: Any) -> Any:
+    # One WhichOneof per value, most frequent kinds first: this runs for every attribute of every span.
+    which = value.WhichOneof("value")
+    if which == "string_value":
+        return value.string_value
+    if which == "int_value":
+        return value.int_value
+    if which == "bool_value":
+        return value.bool_value
+    if which == "double_value":
+        return value.double_value
+    if which == "array_value":
+        return [_pb_value(item) for item in value.array_value.values]
+    if which == "kvlist_value":
+        return {kv.key: _pb_value(kv.value) for kv in value.kvlist_value.values}
+    if which == "bytes_value":
+        return value.bytes_value
+    return None  # empty, or string_value_strindex (profiles only, meaningless without their table)
+
+
+def _pb_attributes(key_values: Iterable[Any]) -> Attributes:
+    return {kv.key: _pb_value(kv.value) for kv in key_values}
+
+
+def _decode_protobuf(body: bytes) -> DecodedBatch:
+    try:
+        request = ExportTraceServiceRequest.FromString(body)
+    except (ProtobufDecodeError, ValueError) as exc:
+        raise DecodeError(f"body is not a valid OTLP ExportTraceServiceRequest protobuf: {exc}") from exc
+    spans: list[Span] = []
+    rejections: list[Rejection] = []
+    index = 0
+    for resource_spans in request.resource_spans:
+        resource = _pb_attributes(resource_spans.resource.attributes)
+        for scope_spans in resource_spans.scope_spans:
+            scope_name, scope_version = scope_spans.scope.name, scope_spans.scope.version
+            for pb in scope_spans.spans:
+                span = _pb_span(pb, resource, scope_name, scope_version)
+                if isinstance(span, Span):
+                    spans.append(span)
+                else:
+                    rejections.append(Rejection(index=index, reason=f"span {index}: {span}"))
+                index += 1
+    return DecodedBatch(spans=spans, rejections=rejections)
+
+
+def _pb_span(pb: Any, resource: Attributes, scope_name: str, scope_version: str) -> Span | str:
+    """The decoded span, or what is wrong with it."""
+    problem = span_problem(
+        pb.trace_id, pb.span_id, pb.parent_span_id, pb.name, pb.start_time_unix_nano, pb.end_time_unix_nano
+    )
+    if problem:
+        return problem
+    links = tuple(
+        SpanLink(trace_id=ln.trace_id, span_id=ln.span_id, attributes=_pb_attributes(ln.attributes)) for ln in pb.links
+    )
+    problem = links_problem(links)
+    if problem:
+        return problem
+    kind, status = pb.kind, pb.status
+    return Span(
+        trace_id=pb.trace_id,
+        span_id=pb.span_id,
+        parent_span_id=parent_or_none(pb.parent_span_id),
+        name=pb.name,
+        # Enum values newer than this decoder are kept as "unspecified" rather than losing the span.
+        kind=kind if 0 <= kind <= 5 else 0,
+        start_time_unix_nano=pb.start_time_unix_nano,
+        end_time_unix_nano=pb.end_time_unix_nano,
+        status_code=status.code if 0 <= status.code <= 2 else 0,
+        status_message=status.message,
+        attributes=_pb_attributes(pb.attributes),
+        events=tuple(
+            SpanEvent(name=ev.name, time_unix_nano=ev.time_unix_nano, attributes=_pb_attributes(ev.attributes))
+            for ev in pb.events
+        ),
+        links=links,
+        resource=resource,
+        scope_name=scope_name,
+        scope_version=scope_version,
+    )
+
+
+# --- responses ----------------------------------------------------------------------------------
+
+
+def encode_response(rejected: int, message: str, content_type: str | None) -> bytes:
+    """An ExportTraceServiceResponse; partial_success is left unset on full success, as the spec asks."""
+    partial = rejected > 0 or bool(message)
+    if response_media_type(content_type) == JSON:
+        if not partial:
+            return b"{}"
+        # int64 as a decimal string, as proto3 JSON writes it.
+        body = {"partialSuccess": {"rejectedSpans": str(rejected), "errorMessage": message}}
+        return json.dumps(body, ensure_ascii=False).encode()
+    if not partial:
+        return b""
+    response = ExportTraceServiceResponse(
+        partial_success=ExportTracePartialSuccess(rejected_spans=rejected, error_message=message)
+    )
+    return response.SerializeToString()
+
+
+def _varint(number: int) -> bytes:
+    number &= (1 << 64) - 1  # negative int32 is written as its 64-bit two's complement
+    out = bytearray()
+    while number > 0x7F:
+        out.append(number & 0x7F | 0x80)
+        number >>= 7
+    out.append(number)
+    return bytes(out)
+
+
+def encode_status(code: int, message: str, content_type: str | None) -> bytes:
+    """A google.rpc.Status {code, message} body for a failed request.
+
+    opentelemetry-proto does not ship google.rpc.Status, and defining it in the default descriptor pool
+    would clash with googleapis-common-protos when both are loaded; two fields are simpler by hand:
+    code is field 1 (varint), message field 2 (length-delimited). Zero values are omitted (proto3).
+    """
+    if response_media_type(content_type) == JSON:
+        return json.dumps({"code": code, "message": message}, ensure_ascii=False).encode()
+    out = b""
+    if code:
+        out += b"\x08" + _varint(code)
+    if message:
+        text = message.encode()
+        out += b"\x12" + _varint(len(text)) + text
+    return out
