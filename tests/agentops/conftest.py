@@ -136,11 +136,11 @@ class UpProcess:
         return code
 
 
-def start_up(home: Path, port: int | None = None) -> UpProcess:
+def start_up(home: Path, port: int | None = None, **env: str) -> UpProcess:
     port = port or free_port()
     popen = subprocess.Popen(
         [sys.executable, "-m", "agentops", "up", "--port", str(port), "--workers", "1", "--concurrency", "1"],
-        env=agentops_env(home),
+        env=agentops_env(home, **env),
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         stdin=subprocess.DEVNULL,

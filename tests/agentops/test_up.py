@@ -66,6 +66,8 @@ def test_first_start_prints_the_home_login_key_and_otel_lines_once(running_up: U
     assert f"OTEL_EXPORTER_OTLP_ENDPOINT=http://127.0.0.1:{running_up.port}" in running_up.lines
     assert f"OTEL_EXPORTER_OTLP_HEADERS=Authorization=Bearer%20{creds['ingest key']}" in running_up.lines
     assert running_up.output.count(creds["password"]) == 1
+    # Celery's start-up banners are left out, so the login lines stay on screen.
+    assert "[queues]" not in running_up.output
 
 
 @pytest.mark.slow
@@ -158,6 +160,27 @@ def test_a_child_that_dies_is_reported_and_up_stops_the_rest(running_up: UpProce
     assert code != 0
     assert f"worker (pid {worker}) was killed by SIGKILL; see its log above" in up.output
     assert_all_gone(processes)
+
+
+@pytest.mark.slow
+def test_with_database_url_set_up_uses_it_and_leaves_its_server_alone(tmp_path: Path) -> None:
+    import pgserver
+
+    # Stands in for an operator's PostgreSQL: a server that `up` did not start and must not stop.
+    server = pgserver.get_server(tmp_path / "external-pg", cleanup_mode="stop")
+    try:
+        up = start_up(tmp_path / "home", DATABASE_URL=server.get_uri())
+        try:
+            up.wait_ready()
+            assert "agentops: database: DATABASE_URL; queue: filesystem in that folder" in up.lines
+            first_run_credentials(up)
+            assert not (tmp_path / "home" / "pgdata").exists()
+        finally:
+            code = up.stop()
+        assert code == 0, up.output
+        assert psutil.pid_exists(server.get_pid() or 0)
+    finally:
+        server.cleanup()
 
 
 def test_a_port_in_use_fails_at_once_with_what_to_do(tmp_path: Path) -> None:

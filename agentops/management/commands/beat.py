@@ -19,10 +19,12 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--loglevel", default=None, help="Celery log level (default: LOG_LEVEL)")
+        parser.add_argument("--quiet", action="store_true", help="no start-up banner, only the log")
 
-    def handle(self, *args: Any, loglevel: str | None, **options: Any) -> None:
+    def handle(self, *args: Any, loglevel: str | None, quiet: bool, **options: Any) -> None:
         run_celery(
             [
+                *(["--quiet"] if quiet else []),
                 "beat",
                 f"--loglevel={loglevel or settings.LOG_LEVEL}",
                 f"--schedule={settings.CELERY_BEAT_SCHEDULE_FILENAME}",

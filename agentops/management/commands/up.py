@@ -92,8 +92,9 @@ def children(*, host: str, port: int, workers: int, concurrency: int) -> list[Ch
     agentops = [sys.executable, "-m", "agentops"]
     return [
         ChildSpec("web", [*agentops, "web", "--host", host, "--port", str(port), "--workers", str(workers)]),
-        ChildSpec("worker", [*agentops, "worker", "--concurrency", str(concurrency)]),
-        ChildSpec("beat", [*agentops, "beat"]),
+        # --quiet: Celery's start-up banners would push the login lines off the screen.
+        ChildSpec("worker", [*agentops, "worker", "--quiet", "--concurrency", str(concurrency)]),
+        ChildSpec("beat", [*agentops, "beat", "--quiet"]),
     ]
 
 

@@ -7,6 +7,7 @@ address cannot be bound or the workers cannot boot.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from django.conf import settings
@@ -62,4 +63,6 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, host: str, port: int, workers: int, threads: int, **options: Any) -> None:
         ensure_broker_folders()
+        # whitenoise warns in every worker when STATIC_ROOT is missing, though with finders it needs none.
+        Path(settings.STATIC_ROOT).mkdir(parents=True, exist_ok=True)
         AgentopsWSGI(gunicorn_options(host=host, port=port, workers=workers, threads=threads)).run()

@@ -20,9 +20,10 @@ class Command(BaseCommand):
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--concurrency", type=int, default=None, help="pool processes (default: CPUs)")
         parser.add_argument("--loglevel", default=None, help="Celery log level (default: LOG_LEVEL)")
+        parser.add_argument("--quiet", action="store_true", help="no start-up banner, only the log")
 
-    def handle(self, *args: Any, concurrency: int | None, loglevel: str | None, **options: Any) -> None:
-        argv = ["worker", f"--loglevel={loglevel or settings.LOG_LEVEL}"]
+    def handle(self, *args: Any, concurrency: int | None, loglevel: str | None, quiet: bool, **options: Any) -> None:
+        argv = [*(["--quiet"] if quiet else []), "worker", f"--loglevel={loglevel or settings.LOG_LEVEL}"]
         if concurrency:
             argv.append(f"--concurrency={concurrency}")
         run_celery(argv)
