@@ -2,16 +2,80 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
 from django.db.models import QuerySet
 from django.utils import timezone
+from guardian.core import ObjectPermissionChecker
 
-from agentops.tenancy.models import ApiToken, AuditEvent, IngestKey, Membership, Project, hash_secret
+from agentops.tenancy import access
+from agentops.tenancy.models import (
+    ApiToken,
+    AuditEvent,
+    IngestKey,
+    Membership,
+    Organization,
+    Project,
+    User,
+    hash_secret,
+)
+from agentops.tenancy.roles import Perm, Role
 
 # last_used_at is written at most this often per credential, so that every request does not write.
 LAST_USED_GRANULARITY = timedelta(minutes=1)
+
+
+@dataclass(frozen=True)
+class ProjectAccess:
+    """A project the user may see, with their role on it (None for a superuser who is no member)."""
+
+    project: Project
+    role: Role | None
+    perms: frozenset[Perm]
+
+
+def visible_projects(user: Any) -> list[ProjectAccess]:
+    """Every project `user` may view, with role and permissions: a constant number of queries."""
+    projects = list(access.projects_for(user).order_by("organization__name", "organization_id", "name"))
+    if not projects:
+        return []
+    roles = dict(Membership.objects.filter(user=user, project__in=projects).values_list("project_id", "role"))
+    # guardian's bulk prefetch: the same answer as access.perms_on, one project at a time, but in 2 queries.
+    checker = ObjectPermissionChecker(user)
+    checker.prefetch_perms(projects)  # type: ignore[arg-type]  # any iterable of objects; a list saves a query
+    return [
+        ProjectAccess(
+            project=project,
+            role=Role(roles[project.pk]) if project.pk in roles else None,
+            perms=frozenset(p for p in Perm if p.value in checker.get_perms(project)),
+        )
+        for project in projects
+    ]
+
+
+def group_by_organization(items: list[ProjectAccess]) -> list[tuple[Organization, list[ProjectAccess]]]:
+    """`items` (ordered by organization) as (organization, its projects) pairs."""
+    groups: list[tuple[Organization, list[ProjectAccess]]] = []
+    for item in items:
+        if not groups or groups[-1][0].pk != item.project.organization_id:
+            groups.append((item.project.organization, []))
+        groups[-1][1].append(item)
+    return groups
+
+
+def user_role(user: Any, project: Project) -> Role | None:
+    role = Membership.objects.filter(user=user, project=project).values_list("role", flat=True).first()
+    return Role(role) if role else None
+
+
+def user_by_email(email: str) -> User | None:
+    return User.objects.filter(email=email.strip().lower()).first()
+
+
+def is_member(user: User, project: Project) -> bool:
+    return Membership.objects.filter(user=user, project=project).exists()
 
 
 def project_members(project: Project) -> QuerySet[Membership]:
