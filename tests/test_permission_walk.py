@@ -1,0 +1,197 @@
+"""Walk every URL pattern with every persona and compare the status with the access table.
+
+A new URL pattern that `ACCESS` does not name fails the walk: whoever adds a page decides here who may
+open it. Django admin (its own permission system) and static files are left out by the rule in
+`_excluded`, nothing else.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from types import ModuleType
+from typing import Any
+
+import pytest
+from django.contrib.auth.models import AnonymousUser
+from django.test import Client, override_settings
+from django.urls import URLPattern, URLResolver, get_resolver, include, path, reverse
+
+from agentops import urls as root_urls
+from agentops.tenancy import services, views
+from agentops.tenancy.access import perms_on
+from agentops.tenancy.models import Membership
+from agentops.tenancy.roles import Perm
+from tests.factories import make_user
+
+pytestmark = pytest.mark.django_db
+
+
+@dataclass(frozen=True)
+class Rule:
+    """Who may GET a URL, and the status they get (405 for a POST-only action)."""
+
+    kind: str  # "public" | "login_page" | "user" | "project" | "api"
+    ok: int | tuple[int, ...] = 200  # several when the answer depends on more than access
+    perm: Perm | None = None
+
+
+PUBLIC = Rule("public")
+USER = Rule("user")  # any logged-in user; anonymous is sent to the login page
+USER_POST = Rule("user", ok=405)
+API = Rule("api")  # any authenticated caller; anonymous gets 401
+
+
+def project(perm: Perm, ok: int = 200) -> Rule:
+    return Rule("project", ok=ok, perm=perm)
+
+
+ACCESS: dict[str, Rule] = {
+    "healthz": PUBLIC,
+    # 503 when a dependency is down (the test broker folder may not exist): open to all either way.
+    "readyz": Rule("public", ok=(200, 503)),
+    "login": Rule("login_page"),
+    "logout": Rule("public", ok=405),
+    "home": USER,
+    "project": project(Perm.VIEW_PROJECT),
+    "project_members": project(Perm.ADMIN_PROJECT),
+    "project_member_add": project(Perm.ADMIN_PROJECT, ok=405),
+    "project_member_role": project(Perm.ADMIN_PROJECT, ok=405),
+    "project_member_remove": project(Perm.ADMIN_PROJECT, ok=405),
+    "project_keys": project(Perm.ADMIN_PROJECT),
+    "project_key_create": project(Perm.ADMIN_PROJECT, ok=405),
+    "project_key_revoke": project(Perm.ADMIN_PROJECT, ok=405),
+    "project_audit": project(Perm.ADMIN_PROJECT),
+    "account_tokens": USER,
+    "account_token_create": USER_POST,
+    "account_token_revoke": USER_POST,
+    "api_projects": API,
+    "api_schema": PUBLIC,
+    "api_docs": PUBLIC,
+}
+
+
+def _excluded(route: str) -> bool:
+    return route.startswith(("admin/", "static/"))
+
+
+def _walk(patterns: list, prefix: str = "", namespace: str = "") -> Iterator[tuple[str, str | None]]:
+    for entry in patterns:
+        if isinstance(entry, URLResolver):
+            ns = f"{namespace}{entry.namespace}:" if entry.namespace else namespace
+            yield from _walk(entry.url_patterns, prefix + str(entry.pattern), ns)
+        elif isinstance(entry, URLPattern):
+            yield prefix + str(entry.pattern), f"{namespace}{entry.name}" if entry.name else None
+
+
+def _patterns() -> dict[str, str]:
+    """Every named, walked pattern: name -> route."""
+    found: dict[str, str] = {}
+    for route, name in _walk(get_resolver().url_patterns):
+        if _excluded(route):
+            continue
+        assert name is not None, f"URL pattern {route!r} has no name: name it and add it to ACCESS"
+        found[name] = route
+    return found
+
+
+def _params(route: str) -> list[str]:
+    return re.findall(r"<(?:\w+:)?(\w+)>", route) + re.findall(r"\(\?P<(\w+)>", route)
+
+
+def _uncovered() -> tuple[list[str], list[str]]:
+    """URL names without a rule, and rules without a URL."""
+    names = set(_patterns())
+    return sorted(names - set(ACCESS)), sorted(set(ACCESS) - names)
+
+
+def test_the_table_covers_every_url_pattern_and_nothing_else():
+    missing, stale = _uncovered()
+    assert not missing, f"new URL patterns without an access rule in tests/test_permission_walk.py: {missing}"
+    assert not stale, f"ACCESS names URL patterns that no longer exist: {stale}"
+
+
+def test_a_new_url_pattern_is_caught():
+    urlconf = ModuleType("urls_with_a_new_page")
+    extra = [path("reports/", include([path("weekly/", views.home, name="weekly_report")]))]
+    urlconf.urlpatterns = [*root_urls.urlpatterns, *extra]  # type: ignore[attr-defined]
+    with override_settings(ROOT_URLCONF=urlconf):
+        assert _uncovered() == (["weekly_report"], [])
+    urlconf.urlpatterns = [*root_urls.urlpatterns, path("unnamed/", views.home)]  # type: ignore[attr-defined]
+    with override_settings(ROOT_URLCONF=urlconf), pytest.raises(AssertionError, match="'unnamed/' has no name"):
+        _patterns()
+
+
+def test_the_walk_finds_patterns_inside_includes():
+    routes = _patterns()
+    assert routes["api_projects"] == "api/v1/projects/"
+    assert routes["project_member_role"] == "p/<slug:slug>/settings/members/<int:membership_id>/role/"
+    assert not any(_excluded(route) for route in routes.values())
+
+
+def _expected(rule: Rule, user: object, persona_perms: frozenset[Perm]) -> int | str | tuple[int, ...]:
+    anonymous = isinstance(user, AnonymousUser)
+    if rule.kind == "public":
+        return rule.ok
+    if rule.kind == "login_page":
+        return 200 if anonymous else 302
+    if rule.kind == "api":
+        return 401 if anonymous else rule.ok
+    if anonymous:
+        return "to login"
+    if rule.kind == "user":
+        return rule.ok
+    assert rule.kind == "project" and rule.perm is not None
+    return rule.ok if rule.perm in persona_perms else 404
+
+
+def test_every_url_with_every_persona(personas):
+    target = personas.project
+    superuser = make_user(superuser=True)
+    key = services.ingest_key_create(project=target).key
+    token = services.api_token_create(user=personas.admin).token
+    fill = {
+        "slug": target.slug,
+        # Real objects of the walked project: a 404 below means the permission, not a missing row.
+        "membership_id": Membership.objects.get(project=target, user=personas.viewer).pk,
+        "key_id": key.pk,
+        "token_id": token.pk,
+    }
+    users: dict[str, Any] = {"anonymous": AnonymousUser(), **personas.by_role(), "superuser": superuser}
+
+    mismatches = []
+    for name, route in sorted(_patterns().items()):
+        unknown = [p for p in _params(route) if p not in fill]
+        assert not unknown, f"{name}: teach the walk how to fill {unknown} with a real object of the project"
+        url = reverse(name, kwargs={p: fill[p] for p in _params(route)})
+        for persona, user in users.items():
+            client = Client()
+            if not isinstance(user, AnonymousUser):
+                client.force_login(user)
+            expected = _expected(ACCESS[name], user, perms_on(user, target))
+            response = client.get(url)
+            got: int | str = response.status_code
+            if got == 302 and response["Location"].startswith(f"{reverse('login')}?next="):
+                got = "to login"
+            if got != expected and not (isinstance(expected, tuple) and got in expected):
+                mismatches.append(f"GET {url} as {persona}: expected {expected}, got {got}")
+    assert not mismatches, "\n".join(mismatches)
+
+
+def test_outsiders_get_404_from_every_project_url(personas):
+    """The table's promise, stated on its own: nothing under /p/<slug>/ answers an outsider but 404."""
+    client = Client()
+    client.force_login(personas.outsider)
+    project_routes = [(n, r) for n, r in _patterns().items() if "slug" in _params(r)]
+    assert len(project_routes) >= 9
+    key = services.ingest_key_create(project=personas.project).key
+    fill = {
+        "slug": personas.project.slug,
+        "membership_id": Membership.objects.get(project=personas.project, user=personas.admin).pk,
+        "key_id": key.pk,
+    }
+    for name, route in project_routes:
+        url = reverse(name, kwargs={p: fill[p] for p in _params(route)})
+        assert client.get(url).status_code == 404, url
+        assert client.post(url).status_code == 404, url
