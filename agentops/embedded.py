@@ -8,9 +8,12 @@ run alone starts and stops it, while one run beside `agentops up` leaves it runn
 
 from __future__ import annotations
 
+import json
 import logging
 import warnings
 from pathlib import Path
+
+import psutil
 
 from agentops.home import ensure_home, pgdata_dir
 
@@ -29,6 +32,8 @@ def database_url(home: Path) -> str:
 
     ensure_home(home)
     if _server is None:
+        with pgserver.PostgresServer._lock:
+            _forget_dead_holders(pgdata_dir(home))
         _server = pgserver.get_server(pgdata_dir(home), cleanup_mode="stop")
         # CREATE DATABASE cannot run in a transaction block; psql runs it on its own.
         exists = _server.psql(f"SELECT 1 FROM pg_database WHERE datname = '{DATABASE_NAME}';")
@@ -36,3 +41,26 @@ def database_url(home: Path) -> str:
             _server.psql(f"CREATE DATABASE {DATABASE_NAME};")
     uri: str = _server.get_uri(database=DATABASE_NAME)
     return uri.replace("postgresql://", "postgres://", 1)
+
+
+def _forget_dead_holders(pgdata: Path) -> None:
+    """Drop the pids of killed processes from pgserver's list of holders.
+
+    pgserver stops the server when its last holder exits, counting holders in a file; a holder that was
+    SIGKILLed never removes itself, and the server would then never be stopped again.
+    """
+    holders = pgdata / ".handle_pids.json"
+    if not holders.exists():
+        return
+    pids = json.loads(holders.read_text() or "[]")
+    alive = [pid for pid in pids if psutil.pid_exists(pid)]
+    if alive != pids:
+        holders.write_text(json.dumps(alive))
+
+
+def stop() -> None:
+    """Release this process's hold on the embedded server (stopping it if no other process holds it)."""
+    global _server
+    if _server is not None:
+        _server.cleanup()
+        _server = None

@@ -20,6 +20,7 @@ from tests.agentops.conftest import (
     UpProcess,
     agentops_env,
     assert_all_gone,
+    free_port,
     run_agentops,
     start_up,
 )
@@ -107,6 +108,20 @@ def test_a_command_run_beside_up_attaches_to_its_database(running_up: UpProcess)
     assert postmaster.is_running()
     assert handle_pids(running_up.home) == [running_up.popen.pid]
     assert requests.get(running_up.url("/readyz"), timeout=10).status_code == 200
+
+
+@pytest.mark.slow
+def test_a_second_up_on_the_same_home_refuses_to_start(running_up: UpProcess) -> None:
+    postmaster = running_up.postgres()[0]
+
+    result = run_agentops("up", "--port", str(free_port()), env=running_up.env(), timeout=60)
+
+    assert result.returncode == 2
+    assert "agentops up is already running with AGENTOPS_HOME" in result.stderr
+    assert f"(pid {running_up.popen.pid})" in result.stderr
+    # The refused one let go of the database without stopping it.
+    assert postmaster.is_running()
+    assert handle_pids(running_up.home) == [running_up.popen.pid]
 
 
 @pytest.mark.slow

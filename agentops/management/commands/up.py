@@ -13,10 +13,12 @@ Ctrl-C or SIGTERM stops the children, then the embedded server; exit code 0. A c
 
 from __future__ import annotations
 
+import fcntl
 import os
 import socket
 import sys
-from typing import Any
+from pathlib import Path
+from typing import IO, Any
 
 from django.conf import settings
 from django.core.management import call_command
@@ -24,7 +26,7 @@ from django.core.management.base import BaseCommand, CommandParser
 from django.db import connections
 from django.urls import reverse
 
-from agentops.supervisor import ChildSpec, Supervisor, preflight
+from agentops.supervisor import ChildSpec, StartupError, Supervisor, preflight
 
 
 def add_up_arguments(parser: CommandParser) -> None:
@@ -79,9 +81,14 @@ def later_start_banner(*, url: str, login_path: str) -> str:
     )
 
 
-def child_env(*, database_url: str) -> dict[str, str]:
+def child_env(*, database_url: str, host: str, port: int) -> dict[str, str]:
     env = dict(os.environ)
     env["DATABASE_URL"] = database_url
+    # Pages print the OTEL lines with SITE_URL, and Django refuses hosts it does not know: follow
+    # --host and --port unless the operator set these explicitly.
+    env.setdefault("SITE_URL", base_url(host, port))
+    if "ALLOWED_HOSTS" not in env and reachable_host(host) not in ("127.0.0.1", "localhost", "::1"):
+        env["ALLOWED_HOSTS"] = f"127.0.0.1,localhost,[::1],{reachable_host(host)}"
     # The same home even if it came from the platform default, so the children find the same broker.
     env["AGENTOPS_HOME"] = str(settings.AGENTOPS_HOME)
     env["PYTHONUNBUFFERED"] = "1"
@@ -96,6 +103,24 @@ def children(*, host: str, port: int, workers: int, concurrency: int) -> list[Ch
         ChildSpec("worker", [*agentops, "worker", "--quiet", "--concurrency", str(concurrency)]),
         ChildSpec("beat", [*agentops, "beat", "--quiet"]),
     ]
+
+
+def hold_home_lock(home: Path) -> IO[str]:
+    lock = (home / "up.lock").open("a+")
+    try:
+        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        lock.seek(0)
+        holder = lock.read().strip() or "another process"
+        lock.close()
+        raise StartupError(
+            f"agentops up is already running with AGENTOPS_HOME {home} (pid {holder}): "
+            "stop it first, or set AGENTOPS_HOME to another folder"
+        ) from None
+    lock.truncate(0)
+    lock.write(str(os.getpid()))
+    lock.flush()
+    return lock
 
 
 def listening(host: str, port: int) -> bool:
@@ -121,6 +146,9 @@ class Command(BaseCommand):
         embedded_db = uses_embedded_database()
         # Checked again (agentops.cli did before the database started): the port may have been taken since.
         preflight(host=host, port=port, home=home)
+        # Two `up`s on one home would share the queue and run beat twice: the second one stops here.
+        # The lock is held (by the open file) until this process exits.
+        self._lock = hold_home_lock(home)
         database_url = embedded.database_url(home) if embedded_db else os.environ["DATABASE_URL"]
         self.stdout.write(f"agentops: data in {home}")
         self.stdout.write(
@@ -157,7 +185,7 @@ class Command(BaseCommand):
 
         supervisor = Supervisor(
             children(host=host, port=port, workers=workers, concurrency=concurrency),
-            env=child_env(database_url=database_url),
+            env=child_env(database_url=database_url, host=host, port=port),
             out=sys.stdout,
         )
         try:
