@@ -165,6 +165,11 @@ SPECTACULAR_SETTINGS = {
     "REDOC_DIST": "SIDECAR",
 }
 
+# --- OTLP ingest ---------------------------------------------------------------------------------
+# The body limit applies before and after decompression (the OTLP spec recommends 64 MiB).
+INGEST_MAX_BODY_BYTES = _int("INGEST_MAX_BODY_BYTES", 64 * 1024 * 1024)
+INGEST_RETRY_AFTER_SECONDS = _int("INGEST_RETRY_AFTER_SECONDS", 5)
+
 # --- Static files -------------------------------------------------------------------------------
 STATIC_URL = "/static/"
 STATIC_ROOT = Path(env.str("STATIC_ROOT", default=str(AGENTOPS_HOME / "static")))
@@ -179,13 +184,16 @@ USE_I18N = False
 USE_TZ = True
 
 # --- Celery -------------------------------------------------------------------------------------
-CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default="") or "filesystem://"
+# "localhost//" only keeps kombu from warning that no host was given; the filesystem transport has none.
+CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default="") or "filesystem://localhost//"
 CELERY_BROKER_TRANSPORT_OPTIONS: dict[str, Any] = {}
-if CELERY_BROKER_URL == "filesystem://":
+if CELERY_BROKER_URL.startswith("filesystem://"):
     _queue_dir = broker_dir(AGENTOPS_HOME) / "queue"
     CELERY_BROKER_TRANSPORT_OPTIONS = {
         "data_folder_in": str(_queue_dir),
         "data_folder_out": str(_queue_dir),
+        # kombu's default is a folder named "control" in the working directory.
+        "control_folder": str(broker_dir(AGENTOPS_HOME) / "control"),
         "store_processed": False,
     }
 CELERY_TASK_ALWAYS_EAGER = _bool("CELERY_TASK_ALWAYS_EAGER", False)
