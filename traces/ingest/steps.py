@@ -1,0 +1,75 @@
+"""The normalized form of a span: what `normalize` produces and storage consumes.
+
+One Step per span, whatever convention produced it. Inputs and outputs of LLM steps are canonical
+messages (see messages.py); `attributes` keeps every span attribute that was not promoted to a field,
+so nothing a user sent is lost.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from decimal import Decimal
+from enum import StrEnum
+from typing import Any, Literal
+
+Status = Literal["ok", "error", "unset"]
+
+
+class StepKind(StrEnum):
+    AGENT = "AGENT"
+    LLM = "LLM"
+    TOOL = "TOOL"
+    RETRIEVER = "RETRIEVER"
+    EMBEDDING = "EMBEDDING"
+    CHAIN = "CHAIN"
+    GUARDRAIL = "GUARDRAIL"
+    APPROVAL = "APPROVAL"
+    SPAN = "SPAN"
+
+
+# Kinds whose token usage is the step's own. Usage reported on any other kind is a sum over its
+# children (agent and chain spans) and must not be added into run totals.
+MODEL_CALL_KINDS = frozenset({StepKind.LLM, StepKind.EMBEDDING})
+
+
+@dataclass(frozen=True, slots=True)
+class Step:
+    trace_id: str  # 32 lowercase hex
+    span_id: str  # 16 lowercase hex
+    parent_span_id: str | None
+    name: str
+    kind: StepKind
+    start_ns: int
+    end_ns: int | None  # None: the span has not ended
+    status: Status
+    error_type: str | None
+    error_message: str | None
+    model: str | None
+    provider: str | None
+    input_tokens: int | None
+    output_tokens: int | None
+    cache_read_tokens: int | None
+    cache_write_tokens: int | None
+    reasoning_tokens: int | None
+    usage_is_aggregate: bool
+    reported_cost_usd: Decimal | None
+    tool_name: str | None
+    tool_call_id: str | None
+    input: Any
+    output: Any
+    attributes: dict[str, Any]
+    events: list[dict[str, Any]]
+    convention: str
+    service_name: str | None
+    service_version: str | None
+    agent_name: str | None
+    bundle_id: str | None
+    environment: str | None
+    session_id: str | None
+    user_id: str | None
+    tags: list[str]
+    metadata: dict[str, Any]
+    # Beyond the contract's fields, so that nothing the sender wrote is dropped: span links, and the
+    # resource the span came with (shared by every span of a request: store it once per run).
+    links: list[dict[str, Any]] = field(default_factory=list)
+    resource: dict[str, Any] = field(default_factory=dict)
