@@ -1,0 +1,165 @@
+"""OpenInference (Arize Phoenix): openinference.span.kind on every span, flattened message lists
+(llm.input_messages.N.message.*), llm.token_count.*, llm.cost.*, input.value / output.value with their
+mime types, tool.name / tool.id, session.id, user.id, tag.tags and a JSON `metadata` attribute."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from traces.ingest import messages as m
+from traces.ingest.conventions.base import Draft, as_str, loads
+from traces.ingest.spans import Span
+from traces.ingest.steps import StepKind
+
+NAME = "openinference"
+
+KINDS = {
+    "LLM": StepKind.LLM,
+    "EMBEDDING": StepKind.EMBEDDING,
+    "TOOL": StepKind.TOOL,
+    "AGENT": StepKind.AGENT,
+    "CHAIN": StepKind.CHAIN,
+    "RETRIEVER": StepKind.RETRIEVER,
+    "RERANKER": StepKind.RETRIEVER,
+    "GUARDRAIL": StepKind.GUARDRAIL,
+    "EVALUATOR": StepKind.SPAN,
+    "PROMPT": StepKind.SPAN,
+}
+
+# OpenInference names the vendor (llm.system) and the host (llm.provider) apart; a hosted model is
+# billed by its host, which OTel folds into one provider id.
+_HOSTED = {
+    ("azure", "openai"): "azure.ai.openai",
+    ("aws", "anthropic"): "aws.bedrock",
+    ("aws", "amazon"): "aws.bedrock",
+    ("google", "vertexai"): "gcp.vertex_ai",
+}
+
+
+def matches(span: Span) -> bool:
+    return "openinference.span.kind" in span.attributes
+
+
+def kind(attrs: dict[str, Any]) -> StepKind | None:
+    value = attrs.get("openinference.span.kind")
+    return KINDS.get(value.upper()) if isinstance(value, str) else None
+
+
+def extract(span: Span, d: Draft) -> None:
+    d.fill_str("model", "llm.model_name", "embedding.model_name")
+    if d.model is None:
+        # A failed call has no response model; the requested one is in the invocation parameters,
+        # which stay in attributes (they hold more than the model).
+        parameters = loads(d.attrs.get("llm.invocation_parameters"))
+        if isinstance(parameters, dict):
+            d.model = as_str(parameters.get("model"))
+    _provider(d)
+    d.fill_int("input_tokens", "llm.token_count.prompt")
+    d.fill_int("output_tokens", "llm.token_count.completion")
+    d.fill_int("cache_read_tokens", "llm.token_count.prompt_details.cache_read")
+    d.fill_int("cache_write_tokens", "llm.token_count.prompt_details.cache_write")
+    d.fill_int("reasoning_tokens", "llm.token_count.completion_details.reasoning")
+    d.fill_cost("llm.cost.total")
+    d.fill_str("tool_name", "tool.name")
+    d.fill_str("tool_call_id", "tool.id")
+    d.fill_str("agent_name", "agent.name")
+    d.fill_str("session_id", "session.id")
+    d.fill_str("user_id", "user.id")
+    _tags_and_metadata(d)
+
+    if d.kind is StepKind.LLM:
+        if d.input is None:
+            d.input = _flattened(d, "llm.input_messages.")
+        if d.output is None:
+            d.output = _flattened(d, "llm.output_messages.")
+        # Without flattened messages (hidden, or an older instrumentation), the request and response
+        # bodies are all there is; they stay in attributes too, as they hold more than the messages.
+        if d.input is None:
+            d.input = m.from_openai(d.attrs.get("input.value"))
+        if d.output is None:
+            d.output = _response_messages(d.attrs.get("output.value"))
+    else:
+        d.fill_payload("input", "input.value", "input.mime_type")
+        d.fill_payload("output", "output.value", "output.mime_type")
+
+
+def _provider(d: Draft) -> None:
+    if d.provider is not None:
+        return
+    system = as_str(d.attrs.get("llm.system"))
+    host = as_str(d.attrs.get("llm.provider"))
+    if host and system and (host.lower(), system.lower()) in _HOSTED:
+        d.provider = _HOSTED[(host.lower(), system.lower())]  # both attributes stay: they say more
+    else:
+        d.fill_provider("llm.system", "llm.provider")
+
+
+def _tags_and_metadata(d: Draft) -> None:
+    tags = d.attrs.get("tag.tags")
+    if isinstance(tags, list) and not d.tags:
+        d.tags = [str(t) for t in tags]
+        del d.attrs["tag.tags"]
+    metadata = loads(d.attrs.get("metadata"))
+    if isinstance(metadata, dict):
+        d.metadata = {**metadata, **d.metadata}
+        del d.attrs["metadata"]
+
+
+def _flattened(d: Draft, prefix: str) -> list[m.Message] | None:
+    groups = m.collect_indexed(d.attrs, prefix)
+    if not groups:
+        return None
+    attrs = d.attrs
+    out: list[m.Message] = []
+    for _, fields in groups:
+        used: list[str] = []
+
+        def take(rest: str, fields: dict[str, str] = fields, used: list[str] = used) -> Any:
+            key = fields.get(rest)
+            if key is None:
+                return None
+            used.append(key)
+            return attrs[key]
+
+        role = take("message.role")
+        content = take("message.content")
+        call_id = take("message.tool_call_id")
+        parts: list[dict[str, Any]] = []
+        if role == "tool" and call_id is not None:
+            parts.append(m.tool_response(call_id, content))
+        elif content is not None:
+            parts.append(m.text(content))
+        for _, part in m.collect_indexed_fields(fields, "message.contents."):
+            parts.append(_content_part(part, take))
+        for _, call in m.collect_indexed_fields(fields, "message.tool_calls."):
+            parts.append(
+                m.tool_call(
+                    take(call + "tool_call.id"),
+                    take(call + "tool_call.function.name"),
+                    take(call + "tool_call.function.arguments"),
+                )
+            )
+        out.append(m.message(role, parts, name=take("message.name")))
+        for key in used:
+            del attrs[key]
+    return out
+
+
+def _content_part(prefix: str, take: Any) -> dict[str, Any]:
+    kind = take(prefix + "message_content.type")
+    value = take(prefix + "message_content.text")
+    if value is not None or kind == "text":
+        return m.text(value)
+    url = take(prefix + "message_content.image.image.url")
+    if url is not None:
+        return {"type": "uri", "modality": "image", "uri": url}
+    return {"type": kind or "unknown"}
+
+
+def _response_messages(value: Any) -> list[m.Message] | None:
+    body = loads(value)
+    if isinstance(body, dict) and isinstance(body.get("choices"), list):
+        choices = [c for c in body["choices"] if isinstance(c, dict) and isinstance(c.get("message"), dict)]
+        out = [m.openai_message({**c["message"], "finish_reason": c.get("finish_reason")}) for c in choices]
+        return out or None
+    return None

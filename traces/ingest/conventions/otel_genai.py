@@ -1,0 +1,179 @@
+"""OpenTelemetry GenAI semantic conventions, current names and the older ones still in the wild.
+
+Current (1.37+): gen_ai.provider.name, gen_ai.usage.input_tokens/output_tokens, cache_read/
+cache_creation/reasoning tokens, gen_ai.input.messages / output.messages / system_instructions,
+gen_ai.tool.call.arguments/result. Older: gen_ai.system (<=1.36), gen_ai.usage.prompt_tokens/
+completion_tokens (<=1.26), gen_ai.prompt / gen_ai.completion JSON and per-message span events
+(gen_ai.content.prompt, gen_ai.user.message, gen_ai.choice, ...). Pydantic AI's invoke_agent spans
+report gen_ai.aggregated_usage.*.
+
+This module is also the filler for every other convention: after the primary one, it fills what is
+still missing from any gen_ai.* attribute the span carries.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from traces.ingest import messages as m
+from traces.ingest.conventions.base import Draft, as_str, loads
+from traces.ingest.spans import Span, SpanEvent
+from traces.ingest.steps import StepKind
+
+NAME = "otel_genai"
+
+KINDS = {
+    "chat": StepKind.LLM,
+    "text_completion": StepKind.LLM,
+    "generate_content": StepKind.LLM,
+    "completion": StepKind.LLM,
+    "embeddings": StepKind.EMBEDDING,
+    "embedding": StepKind.EMBEDDING,
+    "execute_tool": StepKind.TOOL,
+    "invoke_agent": StepKind.AGENT,
+    "create_agent": StepKind.AGENT,
+    "invoke_workflow": StepKind.CHAIN,
+    "retrieval": StepKind.RETRIEVER,
+    "apply_guardrail": StepKind.GUARDRAIL,
+    "guardrail.run": StepKind.GUARDRAIL,  # OpenLLMetry's guardrail spans
+}
+
+_MESSAGE_EVENTS = {
+    "gen_ai.system.message": "system",
+    "gen_ai.user.message": "user",
+    "gen_ai.assistant.message": "assistant",
+    "gen_ai.tool.message": "tool",
+}
+
+
+def matches(span: Span) -> bool:
+    return any(key.startswith("gen_ai.") for key in span.attributes)
+
+
+def kind(attrs: dict[str, Any]) -> StepKind | None:
+    operation = attrs.get("gen_ai.operation.name")
+    return KINDS.get(operation) if isinstance(operation, str) else None
+
+
+def extract(span: Span, d: Draft) -> None:
+    d.fill_str("model", "gen_ai.response.model", "gen_ai.request.model")
+    d.fill_provider("gen_ai.provider.name", "gen_ai.system")
+
+    if "gen_ai.aggregated_usage.input_tokens" in d.attrs or "gen_ai.aggregated_usage.output_tokens" in d.attrs:
+        _usage(d, "gen_ai.aggregated_usage.")
+        d.usage_is_aggregate = True
+    _usage(d, "gen_ai.usage.")
+
+    d.fill_str("tool_name", "gen_ai.tool.name")
+    d.fill_str("tool_call_id", "gen_ai.tool.call.id")
+    d.fill_str("agent_name", "gen_ai.agent.name")
+    d.fill_str("session_id", "gen_ai.conversation.id")
+
+    if d.kind in (StepKind.TOOL, StepKind.APPROVAL):  # an approval holds a tool call for a human
+        d.fill_payload("input", "gen_ai.tool.call.arguments")
+        d.fill_payload("output", "gen_ai.tool.call.result")
+    elif d.kind in (StepKind.LLM, StepKind.AGENT) or "gen_ai.input.messages" in d.attrs:
+        _messages(span, d)
+
+
+def _usage(d: Draft, prefix: str) -> None:
+    d.fill_int("input_tokens", prefix + "input_tokens", prefix + "prompt_tokens")
+    d.fill_int("output_tokens", prefix + "output_tokens", prefix + "completion_tokens")
+    d.fill_int(
+        "cache_read_tokens",
+        prefix + "cache_read.input_tokens",
+        prefix + "cache_read_input_tokens",
+        prefix + "details.cache_read_tokens",
+    )
+    d.fill_int(
+        "cache_write_tokens",
+        prefix + "cache_creation.input_tokens",
+        prefix + "cache_write.input_tokens",
+        prefix + "cache_creation_input_tokens",
+        prefix + "details.cache_write_tokens",
+    )
+    d.fill_int(
+        "reasoning_tokens",
+        prefix + "reasoning.output_tokens",
+        prefix + "reasoning_tokens",
+        prefix + "details.reasoning_tokens",
+    )
+
+
+def _messages(span: Span, d: Draft) -> None:
+    attrs = d.attrs
+    if d.input is None:
+        system = None
+        if "gen_ai.system_instructions" in attrs:
+            system = m.system_message(attrs["gen_ai.system_instructions"])
+            if system is not None:
+                del attrs["gen_ai.system_instructions"]
+        found = _pop_messages(d, "gen_ai.input.messages", m.from_otel)
+        if found is None:
+            found = _pop_messages(d, "gen_ai.prompt", m.from_openai)  # pre-1.37 JSON string
+        if found is None and span.events:
+            found = _event_input(span.events)
+        if found is not None or system is not None:
+            d.input = m.with_system(found, system)
+    if d.output is None:
+        found = _pop_messages(d, "gen_ai.output.messages", m.from_otel)
+        if found is None:
+            found = _pop_messages(d, "gen_ai.completion", m.from_openai)
+        if found is None and span.events:
+            found = _event_output(span.events)
+        if found is not None:
+            d.output = found
+
+
+def _pop_messages(d: Draft, key: str, convert: Any) -> list[m.Message] | None:
+    if key not in d.attrs:
+        return None
+    found = convert(d.attrs[key])
+    if found is not None:
+        del d.attrs[key]
+    return found
+
+
+# Span events are kept on the step as they came; messages built from them are a copy for the UI.
+
+
+def _event_input(events: tuple[SpanEvent, ...]) -> list[m.Message] | None:
+    out: list[m.Message] = []
+    for event in events:
+        if event.name == "gen_ai.content.prompt":
+            found = m.from_openai(event.attributes.get("gen_ai.prompt"))
+            if found:
+                out.extend(found)
+        elif event.name in _MESSAGE_EVENTS:
+            out.append(_event_message(_MESSAGE_EVENTS[event.name], event.attributes))
+    return out or None
+
+
+def _event_output(events: tuple[SpanEvent, ...]) -> list[m.Message] | None:
+    out: list[m.Message] = []
+    for event in events:
+        if event.name == "gen_ai.content.completion":
+            found = m.from_openai(event.attributes.get("gen_ai.completion"))
+            if found:
+                out.extend(found)
+        elif event.name == "gen_ai.choice":
+            body = event.attributes
+            message = loads(body.get("message"))
+            fields = dict(message) if isinstance(message, dict) else {"content": body.get("content")}
+            fields.setdefault("tool_calls", body.get("tool_calls"))
+            msg = _event_message(fields.get("role") or "assistant", fields)
+            finish = as_str(body.get("finish_reason"))
+            if finish is not None:
+                msg["finish_reason"] = finish
+            out.append(msg)
+    return out or None
+
+
+def _event_message(role: str, body: dict[str, Any]) -> m.Message:
+    item: dict[str, Any] = {"role": role, "content": loads(body.get("content"))}
+    calls = loads(body.get("tool_calls"))
+    if isinstance(calls, list):
+        item["tool_calls"] = calls
+    if role == "tool" and body.get("id") is not None:
+        item["tool_call_id"] = body["id"]
+    return m.from_openai(item)[0]  # type: ignore[index]

@@ -1,0 +1,239 @@
+"""The one message shape every convention's LLM input and output is converted to.
+
+It is the OTel GenAI JSON shape (semantic-conventions 1.37+):
+
+    {"role": "system" | "user" | "assistant" | "tool", "parts": [...], "name"?: str, "finish_reason"?: str}
+
+with parts
+    {"type": "text", "content": str}
+    {"type": "tool_call", "id": str | None, "name": str, "arguments": Any}
+    {"type": "tool_call_response", "id": str | None, "response": Any}
+    {"type": "reasoning", "content": str}
+    {"type": "blob" | "file" | "uri", "modality"?: str, "mime_type"?: str, "content" | "file_id" | "uri": ...}
+
+Choices made so that the UI can render every convention the same way:
+- Tool call arguments are parsed when they are a JSON string (OpenAI sends text, OTel an object).
+- A tool call response is under "response" (Pydantic AI writes "result").
+- Roles are mapped to the four above where the meaning is clear (developer -> system, model -> assistant,
+  function -> tool, human -> user); other roles are kept as sent.
+- A part this module does not know is kept as sent (it still has a "type").
+- A payload that is not a message list (Langfuse lets users send any JSON as a generation's input) is
+  wrapped: one message with the given role and one text part holding the text, or for structured JSON
+  its compact JSON text. The value itself is never dropped: `wrap` is only applied where a message list
+  is required.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from traces.ingest.conventions.base import loads
+
+Message = dict[str, Any]
+
+_ROLES = {
+    "system": "system",
+    "developer": "system",
+    "user": "user",
+    "human": "user",
+    "assistant": "assistant",
+    "model": "assistant",
+    "ai": "assistant",
+    "tool": "tool",
+    "function": "tool",
+    "ipython": "tool",
+}
+
+
+def role(value: Any) -> str:
+    if not isinstance(value, str):
+        return "user"
+    return _ROLES.get(value.lower(), value)
+
+
+def text(content: Any) -> dict[str, Any]:
+    return {"type": "text", "content": content}
+
+
+def tool_call(call_id: Any, name: Any, arguments: Any) -> dict[str, Any]:
+    return {"type": "tool_call", "id": call_id, "name": name, "arguments": loads(arguments)}
+
+
+def tool_response(call_id: Any, response: Any) -> dict[str, Any]:
+    return {"type": "tool_call_response", "id": call_id, "response": response}
+
+
+def message(role_: Any, parts: list[dict[str, Any]], *, name: Any = None, finish_reason: Any = None) -> Message:
+    out: Message = {"role": role(role_), "parts": parts}
+    if name is not None:
+        out["name"] = name
+    if finish_reason is not None:
+        out["finish_reason"] = finish_reason
+    return out
+
+
+def wrap(value: Any, role_: str) -> list[Message]:
+    content = value if isinstance(value, str) else json.dumps(value, separators=(",", ":"), default=str)
+    return [message(role_, [text(content)])]
+
+
+# --- OTel GenAI: gen_ai.input.messages / gen_ai.output.messages / gen_ai.system_instructions ---------
+
+
+def from_otel(value: Any) -> list[Message] | None:
+    """Messages in the OTel shape, from a JSON string or a structured AnyValue; None if not that shape.
+
+    Items without "parts" but with "content" (OpenAI-shaped, as some emitters write) are converted.
+    """
+    value = loads(value)
+    if isinstance(value, dict):
+        value = [value]
+    if not isinstance(value, list) or not all(isinstance(m, dict) for m in value):
+        return None
+    out: list[Message] = []
+    for item in value:
+        parts = item.get("parts")
+        if not isinstance(parts, list):
+            converted = from_openai(item)
+            if converted is None:
+                return None
+            out.extend(converted)
+            continue
+        msg = dict(item)
+        msg["role"] = role(item.get("role"))
+        msg["parts"] = [_otel_part(p) for p in parts]
+        out.append(msg)
+    return out
+
+
+def _otel_part(part: Any) -> Any:
+    if not isinstance(part, dict):
+        return text(part) if isinstance(part, str) else part
+    kind = part.get("type")
+    if kind == "tool_call" and isinstance(part.get("arguments"), str):
+        part = dict(part)
+        part["arguments"] = loads(part["arguments"])
+    elif kind == "tool_call_response" and "response" not in part and "result" in part:
+        # Pydantic AI writes the tool's return value under "result".
+        part = dict(part)
+        part["response"] = part.pop("result")
+    return part
+
+
+def system_message(value: Any) -> Message | None:
+    """gen_ai.system_instructions (a list of parts, or plain text) as a leading system message."""
+    value = loads(value)
+    if isinstance(value, str):
+        return message("system", [text(value)]) if value else None
+    if isinstance(value, dict):
+        value = [value]
+    if isinstance(value, list) and value:
+        return message("system", [p if isinstance(p, dict) else text(p) for p in value])
+    return None
+
+
+def with_system(messages: list[Message] | None, system: Message | None) -> list[Message] | None:
+    if system is None:
+        return messages
+    if messages and messages[0].get("role") == "system":
+        return messages
+    return [system, *(messages or [])]
+
+
+# --- OpenAI chat shape (Langfuse payloads, OpenInference input.value, old OTel events) -------------
+
+
+def from_openai(value: Any) -> list[Message] | None:
+    """OpenAI chat messages (a list, one message, or a request body with "messages"); None otherwise."""
+    value = loads(value)
+    if isinstance(value, dict) and isinstance(value.get("messages"), list):
+        value = value["messages"]
+    if isinstance(value, dict):
+        value = [value]
+    if not isinstance(value, list) or not value:
+        return None
+    out: list[Message] = []
+    for item in value:
+        if not isinstance(item, dict) or "role" not in item:
+            return None
+        out.append(openai_message(item))
+    return out
+
+
+def openai_message(item: dict[str, Any]) -> Message:
+    role_ = role(item.get("role"))
+    content = item.get("content")
+    parts: list[dict[str, Any]] = []
+    if role_ == "tool" and item.get("tool_call_id") is not None:
+        parts.append(tool_response(item["tool_call_id"], content))
+    elif isinstance(content, list):
+        parts.extend(_openai_content_part(p) for p in content)
+    elif content is not None and content != "":
+        parts.append(text(content))
+    reasoning = item.get("reasoning_content") or item.get("reasoning")
+    if isinstance(reasoning, str) and reasoning:
+        parts.insert(0, {"type": "reasoning", "content": reasoning})
+    for call in item.get("tool_calls") or ():
+        if isinstance(call, dict):
+            # OpenAI nests name and arguments under "function"; flattened emitters put them inline.
+            nested = call.get("function")
+            function: dict[str, Any] = nested if isinstance(nested, dict) else call
+            parts.append(tool_call(call.get("id"), function.get("name"), function.get("arguments")))
+    legacy_call = item.get("function_call")
+    if isinstance(legacy_call, dict):
+        parts.append(tool_call(None, legacy_call.get("name"), legacy_call.get("arguments")))
+    return message(role_, parts, name=item.get("name"), finish_reason=item.get("finish_reason"))
+
+
+def _openai_content_part(part: Any) -> Any:
+    if isinstance(part, str):
+        return text(part)
+    if not isinstance(part, dict):
+        return text(json.dumps(part, default=str))
+    kind = part.get("type")
+    if kind in ("text", "input_text", "output_text") and "text" in part:
+        return text(part["text"])
+    if kind == "image_url" and isinstance(part.get("image_url"), dict):
+        return {"type": "uri", "modality": "image", "uri": part["image_url"].get("url")}
+    if kind == "input_audio" and isinstance(part.get("input_audio"), dict):
+        audio = part["input_audio"]
+        return {
+            "type": "blob",
+            "modality": "audio",
+            "mime_type": f"audio/{audio.get('format')}",
+            "content": audio.get("data"),
+        }
+    if kind == "refusal" and "refusal" in part:
+        return text(part["refusal"])
+    return part
+
+
+# --- flattened indexed attributes (OpenInference llm.*_messages.N.*, OpenLLMetry gen_ai.prompt.N.*) --
+
+
+def collect_indexed(attrs: dict[str, Any], prefix: str) -> list[tuple[int, dict[str, str]]]:
+    """Group keys like `<prefix>3.message.role` by index: [(3, {"message.role": full_key, ...}), ...].
+
+    Values are not read here: the caller pops the keys it understands and leaves the rest in place.
+    """
+    groups: dict[int, dict[str, str]] = {}
+    cut = len(prefix)
+    for key in attrs:
+        if key.startswith(prefix):
+            index, _, rest = key[cut:].partition(".")
+            if index.isdigit() and rest:
+                groups.setdefault(int(index), {})[rest] = key
+    return sorted(groups.items())
+
+
+def collect_indexed_fields(fields: dict[str, str], prefix: str) -> list[tuple[int, str]]:
+    """Within one collected item, the sub-lists: [(0, "<prefix>0."), (1, "<prefix>1."), ...]."""
+    indexes: set[int] = set()
+    cut = len(prefix)
+    for rest in fields:
+        if rest.startswith(prefix):
+            index, _, tail = rest[cut:].partition(".")
+            if index.isdigit() and tail:
+                indexes.add(int(index))
+    return [(i, f"{prefix}{i}.") for i in sorted(indexes)]
