@@ -19,7 +19,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from traces.ingest.conventions import generic, langfuse, logfire, openinference, openllmetry, otel_genai
-from traces.ingest.conventions.base import Draft, as_str, jsonable
+from traces.ingest.conventions.base import Draft, as_str, jsonable, jsonable_payload
 from traces.ingest.spans import Span
 from traces.ingest.steps import MODEL_CALL_KINDS, Step, StepKind
 
@@ -127,8 +127,8 @@ def _finish(span: Span, d: Draft, context: _ResourceContext) -> Step:
         reported_cost_usd=d.reported_cost_usd,
         tool_name=d.tool_name,
         tool_call_id=d.tool_call_id,
-        input=jsonable(d.input),
-        output=jsonable(d.output),
+        input=jsonable_payload(d.input),
+        output=jsonable_payload(d.output),
         attributes=jsonable(d.attrs),
         events=[
             {"name": e.name, "time_ns": e.time_unix_nano, "attributes": jsonable(e.attributes)} for e in span.events

@@ -210,6 +210,21 @@ def test_nothing_a_user_sent_is_silently_dropped(convention: str, case: str) -> 
                 assert any(s in haystack for s in spellings), (span.name, key, leaf)
 
 
+@pytest.mark.parametrize("junk", [None, 7, -1.5, True, "", "[", '{"a": ', "[1, 2]", b"\xff", [], [None, {}], {"x": []}])
+def test_junk_values_under_every_known_key_never_break_normalization(junk: Any) -> None:
+    """Senders get attribute types wrong; a step must still come out, the value kept."""
+    keys = {key for c, k in cases() for span in load_spans(c, k) for key in span.attributes}
+    for marker in ("langfuse.observation.type", "openinference.span.kind", "logfire.msg", "traceloop.span.kind"):
+        attributes = dict.fromkeys(keys, junk)
+        attributes[marker] = {"langfuse.observation.type": "generation", "traceloop.span.kind": "tool"}.get(
+            marker, "LLM"
+        )
+        for kind in ("chat", "execute_tool", "invoke_agent"):
+            attributes["gen_ai.operation.name"] = kind
+            step = one(attributes)
+            assert json.loads(json.dumps(step.attributes)) == step.attributes
+
+
 # --- messages -----------------------------------------------------------------------------------------
 
 

@@ -61,8 +61,10 @@ def _parse_json_attributes(attrs: dict[str, Any]) -> None:
     if not isinstance(schema, str) or '"type"' not in schema:
         return
     try:
-        properties = json.loads(schema).get("properties") or {}
+        properties = json.loads(schema).get("properties")
     except (ValueError, AttributeError):
+        return
+    if not isinstance(properties, dict):
         return
     for key, spec in properties.items():
         if isinstance(spec, dict) and spec.get("type") in ("object", "array") and key in attrs:
