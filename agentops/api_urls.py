@@ -7,7 +7,15 @@ Project-scoped endpoints go under `projects/<slug:slug>/...` and resolve the pro
 from django.urls import path
 
 from agentops.tenancy import api as tenancy_api
+from traces import api as traces_api
 
 urlpatterns = [
     path("projects/", tenancy_api.ProjectList.as_view(), name="api_projects"),
+    path("projects/<slug:slug>/runs/", traces_api.RunList.as_view(), name="api_runs"),
+    path("projects/<slug:slug>/runs/<str:trace_id>/", traces_api.RunDetail.as_view(), name="api_run"),
+    path(
+        "projects/<slug:slug>/runs/<str:trace_id>/steps/<str:span_id>/",
+        traces_api.StepDetail.as_view(),
+        name="api_step",
+    ),
 ]

@@ -3,10 +3,12 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from agentops import health
+from traces import otlp
 
 urlpatterns = [
     path("healthz", health.healthz, name="healthz"),
     path("readyz", health.readyz, name="readyz"),
+    path("v1/traces", otlp.export_traces, name="otlp_traces"),
     path("admin/", admin.site.urls),
     path("api/v1/", include("agentops.api_urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="api_schema"),

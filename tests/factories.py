@@ -30,3 +30,16 @@ def make_member(project: Project, role: Role, email: str | None = None) -> User:
     user = make_user(email)
     services.membership_grant(user=user, project=project, role=role)
     return user
+
+
+def make_run(project, trace=None, resource=None):
+    """Store an agent run in `project` through the real ingest pipeline; returns its AgentTrace."""
+    from tests.otlp import AgentTrace, protobuf
+    from traces.ingest.decode import decode_request
+    from traces.selectors import ingest_config
+    from traces.services import ingest_batch
+
+    trace = trace or AgentTrace()
+    batch = decode_request(protobuf(trace.built(), resource), "application/x-protobuf")
+    ingest_batch(config=ingest_config(project.pk), batch=batch)
+    return trace

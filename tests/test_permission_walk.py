@@ -23,7 +23,7 @@ from agentops.tenancy import services, views
 from agentops.tenancy.access import perms_on
 from agentops.tenancy.models import Membership
 from agentops.tenancy.roles import Perm
-from tests.factories import make_user
+from tests.factories import make_run, make_user
 
 pytestmark = pytest.mark.django_db
 
@@ -32,7 +32,7 @@ pytestmark = pytest.mark.django_db
 class Rule:
     """Who may GET a URL, and the status they get (405 for a POST-only action)."""
 
-    kind: str  # "public" | "login_page" | "user" | "project" | "api"
+    kind: str  # "public" | "login_page" | "user" | "project" | "api" | "project_api"
     ok: int | tuple[int, ...] = 200  # several when the answer depends on more than access
     perm: Perm | None = None
 
@@ -45,6 +45,10 @@ API = Rule("api")  # any authenticated caller; anonymous gets 401
 
 def project(perm: Perm, ok: int = 200) -> Rule:
     return Rule("project", ok=ok, perm=perm)
+
+
+def project_api(perm: Perm, ok: int = 200) -> Rule:
+    return Rule("project_api", ok=ok, perm=perm)
 
 
 ACCESS: dict[str, Rule] = {
@@ -67,6 +71,11 @@ ACCESS: dict[str, Rule] = {
     "account_token_create": USER_POST,
     "account_token_revoke": USER_POST,
     "api_projects": API,
+    "api_runs": project_api(Perm.VIEW_PROJECT),
+    "api_run": project_api(Perm.VIEW_PROJECT),
+    "api_step": project_api(Perm.VIEW_PROJECT),
+    # Authenticated by an ingest key, not a session: a GET is refused the same for everyone.
+    "otlp_traces": Rule("public", ok=405),
     "api_schema": PUBLIC,
     "api_docs": PUBLIC,
 }
@@ -138,6 +147,11 @@ def _expected(rule: Rule, user: object, persona_perms: frozenset[Perm]) -> int |
         return 200 if anonymous else 302
     if rule.kind == "api":
         return 401 if anonymous else rule.ok
+    if rule.kind == "project_api":
+        if anonymous:
+            return 401
+        assert rule.perm is not None
+        return rule.ok if rule.perm in persona_perms else 404
     if anonymous:
         return "to login"
     if rule.kind == "user":
@@ -151,8 +165,11 @@ def test_every_url_with_every_persona(personas):
     superuser = make_user(superuser=True)
     key = services.ingest_key_create(project=target).key
     token = services.api_token_create(user=personas.admin).token
+    run = make_run(target)
     fill = {
         "slug": target.slug,
+        "trace_id": run.trace_hex,
+        "span_id": run.spans[1].span_id.hex(),
         # Real objects of the walked project: a 404 below means the permission, not a missing row.
         "membership_id": Membership.objects.get(project=target, user=personas.viewer).pk,
         "key_id": key.pk,
@@ -186,8 +203,11 @@ def test_outsiders_get_404_from_every_project_url(personas):
     project_routes = [(n, r) for n, r in _patterns().items() if "slug" in _params(r)]
     assert len(project_routes) >= 9
     key = services.ingest_key_create(project=personas.project).key
+    run = make_run(personas.project)
     fill = {
         "slug": personas.project.slug,
+        "trace_id": run.trace_hex,
+        "span_id": run.spans[1].span_id.hex(),
         "membership_id": Membership.objects.get(project=personas.project, user=personas.admin).pk,
         "key_id": key.pk,
     }

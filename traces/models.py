@@ -34,12 +34,19 @@ class RunStatus(models.TextChoices):
     UNFINISHED = "unfinished"
 
 
+def default_redactions() -> list[str]:
+    from traces.ingest.redact import BUILTIN_RULES
+
+    return sorted(BUILTIN_RULES)
+
+
 class IngestPolicy(models.Model):
     """What a project does to spans before storing them: redaction and content capture."""
 
     project = models.OneToOneField(Project, on_delete=models.CASCADE, related_name="ingest_policy")
-    # Names of built-in rules (traces.ingest.redact.BUILTIN_RULES); all on by default.
-    builtin_redactions = ArrayField(models.CharField(max_length=32), default=list, blank=True)
+    # Names of built-in rules (traces.ingest.redact.BUILTIN_RULES); all on by default, as for a
+    # project that has no policy row at all.
+    builtin_redactions = ArrayField(models.CharField(max_length=32), default=default_redactions, blank=True)
     custom_patterns = ArrayField(models.TextField(), default=list, blank=True)
     drop_content = models.BooleanField(default=False, help_text="Store no message content, inputs or outputs")
     updated_at = models.DateTimeField(auto_now=True)
@@ -95,6 +102,9 @@ class Run(models.Model):
     cost_usd = models.DecimalField(max_digits=20, decimal_places=10, default=0)
     unpriced_steps = models.IntegerField(default=0)
     reported_cost_usd = models.DecimalField(max_digits=20, decimal_places=10, null=True)
+    tags = ArrayField(models.CharField(max_length=200), default=list)
+    # The OTel resource of the run's root span (else of its first stored batch): service, SDK, host.
+    resource = models.JSONField(default=dict)
     models_used = ArrayField(models.CharField(max_length=200), default=list)
     tools_used = ArrayField(models.CharField(max_length=200), default=list)
     input_preview = models.TextField(blank=True, default="")
@@ -166,7 +176,8 @@ class Step(models.Model):
     attributes = models.JSONField(default=dict)
     events = models.JSONField(default=list)
     convention = models.CharField(max_length=32)
-    scope_name = models.TextField(null=True)
+    # Tags, metadata and span links, when the span had any.
+    context = models.JSONField(null=True)
 
     class Meta:
         managed = False

@@ -26,7 +26,8 @@ def test_the_whole_setup_from_the_command_line():
     assert org["slug"] == "acme-corp"
     project = run("createproject", "--org", "acme-corp", "Support bot")
     assert project["slug"] == "support-bot"
-    assert active_ingest_key(project["ingest_key"]).project.slug == "support-bot"
+    key_row = active_ingest_key(project["ingest_key"])
+    assert key_row is not None and key_row.project.slug == "support-bot"
     key = run("createkey", "--project", "support-bot", "--name", "staging")
     assert IngestKey.objects.get(pk=key["id"]).name == "staging"
     user = run("createuser", "Eng@Example.com")
@@ -37,7 +38,8 @@ def test_the_whole_setup_from_the_command_line():
     eng = User.objects.get(email="eng@example.com")
     assert Perm.VIEW_PAYLOADS in perms_on(eng, Project.objects.get(slug="support-bot"))
     token = run("createtoken", "eng@example.com")
-    assert active_api_token(token["token"]).user == eng
+    token_row = active_api_token(token["token"])
+    assert token_row is not None and token_row.user == eng
 
 
 def test_given_password_is_not_echoed():

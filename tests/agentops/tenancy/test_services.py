@@ -81,6 +81,7 @@ def test_audit_chain_verifies_and_detects_tampering():
     services.ingest_key_create(project=project)
     assert verify_chain() is None
     victim = AuditEvent.objects.filter(action="ingest_key.create").order_by("id").first()
+    assert victim is not None
     AuditEvent.objects.filter(pk=victim.pk).update(after={"name": "forged"})
     assert verify_chain() == victim.pk
 
@@ -99,5 +100,6 @@ def test_bootstrap_runs_once():
     first = services.bootstrap_first_run()
     assert first is not None
     assert first.admin.check_password(first.password)
-    assert active_ingest_key(first.ingest_key.secret).project == first.project
+    key = active_ingest_key(first.ingest_key.secret)
+    assert key is not None and key.project == first.project
     assert services.bootstrap_first_run() is None

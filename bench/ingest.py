@@ -1,0 +1,258 @@
+"""Ingest benchmark: realistic agent traffic through POST /v1/traces, against a raw-COPY reference.
+
+    python bench/ingest.py [--batches 120] [--exporters 3] [--workers 3]
+
+Starts its own agentops web (gunicorn) on an embedded PostgreSQL in a temporary AGENTOPS_HOME (or
+uses DATABASE_URL when set), creates a project, and has several exporter processes send 512-span
+protobuf batches concurrently. Reports:
+- spans/s durably stored: steps counted in the database after the last 200, over the wall time;
+- p50 / p95 request latency;
+- server (gunicorn) and database (postgres) CPU-seconds per 1,000 spans;
+- peak resident memory of the server processes and of the database processes;
+- the machine's reference, measured in the same run: a raw psycopg COPY of the same rows into a bare
+  table (512-row transactions, each committed), and our throughput as a share of it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import http.client
+import multiprocessing
+import os
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import psutil
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench.traffic import batches
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _run(cmd: list[str], env: dict[str, str]) -> str:
+    return subprocess.run(cmd, env=env, check=True, capture_output=True, text=True).stdout
+
+
+def _exporter(args: tuple[int, list[bytes], str]) -> list[float]:
+    port, bodies, key = args
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
+    latencies = []
+    for body in bodies:
+        t = time.perf_counter()
+        for _attempt in range(20):
+            conn.request(
+                "POST", "/v1/traces", body, {"Content-Type": "application/x-protobuf", "Authorization": f"Bearer {key}"}
+            )
+            response = conn.getresponse()
+            response.read()
+            if response.status == 200:
+                break
+            if response.status not in (429, 502, 503, 504):
+                raise RuntimeError(f"ingest answered {response.status}")
+            time.sleep(0.5)
+        latencies.append(time.perf_counter() - t)
+    conn.close()
+    return latencies
+
+
+def _tree(pid: int) -> list[psutil.Process]:
+    try:
+        root = psutil.Process(pid)
+        return [root, *root.children(recursive=True)]
+    except psutil.NoSuchProcess:
+        return []
+
+
+def _cpu(procs: list[psutil.Process]) -> float:
+    total = 0.0
+    for p in procs:
+        with contextlib.suppress(psutil.NoSuchProcess):
+            t = p.cpu_times()
+            total += t.user + t.system
+    return total
+
+
+def _rss(procs: list[psutil.Process]) -> int:
+    total = 0
+    for p in procs:
+        with contextlib.suppress(psutil.NoSuchProcess):
+            total += p.memory_info().rss
+    return total
+
+
+def _postmaster_pid(database_url: str) -> int:
+    import psycopg
+
+    with psycopg.connect(database_url) as conn:
+        row = conn.execute("SHOW data_directory").fetchone()
+        assert row is not None
+        data_dir = row[0]
+    return int(Path(data_dir, "postmaster.pid").read_text().split()[0])
+
+
+def reference_copy(database_url: str, bodies: list[bytes]) -> tuple[int, float]:
+    """Rows/s of a raw COPY of the same step rows into a bare table, one committed transaction per batch."""
+    import psycopg
+
+    os.environ["DATABASE_URL"] = database_url
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "agentops.settings")
+    import django
+
+    django.setup()
+    from traces.ingest.decode import decode_request
+    from traces.ingest.normalize import normalize_batch
+    from traces.ingest.redact import BUILTIN_RULES, RedactionPolicy
+    from traces.ingest.rows import ProjectConfig, stage
+    from traces.ingest.store import STEP_COLUMNS
+
+    config = ProjectConfig(project_id=1, redaction=RedactionPolicy(builtin=BUILTIN_RULES))
+    prepared = []
+    for body in bodies:
+        staged = stage(normalize_batch(decode_request(body, "application/x-protobuf").spans), config)
+        prepared.append([row[: len(STEP_COLUMNS)] for row in staged.rows])
+    columns = ", ".join(STEP_COLUMNS)
+    with psycopg.connect(database_url) as conn:
+        conn.execute("DROP TABLE IF EXISTS bench_copy_reference")
+        conn.execute("CREATE TABLE bench_copy_reference AS SELECT * FROM traces_step WITH NO DATA")
+        conn.commit()
+        started = time.perf_counter()
+        rows = 0
+        for batch in prepared:
+            with conn.cursor() as cur, cur.copy(f"COPY bench_copy_reference ({columns}) FROM STDIN") as copy:
+                for row in batch:
+                    copy.write_row(row)
+            conn.commit()
+            rows += len(batch)
+        elapsed = time.perf_counter() - started
+        conn.execute("DROP TABLE bench_copy_reference")
+        conn.commit()
+    return rows, elapsed
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--batches", type=int, default=120, help="512-span batches to send")
+    parser.add_argument("--exporters", type=int, default=3, help="concurrent exporter processes")
+    parser.add_argument("--workers", type=int, default=3, help="gunicorn worker processes")
+    args = parser.parse_args()
+
+    home = Path(tempfile.mkdtemp(prefix="agentops-bench-"))
+    env = {k: v for k, v in os.environ.items() if k != "CELERY_BROKER_URL"}
+    env["AGENTOPS_HOME"] = str(home)
+    server = None
+    try:
+        if "DATABASE_URL" not in env:
+            from agentops.embedded import database_url
+
+            env["DATABASE_URL"] = database_url(home)
+        db_url = env["DATABASE_URL"]
+        agentops = [sys.executable, "-m", "agentops"]
+        _run([*agentops, "migrate", "-v", "0"], env)
+        _run([*agentops, "createorg", "Bench", "--slug", "bench-org", "--json"], env)
+        import json
+
+        project = json.loads(
+            _run([*agentops, "createproject", "--org", "bench-org", "Bench", "--slug", "bench", "--json"], env)
+        )
+        key = project["ingest_key"]
+
+        print(f"generating {args.batches} batches ...", flush=True)
+        bodies = list(batches(args.batches))
+        spans_sent = sum(len(b) for b in bodies)  # bytes, for the record below
+        port = _free_port()
+        server = subprocess.Popen(
+            [*agentops, "web", "--host", "127.0.0.1", "--port", str(port), "--workers", str(args.workers)],
+            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
+        )  # fmt: skip
+        deadline = time.time() + 60
+        while time.time() < deadline:
+            try:
+                c = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
+                c.request("GET", "/healthz")
+                if c.getresponse().status == 200:
+                    break
+            except OSError:
+                time.sleep(0.3)
+        # Warm up every worker (imports, connections, the month's partition) outside the measurement.
+        _exporter((port, bodies[:1] * args.workers, key))
+
+        import psycopg
+
+        with psycopg.connect(db_url) as conn:
+            conn.execute("TRUNCATE traces_step, traces_run")
+            conn.commit()
+        server_procs = _tree(server.pid)
+        db_procs = _tree(_postmaster_pid(db_url))
+        cpu_server0, cpu_db0 = _cpu(server_procs), _cpu(db_procs)
+        peak = {"server": 0, "db": 0}
+        stop = threading.Event()
+
+        def sample() -> None:
+            while not stop.is_set():
+                peak["server"] = max(peak["server"], _rss(_tree(server.pid)))
+                peak["db"] = max(peak["db"], _rss(_tree(_postmaster_pid(db_url))))
+                time.sleep(0.1)
+
+        sampler = threading.Thread(target=sample, daemon=True)
+        sampler.start()
+        slices = [bodies[i :: args.exporters] for i in range(args.exporters)]
+        started = time.perf_counter()
+        with multiprocessing.Pool(args.exporters) as pool:
+            results = pool.map(_exporter, [(port, s, key) for s in slices])
+        wall = time.perf_counter() - started
+        stop.set()
+        sampler.join()
+        cpu_server = _cpu(_tree(server.pid)) - cpu_server0
+        cpu_db = _cpu(_tree(_postmaster_pid(db_url))) - cpu_db0
+        with psycopg.connect(db_url) as conn:
+            stored, runs = conn.execute(
+                "SELECT (SELECT count(*) FROM traces_step), (SELECT count(*) FROM traces_run)"
+            ).fetchone() or (0, 0)
+        latencies = sorted(x for r in results for x in r)
+
+        ref_rows, ref_elapsed = reference_copy(db_url, bodies)
+        ours = stored / wall
+        reference = ref_rows / ref_elapsed
+        print()
+        print(
+            f"batches                      {len(bodies)} x ~512 spans ({spans_sent / len(bodies) / 1024:.0f} KiB protobuf each)"
+        )
+        print(f"exporters / gunicorn workers {args.exporters} / {args.workers}")
+        print(f"spans stored (in database)   {stored} in {runs} runs")
+        print(f"wall time                    {wall:.2f} s")
+        print(f"durably stored               {ours:,.0f} spans/s")
+        print(
+            f"request latency p50 / p95    {statistics.median(latencies) * 1000:.0f} ms / {latencies[int(len(latencies) * 0.95) - 1] * 1000:.0f} ms"
+        )
+        print(f"server CPU per 1,000 spans   {cpu_server / stored * 1000:.3f} s")
+        print(f"database CPU per 1,000 spans {cpu_db / stored * 1000:.3f} s")
+        print(f"peak memory server / db      {peak['server'] / 2**20:.0f} MiB / {peak['db'] / 2**20:.0f} MiB")
+        print(f"reference: raw COPY          {reference:,.0f} rows/s ({ref_rows} rows in {ref_elapsed:.2f} s)")
+        print(f"ratio to reference           {ours / reference:.0%}")
+    finally:
+        if server is not None:
+            os.killpg(server.pid, signal.SIGTERM)
+            server.wait(30)
+        from agentops import embedded
+
+        embedded.stop()
+        shutil.rmtree(home, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()

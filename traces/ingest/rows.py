@@ -1,0 +1,223 @@
+"""Turn normalized steps into staged rows for the store: price, redact, preview, validate.
+
+Pure apart from the pricing lookups: no database. A step that cannot be stored (a timestamp Postgres
+cannot hold, say) is rejected alone, with a reason, and the rest of the batch goes on.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any
+
+from traces.ids import trace_from_hex
+from traces.ingest.pricing import ModelPrice, price_usage
+from traces.ingest.redact import RedactionPolicy, redact_attributes, redact_content, redact_value
+from traces.ingest.steps import Step, StepKind
+
+PREVIEW_CHARS = 300
+# Postgres timestamptz reaches year 294276, Python's datetime year 9999: keep to what both hold.
+_MAX_NS = int(datetime(9999, 12, 31, tzinfo=UTC).timestamp()) * 1_000_000_000
+_ROOT_RANK = -1
+_PRICED_KINDS = frozenset({StepKind.LLM, StepKind.EMBEDDING})
+
+
+@dataclass(frozen=True)
+class ProjectConfig:
+    """What a project's settings contribute to ingest; cached briefly by the endpoint."""
+
+    project_id: int
+    redaction: RedactionPolicy
+    price_overrides: Mapping[str, ModelPrice] = field(default_factory=dict)
+
+
+@dataclass
+class Staged:
+    rows: list[tuple[Any, ...]]
+    start_ns: list[int]
+    rejected: list[str]  # one reason per rejected step
+
+
+def ns_to_datetime(ns: int) -> datetime:
+    seconds, rest = divmod(ns, 1_000_000_000)
+    return datetime.fromtimestamp(seconds, UTC).replace(microsecond=rest // 1000)
+
+
+def _clean_text(value: str | None) -> str | None:
+    # Postgres text cannot hold NUL.
+    if value is not None and "\x00" in value:
+        return value.replace("\x00", "")
+    return value
+
+
+def _strip_nul(value: Any) -> Any:
+    if isinstance(value, str):
+        return value.replace("\x00", "")
+    if isinstance(value, list):
+        return [_strip_nul(v) for v in value]
+    if isinstance(value, dict):
+        return {_strip_nul(k): _strip_nul(v) for k, v in value.items()}
+    return value
+
+
+def _json(value: Any) -> str | None:
+    if value is None:
+        return None
+    text = json.dumps(value, ensure_ascii=False, default=str)
+    # jsonb rejects the \u0000 escape; the rare value holding NUL is cleaned and dumped again.
+    if "\\u0000" in text:
+        text = json.dumps(_strip_nul(value), ensure_ascii=False, default=str)
+    return text
+
+
+def _text_of_parts(message: Mapping[str, Any]) -> str:
+    texts = [str(p.get("content", "")) for p in message.get("parts", ()) if p.get("type") == "text"]
+    return " ".join(t for t in texts if t)
+
+
+def _preview(value: Any, *, role: str | None) -> str:
+    """A short text for list pages: a message list gives its last `role` message, else the value."""
+    if value is None:
+        return ""
+    if isinstance(value, list) and value and isinstance(value[0], dict) and "parts" in value[0]:
+        chosen = [m for m in value if role is None or m.get("role") == role] or value
+        text = _text_of_parts(chosen[-1])
+    elif isinstance(value, str):
+        text = value
+    else:
+        text = json.dumps(value, ensure_ascii=False, default=str)
+    text = " ".join(text.split())
+    return text[: PREVIEW_CHARS - 1] + "…" if len(text) > PREVIEW_CHARS else text
+
+
+def _price(step: Step, config: ProjectConfig) -> tuple[Decimal | None, bool, str | None, bool]:
+    """(cost, priced, unpriced reason, needs a price) for one step."""
+    has_usage = bool(step.input_tokens or step.output_tokens)
+    if step.usage_is_aggregate or not has_usage:
+        return None, False, None, False
+    if step.kind not in _PRICED_KINDS and not step.model:
+        return None, False, None, False
+    result = price_usage(
+        model=step.model,
+        provider=step.provider,
+        input_tokens=step.input_tokens or 0,
+        output_tokens=step.output_tokens or 0,
+        cache_read_tokens=step.cache_read_tokens or 0,
+        cache_write_tokens=step.cache_write_tokens or 0,
+        at=ns_to_datetime(step.start_ns),
+        overrides=config.price_overrides,
+    )
+    return result.cost_usd, result.priced, result.reason, True
+
+
+def _validate(step: Step) -> str | None:
+    if step.start_ns <= 0:
+        return f"span {step.span_id}: startTimeUnixNano is required"
+    if step.start_ns > _MAX_NS or (step.end_ns is not None and step.end_ns > _MAX_NS):
+        return f"span {step.span_id}: timestamps after the year 9999 cannot be stored"
+    return None
+
+
+def stage(steps: Iterable[Step], config: ProjectConfig) -> Staged:
+    staged = Staged(rows=[], start_ns=[], rejected=[])
+    seen: set[tuple[str, str, int]] = set()
+    traces_with_resource: set[str] = set()
+    resource_json: dict[int, str] = {}  # spans of one request share their resource: dump it once
+    policy = config.redaction
+    for step in steps:
+        key = (step.trace_id, step.span_id, step.start_ns)
+        if key in seen:  # the same span twice in one request: store it once
+            continue
+        seen.add(key)
+        problem = _validate(step)
+        if problem:
+            staged.rejected.append(problem)
+            continue
+        cost, priced, unpriced_reason, needs_price = _price(step, config)
+        step_input, step_output = redact_content(step.input, policy), redact_content(step.output, policy)
+        attributes = redact_attributes(step.attributes, policy)
+        # Events carry content too (old per-message events): dropped with it, else redacted.
+        events = [] if policy.drop_content and step.events else redact_value(step.events, policy)
+        error_message = redact_value(step.error_message, policy)
+        is_root = step.parent_span_id is None
+        is_llm = step.kind == StepKind.LLM
+        input_preview = _preview(step_input, role="user") if (is_root or is_llm) else ""
+        output_preview = _preview(step_output, role="assistant") if (is_root or is_llm) else ""
+        agent = step.agent_name or (step.service_name if is_root else None) or ""
+        if step.bundle_id:
+            bundle, bundle_rank = step.bundle_id, 1
+        elif step.service_version:
+            bundle, bundle_rank = step.service_version, 2
+        else:
+            bundle, bundle_rank = "", 9
+        end_ns = step.end_ns if step.end_ns else None
+        # The resource goes with the root, and with the first step of each trace in the batch (the
+        # root may come in another batch); the run keeps the root's.
+        resource = None
+        if step.resource and (is_root or step.trace_id not in traces_with_resource):
+            traces_with_resource.add(step.trace_id)
+            key_id = id(step.resource)
+            if key_id not in resource_json:
+                resource_json[key_id] = _json(redact_attributes(step.resource, policy)) or "{}"
+            resource = resource_json[key_id]
+        context = {k: v for k, v in (("tags", step.tags), ("metadata", step.metadata), ("links", step.links)) if v}
+        staged.rows.append(
+            (
+                config.project_id,
+                trace_from_hex(step.trace_id),
+                _span_int(step.span_id),
+                _span_int(step.parent_span_id) if step.parent_span_id else None,
+                _clean_text(step.name),
+                str(step.kind),
+                ns_to_datetime(step.start_ns),
+                ns_to_datetime(end_ns) if end_ns else None,
+                end_ns - step.start_ns if end_ns else None,
+                step.status,
+                _clean_text(step.error_type),
+                _clean_text(error_message),
+                _clean_text(step.model),
+                _clean_text(step.provider),
+                step.input_tokens,
+                step.output_tokens,
+                step.cache_read_tokens,
+                step.cache_write_tokens,
+                step.reasoning_tokens,
+                step.usage_is_aggregate,
+                cost,
+                priced,
+                unpriced_reason,
+                step.reported_cost_usd,
+                _clean_text(step.tool_name),
+                _clean_text(step.tool_call_id),
+                _json(step_input),
+                _json(step_output),
+                _json(attributes) or "{}",
+                _json(events) or "[]",
+                step.convention,
+                _json(redact_value(context, policy)) if context else None,
+                # staging-only context
+                is_root,
+                needs_price,
+                _clean_text(agent),
+                _ROOT_RANK if is_root else step.start_ns,
+                _clean_text(bundle),
+                bundle_rank,
+                _clean_text(step.environment) or "",
+                _clean_text(step.session_id) or "",
+                _clean_text(step.user_id) or "",
+                _clean_text(input_preview),
+                _clean_text(output_preview),
+                step.start_ns,
+                [_clean_text(str(t)) for t in step.tags],
+                resource,
+            )
+        )
+        staged.start_ns.append(step.start_ns)
+    return staged
+
+
+def _span_int(hex_id: str) -> int:
+    return int.from_bytes(bytes.fromhex(hex_id), "big", signed=True)

@@ -1,0 +1,104 @@
+"""Runs and steps as plain dicts for the API and JSON export (ids as lowercase hex, as in OTLP/JSON).
+
+Plain functions rather than DRF serializers: a run of thousands of steps is turned into JSON on every
+replay, and this is several times cheaper per step.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+from traces.ids import span_hex
+from traces.models import Run, Step
+
+
+def _money(value: Decimal | None) -> float | None:
+    return None if value is None else float(value)
+
+
+def run_dict(run: Run, *, payloads: bool) -> dict[str, Any]:
+    data: dict[str, Any] = {
+        "trace_id": run.trace_id.hex,
+        "name": run.name,
+        "agent": run.agent,
+        "bundle": run.bundle,
+        "bundle_source": run.bundle_source,
+        "environment": run.environment,
+        "session_id": run.session_id,
+        "user_id": run.user_id,
+        "status": run.status,
+        "start_time": run.start_time.isoformat(),
+        "end_time": run.end_time.isoformat() if run.end_time else None,
+        "duration_ms": run.duration_ms,
+        "step_count": run.step_count,
+        "llm_calls": run.llm_calls,
+        "tool_calls": run.tool_calls,
+        "error_count": run.error_count,
+        "input_tokens": run.input_tokens,
+        "output_tokens": run.output_tokens,
+        "cache_read_tokens": run.cache_read_tokens,
+        "cache_write_tokens": run.cache_write_tokens,
+        "reasoning_tokens": run.reasoning_tokens,
+        "cost_usd": _money(run.cost_usd),
+        "cost_complete": run.cost_complete,
+        "unpriced_steps": run.unpriced_steps,
+        "reported_cost_usd": _money(run.reported_cost_usd),
+        "models": run.models_used,
+        "tools": run.tools_used,
+    }
+    if payloads:
+        data["input_preview"] = run.input_preview
+        data["output_preview"] = run.output_preview
+    return data
+
+
+def step_dict(step: Step, *, payloads: bool, full: bool = False) -> dict[str, Any]:
+    data: dict[str, Any] = {
+        "span_id": span_hex(step.span_id),
+        "parent_span_id": span_hex(step.parent_span_id),
+        "name": step.name,
+        "kind": step.kind,
+        "start_time": step.start_time.isoformat(),
+        "end_time": step.end_time.isoformat() if step.end_time else None,
+        "duration_ms": step.duration_ns / 1e6 if step.duration_ns is not None else None,
+        "status": step.status,
+        "error": step.error_message or step.error_type,
+        "error_type": step.error_type,
+        "model": step.model,
+        "provider": step.provider,
+        "input_tokens": step.input_tokens,
+        "output_tokens": step.output_tokens,
+        "cache_read_tokens": step.cache_read_tokens,
+        "cache_write_tokens": step.cache_write_tokens,
+        "reasoning_tokens": step.reasoning_tokens,
+        "usage_is_aggregate": step.usage_is_aggregate,
+        "cost_usd": _money(step.cost_usd),
+        "priced": step.priced,
+        "unpriced_reason": step.unpriced_reason,
+        "reported_cost_usd": _money(step.reported_cost_usd),
+        "tool_name": step.tool_name,
+        "tool_call_id": step.tool_call_id,
+        "convention": step.convention,
+    }
+    if payloads:
+        data["input"] = step.input
+        data["output"] = step.output
+        if full:
+            data["attributes"] = step.attributes
+            data["events"] = step.events
+    if full:
+        data["trace_id"] = step.trace_id.hex
+    return data
+
+
+def step_tree(steps: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Nest steps (already in start order) under their parents; orphans (parent not arrived) are roots."""
+    by_id = {s["span_id"]: s for s in steps}
+    roots: list[dict[str, Any]] = []
+    for s in steps:
+        s["children"] = []
+    for s in steps:
+        parent = by_id.get(s["parent_span_id"]) if s["parent_span_id"] else None
+        (parent["children"] if parent is not None else roots).append(s)
+    return roots

@@ -1,0 +1,56 @@
+"""Reads for traces. Anything that starts from a user goes through agentops.tenancy.access."""
+
+from __future__ import annotations
+
+import uuid
+
+from django.db.models import QuerySet
+
+from agentops.tenancy.models import Project
+from traces.ingest.pricing import ModelPrice
+from traces.ingest.redact import BUILTIN_RULES, RedactionPolicy
+from traces.ingest.rows import ProjectConfig
+from traces.models import IngestPolicy, PriceOverride, Run, Step
+
+
+def ingest_config(project_id: int) -> ProjectConfig:
+    """The project's redaction policy and price overrides, as the ingest pipeline takes them."""
+    policy = IngestPolicy.objects.filter(project_id=project_id).first()
+    overrides = {
+        o.model.lower(): ModelPrice(
+            input_per_mtok=o.input_per_mtok,
+            output_per_mtok=o.output_per_mtok,
+            cache_read_per_mtok=o.cache_read_per_mtok,
+            cache_write_per_mtok=o.cache_write_per_mtok,
+        )
+        for o in PriceOverride.objects.filter(project_id=project_id)
+    }
+    if policy is None:
+        redaction = RedactionPolicy(builtin=BUILTIN_RULES)
+    else:
+        redaction = RedactionPolicy.from_settings(
+            builtin=policy.builtin_redactions, custom=policy.custom_patterns, drop_content=policy.drop_content
+        )
+    return ProjectConfig(project_id=project_id, redaction=redaction, price_overrides=overrides)
+
+
+# Payload columns are not even read for callers who may not see them.
+PAYLOAD_FIELDS = ("input", "output", "attributes", "events")
+
+
+def project_runs(project: Project) -> QuerySet[Run]:
+    return Run.objects.filter(project=project)
+
+
+def project_run(project: Project, trace_id: uuid.UUID) -> Run | None:
+    return Run.objects.filter(project=project, trace_id=trace_id).first()
+
+
+def run_steps(project: Project, trace_id: uuid.UUID, *, payloads: bool) -> QuerySet[Step]:
+    steps = Step.objects.filter(project=project, trace_id=trace_id).order_by("start_time", "span_id")
+    return steps if payloads else steps.defer(*PAYLOAD_FIELDS)
+
+
+def run_step(project: Project, trace_id: uuid.UUID, span_id: int, *, payloads: bool) -> Step | None:
+    steps = Step.objects.filter(project=project, trace_id=trace_id, span_id=span_id)
+    return (steps if payloads else steps.defer(*PAYLOAD_FIELDS)).first()
