@@ -122,6 +122,10 @@ except Exception as exc:  # django-environ raises several types for a malformed 
     raise ImproperlyConfigured(f"DATABASE_URL is not a valid database URL: {exc}") from exc
 if DATABASES["default"]["ENGINE"] != "django.db.backends.postgresql":
     raise ImproperlyConfigured("DATABASE_URL must point at PostgreSQL 15 or newer (postgres://...)")
+# A Unix-socket URL (the embedded server's) names the socket folder as ?host=...: as HOST, it is also
+# what `agentops dbshell` passes to psql.
+if not DATABASES["default"].get("HOST") and "host" in DATABASES["default"].get("OPTIONS", {}):
+    DATABASES["default"]["HOST"] = DATABASES["default"]["OPTIONS"].pop("host")
 DATABASES["default"]["CONN_MAX_AGE"] = _int("CONN_MAX_AGE", 60)
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 DATABASES["default"].setdefault("OPTIONS", {})["connect_timeout"] = _int("DATABASE_CONNECT_TIMEOUT", 5)

@@ -149,6 +149,7 @@ def main() -> None:
     parser.add_argument("--batches", type=int, default=120, help="512-span batches to send")
     parser.add_argument("--exporters", type=int, default=3, help="concurrent exporter processes")
     parser.add_argument("--workers", type=int, default=3, help="gunicorn worker processes")
+    parser.add_argument("--threads", type=int, default=1, help="threads per gunicorn worker (1: sync workers)")
     args = parser.parse_args()
 
     home = Path(tempfile.mkdtemp(prefix="agentops-bench-"))
@@ -176,7 +177,8 @@ def main() -> None:
         spans_sent = sum(len(b) for b in bodies)  # bytes, for the record below
         port = _free_port()
         server = subprocess.Popen(
-            [*agentops, "web", "--host", "127.0.0.1", "--port", str(port), "--workers", str(args.workers)],
+            [*agentops, "web", "--host", "127.0.0.1", "--port", str(port), "--workers", str(args.workers),
+             "--threads", str(args.threads)],
             env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
         )  # fmt: skip
         deadline = time.time() + 60
@@ -232,7 +234,7 @@ def main() -> None:
         print(
             f"batches                      {len(bodies)} x ~512 spans ({spans_sent / len(bodies) / 1024:.0f} KiB protobuf each)"
         )
-        print(f"exporters / gunicorn workers {args.exporters} / {args.workers}")
+        print(f"exporters / workers x threads {args.exporters} / {args.workers} x {args.threads}")
         print(f"spans stored (in database)   {stored} in {runs} runs")
         print(f"wall time                    {wall:.2f} s")
         print(f"durably stored               {ours:,.0f} spans/s")

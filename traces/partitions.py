@@ -38,5 +38,8 @@ def ensure_months(months: set[tuple[int, int]]) -> None:
             nxt = (year + 1, 1) if month == 12 else (year, month + 1)
             cursor.execute(
                 f"CREATE TABLE IF NOT EXISTS {partition_name(year, month)} PARTITION OF traces_step "
-                f"FOR VALUES FROM ('{year:04d}-{month:02d}-01') TO ('{nxt[0]:04d}-{nxt[1]:02d}-01')"
+                f"FOR VALUES FROM ('{year:04d}-{month:02d}-01') TO ('{nxt[0]:04d}-{nxt[1]:02d}-01') "
+                # Rows up to a page stay inline and uncompressed: a step is a few KB, and compressing
+                # each (pglz; lz4 is not in every build) cost more CPU than the rest of storing it.
+                "WITH (toast_tuple_target = 8160)"
             )

@@ -13,9 +13,11 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
+import orjson
+
 from traces.ids import trace_from_hex
 from traces.ingest.pricing import ModelPrice, price_usage
-from traces.ingest.redact import RedactionPolicy, redact_attributes, redact_content, redact_value
+from traces.ingest.redact import RedactionPolicy, is_content_key, redact_json_text
 from traces.ingest.steps import Step, StepKind
 
 PREVIEW_CHARS = 300
@@ -63,14 +65,23 @@ def _strip_nul(value: Any) -> Any:
     return value
 
 
+_ORJSON_OPTIONS = orjson.OPT_NON_STR_KEYS
+
+
 def _json(value: Any) -> str | None:
+    """JSON text for a jsonb column (orjson: several times faster than json on message lists)."""
     if value is None:
         return None
-    text = json.dumps(value, ensure_ascii=False, default=str)
+    text = orjson.dumps(value, default=str, option=_ORJSON_OPTIONS).decode()
     # jsonb rejects the \u0000 escape; the rare value holding NUL is cleaned and dumped again.
     if "\\u0000" in text:
-        text = json.dumps(_strip_nul(value), ensure_ascii=False, default=str)
+        text = orjson.dumps(_strip_nul(value), default=str, option=_ORJSON_OPTIONS).decode()
     return text
+
+
+def _redacted_json(value: Any, policy: RedactionPolicy) -> str | None:
+    text = _json(value)
+    return None if text is None else redact_json_text(text, policy)
 
 
 def _text_of_parts(message: Mapping[str, Any]) -> str:
@@ -137,15 +148,16 @@ def stage(steps: Iterable[Step], config: ProjectConfig) -> Staged:
             staged.rejected.append(problem)
             continue
         cost, priced, unpriced_reason, needs_price = _price(step, config)
-        step_input, step_output = redact_content(step.input, policy), redact_content(step.output, policy)
-        attributes = redact_attributes(step.attributes, policy)
-        # Events carry content too (old per-message events): dropped with it, else redacted.
-        events = [] if policy.drop_content and step.events else redact_value(step.events, policy)
-        error_message = redact_value(step.error_message, policy)
+        drop = policy.drop_content
+        attributes = step.attributes
+        if drop:
+            attributes = {k: v for k, v in attributes.items() if not is_content_key(k)}
         is_root = step.parent_span_id is None
         is_llm = step.kind == StepKind.LLM
-        input_preview = _preview(step_input, role="user") if (is_root or is_llm) else ""
-        output_preview = _preview(step_output, role="assistant") if (is_root or is_llm) else ""
+        # Previews are made from the values as sent, so they are redacted as text here.
+        show = (is_root or is_llm) and not drop
+        input_preview = policy.redact_text(_preview(step.input, role="user")) if show else ""
+        output_preview = policy.redact_text(_preview(step.output, role="assistant")) if show else ""
         agent = step.agent_name or (step.service_name if is_root else None) or ""
         if step.bundle_id:
             bundle, bundle_rank = step.bundle_id, 1
@@ -161,7 +173,7 @@ def stage(steps: Iterable[Step], config: ProjectConfig) -> Staged:
             traces_with_resource.add(step.trace_id)
             key_id = id(step.resource)
             if key_id not in resource_json:
-                resource_json[key_id] = _json(redact_attributes(step.resource, policy)) or "{}"
+                resource_json[key_id] = _redacted_json(step.resource, policy) or "{}"
             resource = resource_json[key_id]
         context = {k: v for k, v in (("tags", step.tags), ("metadata", step.metadata), ("links", step.links)) if v}
         staged.rows.append(
@@ -177,7 +189,7 @@ def stage(steps: Iterable[Step], config: ProjectConfig) -> Staged:
                 end_ns - step.start_ns if end_ns else None,
                 step.status,
                 _clean_text(step.error_type),
-                _clean_text(error_message),
+                _clean_text(policy.redact_text(step.error_message) if step.error_message else None),
                 _clean_text(step.model),
                 _clean_text(step.provider),
                 step.input_tokens,
@@ -192,12 +204,13 @@ def stage(steps: Iterable[Step], config: ProjectConfig) -> Staged:
                 step.reported_cost_usd,
                 _clean_text(step.tool_name),
                 _clean_text(step.tool_call_id),
-                _json(step_input),
-                _json(step_output),
-                _json(attributes) or "{}",
-                _json(events) or "[]",
+                None if drop else _redacted_json(step.input, policy),
+                None if drop else _redacted_json(step.output, policy),
+                _redacted_json(attributes, policy) or "{}",
+                # Events carry content too (old per-message events): dropped with it, else redacted.
+                "[]" if drop else (_redacted_json(step.events, policy) or "[]"),
                 step.convention,
-                _json(redact_value(context, policy)) if context else None,
+                _redacted_json(context, policy) if context else None,
                 # staging-only context
                 is_root,
                 needs_price,

@@ -46,7 +46,7 @@ CREATE TEMP TABLE IF NOT EXISTS step_stage (
     is_root boolean, needs_price boolean, agent text, agent_rank bigint, bundle text, bundle_rank int,
     environment text, session_id text, user_id text, input_preview text, output_preview text, start_ns bigint,
     tags text[], resource jsonb
-) ON COMMIT DELETE ROWS
+) WITH (toast_tuple_target = 8160) ON COMMIT DELETE ROWS
 """
 
 _STEP_COLS_SQL = ", ".join(STEP_COLUMNS)
@@ -128,8 +128,10 @@ ON CONFLICT (project_id, trace_id) DO UPDATE SET
                  OR (EXCLUDED.agent_rank = r.agent_rank AND EXCLUDED.agent < r.agent))
             THEN EXCLUDED.agent ELSE r.agent END,
     agent_rank = least(r.agent_rank, EXCLUDED.agent_rank),
+    -- As within one batch, the lowest (source, id) wins: services of one run may each send a version.
     bundle = CASE WHEN EXCLUDED.bundle_source <> '' AND (r.bundle_source IN ('', 'derived')
-                  OR (EXCLUDED.bundle_source = 'explicit' AND r.bundle_source = 'service_version'))
+                  OR (EXCLUDED.bundle_source = 'explicit' AND r.bundle_source = 'service_version')
+                  OR (EXCLUDED.bundle_source = r.bundle_source AND EXCLUDED.bundle < r.bundle))
              THEN EXCLUDED.bundle ELSE r.bundle END,
     bundle_source = CASE WHEN EXCLUDED.bundle_source <> '' AND (r.bundle_source IN ('', 'derived')
                   OR (EXCLUDED.bundle_source = 'explicit' AND r.bundle_source = 'service_version'))
@@ -212,7 +214,7 @@ def store_rows(rows: Sequence[tuple[Any, ...]]) -> StoreResult:
         inserted, runs, derived = result
         if derived:
             pg.execute(_DERIVE_BUNDLES, [derived])
-        # The stage rows would be deleted at commit anyway; clearing now keeps the table small when a
-        # caller stores several batches in one transaction.
-        pg.execute("TRUNCATE step_stage")
+        # No TRUNCATE: ON COMMIT DELETE ROWS clears the stage, and a TRUNCATE per batch would rewrite the
+        # catalog each time. A second batch in the same transaction still stores correctly: the rows of
+        # the first conflict and are not inserted again, and only inserted rows are joined and counted.
     return StoreResult(steps_inserted=inserted, runs_touched=runs)
