@@ -34,6 +34,15 @@ def ingest_config(project_id: int) -> ProjectConfig:
     return ProjectConfig(project_id=project_id, redaction=redaction, price_overrides=overrides)
 
 
+def project_ingest_policy(project: Project) -> IngestPolicy:
+    """The project's ingest policy; an unsaved one holding the defaults when it has none yet."""
+    return IngestPolicy.objects.filter(project=project).first() or IngestPolicy(project=project)
+
+
+def project_price_overrides(project: Project) -> QuerySet[PriceOverride]:
+    return PriceOverride.objects.filter(project=project).order_by("model", "pk")
+
+
 # Payload columns are not even read for callers who may not see them.
 PAYLOAD_FIELDS = ("input", "output", "attributes", "events")
 
