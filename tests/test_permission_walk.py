@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
+from decimal import Decimal
 from types import ModuleType
 from typing import Any
 
@@ -24,6 +25,7 @@ from agentops.tenancy.access import perms_on
 from agentops.tenancy.models import Membership
 from agentops.tenancy.roles import Perm
 from tests.factories import make_run, make_user
+from traces.services import price_override_set
 
 pytestmark = pytest.mark.django_db
 
@@ -67,6 +69,10 @@ ACCESS: dict[str, Rule] = {
     "project_key_create": project(Perm.ADMIN_PROJECT, ok=405),
     "project_key_revoke": project(Perm.ADMIN_PROJECT, ok=405),
     "project_audit": project(Perm.ADMIN_PROJECT),
+    "project_ingest_settings": project(Perm.ADMIN_PROJECT),
+    "project_ingest_policy": project(Perm.ADMIN_PROJECT, ok=405),
+    "project_price_add": project(Perm.ADMIN_PROJECT, ok=405),
+    "project_price_delete": project(Perm.ADMIN_PROJECT, ok=405),
     "account_tokens": USER,
     "account_token_create": USER_POST,
     "account_token_revoke": USER_POST,
@@ -160,6 +166,12 @@ def _expected(rule: Rule, user: object, persona_perms: frozenset[Perm]) -> int |
     return rule.ok if rule.perm in persona_perms else 404
 
 
+def _price_override(project):
+    return price_override_set(
+        project=project, model="walk-model", input_per_mtok=Decimal(1), output_per_mtok=Decimal(2)
+    )
+
+
 def test_every_url_with_every_persona(personas):
     target = personas.project
     superuser = make_user(superuser=True)
@@ -174,6 +186,7 @@ def test_every_url_with_every_persona(personas):
         "membership_id": Membership.objects.get(project=target, user=personas.viewer).pk,
         "key_id": key.pk,
         "token_id": token.pk,
+        "override_id": _price_override(target).pk,
     }
     users: dict[str, Any] = {"anonymous": AnonymousUser(), **personas.by_role(), "superuser": superuser}
 
@@ -210,6 +223,7 @@ def test_outsiders_get_404_from_every_project_url(personas):
         "span_id": run.spans[1].span_id.hex(),
         "membership_id": Membership.objects.get(project=personas.project, user=personas.admin).pk,
         "key_id": key.pk,
+        "override_id": _price_override(personas.project).pk,
     }
     for name, route in project_routes:
         url = reverse(name, kwargs={p: fill[p] for p in _params(route)})
