@@ -263,11 +263,31 @@ def _json_span(obj: Any, resource: Attributes, scope_name: str, scope_version: s
     )
 
 
+# JSON may escape half of a UTF-16 pair ("\ud800"); json.loads keeps it as a lone surrogate, which no
+# UTF-8 text (nor Postgres) can hold. Such halves become U+FFFD, as NUL is dropped later: the span stays.
+_LONE_SURROGATE_ESCAPE = re.compile(
+    rb"\\u[dD][89abAB][0-9a-fA-F]{2}(?!\\u[dD][c-fC-F])|(?<!\\u[dD][89abAB][0-9a-fA-F]{2})\\u[dD][c-fC-F]"
+)
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _without_lone_surrogates(node: Any) -> Any:
+    if isinstance(node, str):
+        return _LONE_SURROGATE.sub("\ufffd", node)
+    if isinstance(node, list):
+        return [_without_lone_surrogates(item) for item in node]
+    if isinstance(node, dict):
+        return {_without_lone_surrogates(k): _without_lone_surrogates(v) for k, v in node.items()}
+    return node
+
+
 def decode_json(body: bytes) -> DecodedBatch:
     try:
         document = json.loads(body)
     except ValueError as exc:  # includes bad UTF-8
         raise DecodeError(f"body is not valid JSON: {exc}") from exc
+    if _LONE_SURROGATE_ESCAPE.search(body):  # rare: a scan of the body decides whether to walk it
+        document = _without_lone_surrogates(document)
     if not isinstance(document, dict):
         raise DecodeError(f"an OTLP/JSON body must be an object, got {type(document).__name__}")
     spans: list[Span] = []

@@ -21,8 +21,13 @@ from traces.ingest.redact import RedactionPolicy, is_content_key, redact_json_te
 from traces.ingest.steps import Step, StepKind
 
 PREVIEW_CHARS = 300
-# Postgres timestamptz reaches year 294276, Python's datetime year 9999: keep to what both hold.
-_MAX_NS = int(datetime(9999, 12, 31, tzinfo=UTC).timestamp()) * 1_000_000_000
+# Starts are also kept as nanoseconds in bigint columns (ranks, previews): 2^63 ns after 1970 is
+# 2262-04-11, before Python's and Postgres' last dates. OTLP's uint64 nanoseconds reach 2554.
+_MAX_NS = (1 << 63) - 1
+# A step's numbers must fit its columns (bigint, numeric(20, 10)), and far inside them so that a run's
+# sums cannot overflow either: no real call uses a trillion tokens or costs a million dollars.
+_MAX_TOKENS = 10**12
+_MAX_COST = Decimal(10**6)
 _ROOT_RANK = -1
 _PRICED_KINDS = frozenset({StepKind.LLM, StepKind.EMBEDDING})
 
@@ -121,6 +126,8 @@ def _price(step: Step, config: ProjectConfig) -> tuple[Decimal | None, bool, str
         at=ns_to_datetime(step.start_ns),
         overrides=config.price_overrides,
     )
+    if result.cost_usd is not None and result.cost_usd > _MAX_COST:  # an override's price, mistyped
+        return None, False, f"cost {result.cost_usd} USD is out of range", True
     return result.cost_usd, result.priced, result.reason, True
 
 
@@ -128,7 +135,13 @@ def _validate(step: Step) -> str | None:
     if step.start_ns <= 0:
         return f"span {step.span_id}: startTimeUnixNano is required"
     if step.start_ns > _MAX_NS or (step.end_ns is not None and step.end_ns > _MAX_NS):
-        return f"span {step.span_id}: timestamps after the year 9999 cannot be stored"
+        return f"span {step.span_id}: timestamps after 2262-04-11 cannot be stored"
+    tokens = (step.input_tokens, step.output_tokens, step.cache_read_tokens, step.cache_write_tokens)
+    for count in (*tokens, step.reasoning_tokens):
+        if count is not None and not 0 <= count <= _MAX_TOKENS:
+            return f"span {step.span_id}: token count {count} is not between 0 and {_MAX_TOKENS}"
+    if step.reported_cost_usd is not None and abs(step.reported_cost_usd) > _MAX_COST:
+        return f"span {step.span_id}: reported cost {step.reported_cost_usd} USD is out of range"
     return None
 
 
