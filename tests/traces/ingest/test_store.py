@@ -487,3 +487,15 @@ def test_concurrent_overlapping_batches_of_the_same_traces(committed_project):
     for trace_id in trace_ids:
         assert stored_span_ids(project, trace_id) == sorted(span_int(s.span_id) for s in AGENT_RUN)
         assert run_state(project, trace_id) == expected
+
+
+def test_the_same_span_with_starts_in_the_same_microsecond_is_counted_once(project):
+    # Postgres keeps microseconds: two copies of a span whose starts differ by nanoseconds are one row.
+    trace_id = os.urandom(16)
+    spans = with_trace(AGENT_RUN, trace_id)
+    llm = spans[1]
+    nudged = dataclasses.replace(llm, start_time_unix_nano=llm.start_time_unix_nano + 500)
+    result = ingest_batch(config=ingest_config(project.pk), batch=DecodedBatch(spans=[*spans, nudged], rejections=[]))
+    assert result.stored == 8
+    state = run_state(project, trace_id)
+    assert (state["step_count"], state["llm_calls"], state["input_tokens"]) == (8, 4, 2710)
