@@ -59,9 +59,11 @@ WITH ins AS (
     INSERT INTO traces_step ({_STEP_COLS_SQL})
     SELECT {_STEP_COLS_SQL} FROM step_stage ORDER BY project_id, trace_id, span_id
     ON CONFLICT DO NOTHING
-    RETURNING trace_id, span_id, start_time
+    RETURNING project_id, trace_id, span_id, start_time
 ), s AS (
-    SELECT st.* FROM ins JOIN step_stage st USING (trace_id, span_id, start_time)
+    -- The stage may still hold earlier batches of this transaction, maybe of another project with the
+    -- same ids: only the rows inserted now, matched on the whole key, count.
+    SELECT st.* FROM ins JOIN step_stage st USING (project_id, trace_id, span_id, start_time)
 ), agg AS (
     SELECT
         s.project_id, s.trace_id,
