@@ -20,6 +20,9 @@ from traces.models import Run, RunStatus
 
 DEFAULT_LIMIT = 50
 MAX_LIMIT = 500
+_COST_SCALE = Decimal("1e-10")  # traces_run.cost_usd is numeric(20, 10)
+_COST_LIMIT = Decimal(10**10)
+_MAX_DURATION_MS = 10**12  # some 31 years
 
 
 class FilterError(ValueError):
@@ -75,7 +78,10 @@ def _datetime(params: QueryDict, name: str) -> datetime | None:
     raw = params.get(name)
     if not raw:
         return None
-    value = parse_datetime(raw)
+    try:
+        value = parse_datetime(raw)
+    except ValueError:  # well formed but no such date or time: 2026-02-30
+        value = None
     if value is None:
         raise FilterError(f"{name} must be an ISO 8601 date-time such as 2026-11-22T10:00:00Z, not {raw!r}")
     if value.tzinfo is None:
@@ -91,16 +97,23 @@ def parse_filters(params: QueryDict) -> RunFilters:
     raw_cost = params.get("min_cost") or ""
     if raw_cost:
         try:
-            min_cost = Decimal(raw_cost)
+            min_cost = Decimal(raw_cost).quantize(_COST_SCALE)
         except InvalidOperation:
-            raise FilterError(f"min_cost must be a number of US dollars, not {raw_cost!r}") from None
+            min_cost = None
+        # NaN, infinities and amounts beyond what the cost column holds would fail in SQL, not select.
+        if min_cost is None or not min_cost.is_finite() or abs(min_cost) >= _COST_LIMIT:
+            raise FilterError(f"min_cost must be a number of US dollars, not {raw_cost!r}")
     min_duration = None
     raw_duration = params.get("min_duration_ms") or ""
     if raw_duration:
         try:
             min_duration = int(raw_duration)
         except ValueError:
-            raise FilterError(f"min_duration_ms must be a whole number, not {raw_duration!r}") from None
+            min_duration = -1
+        if not 0 <= min_duration <= _MAX_DURATION_MS:  # beyond, the interval overflows
+            raise FilterError(
+                f"min_duration_ms must be a whole number from 0 to {_MAX_DURATION_MS}, not {raw_duration!r}"
+            )
     return RunFilters(
         start_from=_datetime(params, "from"),
         start_to=_datetime(params, "to"),
