@@ -20,9 +20,9 @@ from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect
 
+from agentops.pages import is_htmx, project_view, render_project
 from agentops.tenancy.models import Project
 from agentops.tenancy.roles import Perm
-from agentops.tenancy.views import _is_htmx, _render_project, project_view
 from traces import selectors, services
 from traces.forms import IngestPolicyForm, PriceOverrideForm
 from traces.services import IngestSettingsError
@@ -44,7 +44,7 @@ def _page(
         "overrides": [(o, services.price_state(o)) for o in selectors.project_price_overrides(project)],
         "price_form": price_form or PriceOverrideForm(),
     }
-    return _render_project(request, project, "traces/settings_ingest.html", context, status=status)
+    return render_project(request, project, "traces/settings_ingest.html", context, status=status)
 
 
 @project_view(Perm.ADMIN_PROJECT)
@@ -91,7 +91,7 @@ def price_override_delete(request: HttpRequest, project: Project, override_id: i
     # Looked up within the project: another project's price is a 404.
     override = get_object_or_404(selectors.project_price_overrides(project), pk=override_id)
     services.price_override_delete(override=override, actor=request.user)
-    if _is_htmx(request):
+    if is_htmx(request):
         return HttpResponse("")
     messages.success(request, f"The price of {override.model} is removed: genai-prices prices it again, if it can.")
     return redirect("project_ingest_settings", slug=project.slug)

@@ -8,30 +8,25 @@ plain form post is redirected (or, on a form error, gets the page again with sta
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from functools import wraps
-from typing import Any
-
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
-from django.http import HttpRequest, HttpResponse, HttpResponseNotAllowed
+from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
 
-from agentops.tenancy import access, selectors, services
+from agentops.pages import is_htmx, project_view, render_project
+from agentops.tenancy import selectors, services
 from agentops.tenancy.forms import EmailAuthenticationForm, MemberAddForm, NameForm, RoleForm
 from agentops.tenancy.models import Membership, Project, User
 from agentops.tenancy.roles import ROLE_CHOICES, Perm
 from agentops.tenancy.services import TenancyError
 
 AUDIT_PAGE_SIZE = 50
-
-ProjectView = Callable[..., HttpResponse]
 
 
 class AuthenticatedRequest(HttpRequest):
@@ -49,44 +44,6 @@ login = auth_views.LoginView.as_view(
 logout = auth_views.LogoutView.as_view()
 
 
-def project_view(perm: Perm, *, methods: Sequence[str] = ("GET",)) -> Callable[[ProjectView], ProjectView]:
-    """Resolve `slug` through the tenancy chokepoint, then check the method; the view gets the project.
-
-    The project is looked up before the method is checked so that an outsider gets 404 from every
-    project URL, whatever method they try.
-    """
-
-    def decorator(view: ProjectView) -> ProjectView:
-        @login_required
-        @wraps(view)
-        def wrapper(request: HttpRequest, slug: str, **kwargs: Any) -> HttpResponse:
-            project = access.project_for(request.user, slug, perm)
-            if request.method not in methods:
-                return HttpResponseNotAllowed(methods)
-            return view(request, project, **kwargs)
-
-        return wrapper
-
-    return decorator
-
-
-def _is_htmx(request: HttpRequest) -> bool:
-    return request.headers.get("HX-Request") == "true"
-
-
-def _render_project(
-    request: HttpRequest, project: Project, template: str, context: dict[str, Any], status: int = 200
-) -> HttpResponse:
-    """Render a page of the project layout: it needs the user's role and permissions for its tabs."""
-    base = {
-        "project": project,
-        "role": selectors.user_role(request.user, project),
-        "project_perms": {p.value for p in access.perms_on(request.user, project)},
-        "site_url": settings.SITE_URL,
-    }
-    return render(request, template, base | context, status=status)
-
-
 @login_required
 @require_GET
 def home(request: HttpRequest) -> HttpResponse:
@@ -96,7 +53,7 @@ def home(request: HttpRequest) -> HttpResponse:
 
 @project_view(Perm.VIEW_PROJECT)
 def project(request: HttpRequest, project: Project) -> HttpResponse:
-    return _render_project(request, project, "tenancy/project.html", {"tab": "overview"})
+    return render_project(request, project, "tenancy/project.html", {"tab": "overview"})
 
 
 # --- Members ------------------------------------------------------------------------------------
@@ -119,7 +76,7 @@ def _members_page(
         "error": error,
         "role_choices": ROLE_CHOICES,
     }
-    return _render_project(request, project, "tenancy/members.html", context, status=status)
+    return render_project(request, project, "tenancy/members.html", context, status=status)
 
 
 def _member_row(
@@ -136,7 +93,7 @@ def _member_row(
 
 
 def _member_error(request: HttpRequest, project: Project, membership: Membership, error: str) -> HttpResponse:
-    if _is_htmx(request):
+    if is_htmx(request):
         return _member_row(request, project, membership, error=error, status=400)
     return _members_page(request, project, error_member=membership.pk, error=error, status=400)
 
@@ -173,7 +130,7 @@ def member_role(request: HttpRequest, project: Project, membership_id: int) -> H
         )
     except TenancyError as exc:
         return _member_error(request, project, membership, str(exc))
-    if _is_htmx(request):
+    if is_htmx(request):
         return _member_row(request, project, membership)
     messages.success(request, f"{membership.user.email} is now {form.cleaned_role.label}.")
     return redirect("project_members", slug=project.slug)
@@ -188,7 +145,7 @@ def member_remove(request: HttpRequest, project: Project, membership_id: int) ->
         return _member_error(request, project, membership, str(exc))
     # An admin who removed themselves cannot see the members page any more.
     removed_self = membership.user_id == request.user.pk
-    if _is_htmx(request):
+    if is_htmx(request):
         response = HttpResponse("")
         if removed_self:
             response["HX-Redirect"] = reverse("home")
@@ -202,7 +159,7 @@ def member_remove(request: HttpRequest, project: Project, membership_id: int) ->
 
 def _keys_page(request: HttpRequest, project: Project, form: NameForm | None = None, status: int = 200) -> HttpResponse:
     context = {"tab": "keys", "keys": list(selectors.project_ingest_keys(project)), "form": form or NameForm()}
-    return _render_project(request, project, "tenancy/keys.html", context, status=status)
+    return render_project(request, project, "tenancy/keys.html", context, status=status)
 
 
 @project_view(Perm.ADMIN_PROJECT)
@@ -219,14 +176,14 @@ def key_create(request: HttpRequest, project: Project) -> HttpResponse:
     minted = services.ingest_key_create(project=project, name=form.cleaned_data["name"], actor=request.user)
     # The secret exists only in this response: it is not stored, and no later page can show it.
     context = {"tab": "keys", "key": minted.key, "secret": minted.secret}
-    return _render_project(request, project, "tenancy/key_created.html", context)
+    return render_project(request, project, "tenancy/key_created.html", context)
 
 
 @project_view(Perm.ADMIN_PROJECT, methods=["POST"])
 def key_revoke(request: HttpRequest, project: Project, key_id: int) -> HttpResponse:
     key = get_object_or_404(selectors.project_ingest_keys(project), pk=key_id)
     key = services.ingest_key_revoke(key=key, actor=request.user)
-    if _is_htmx(request):
+    if is_htmx(request):
         return render(request, "tenancy/_key_row.html", {"project": project, "key": key})
     messages.success(request, f"Ingest key {key.prefix}… revoked: exporters using it now get 401.")
     return redirect("project_keys", slug=project.slug)
@@ -238,7 +195,7 @@ def key_revoke(request: HttpRequest, project: Project, key_id: int) -> HttpRespo
 @project_view(Perm.ADMIN_PROJECT)
 def audit(request: HttpRequest, project: Project) -> HttpResponse:
     page = Paginator(selectors.project_audit_events(project), AUDIT_PAGE_SIZE).get_page(request.GET.get("page"))
-    return _render_project(request, project, "tenancy/audit.html", {"tab": "audit", "page": page})
+    return render_project(request, project, "tenancy/audit.html", {"tab": "audit", "page": page})
 
 
 # --- Personal API tokens ------------------------------------------------------------------------
@@ -273,7 +230,7 @@ def token_revoke(request: AuthenticatedRequest, token_id: int) -> HttpResponse:
     # Looked up among the caller's own tokens: another user's token id is a 404.
     token = get_object_or_404(selectors.user_api_tokens(request.user), pk=token_id)
     token = services.api_token_revoke(token=token, actor=request.user)
-    if _is_htmx(request):
+    if is_htmx(request):
         return render(request, "tenancy/_token_row.html", {"token": token})
     messages.success(request, f"API token {token.prefix}… revoked.")
     return redirect("account_tokens")
