@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import Any
 
 import pytest
 
@@ -33,14 +34,15 @@ class Personas:
 
 
 @pytest.fixture(autouse=True)
-def _empty_unmanaged_tables(request: pytest.FixtureRequest) -> Iterator[None]:
+def _empty_unmanaged_tables(request: pytest.FixtureRequest, django_db_blocker: Any) -> Iterator[None]:
     """Steps live in a hand-made partitioned table, which Django's flush between transactional tests
     (live_server, transactional_db) does not know: empty it there, or rows leak into later tests."""
     yield
     if {"transactional_db", "live_server"} & set(request.fixturenames):
         from django.db import connection
 
-        with connection.cursor() as cursor:
+        # This teardown may run after transactional_db's, which blocks the database again.
+        with django_db_blocker.unblock(), connection.cursor() as cursor:
             cursor.execute("TRUNCATE traces_step")
 
 
