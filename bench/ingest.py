@@ -198,8 +198,9 @@ def main() -> None:
         with psycopg.connect(db_url) as conn:
             conn.execute("TRUNCATE traces_step, traces_run")
             conn.commit()
+        postmaster = _postmaster_pid(db_url)  # once: each lookup would open (fork) a new backend
         server_procs = _tree(server.pid)
-        db_procs = _tree(_postmaster_pid(db_url))
+        db_procs = _tree(postmaster)
         cpu_server0, cpu_db0 = _cpu(server_procs), _cpu(db_procs)
         peak = {"server": 0, "db": 0}
         stop = threading.Event()
@@ -207,8 +208,8 @@ def main() -> None:
         def sample() -> None:
             while not stop.is_set():
                 peak["server"] = max(peak["server"], _rss(_tree(server.pid)))
-                peak["db"] = max(peak["db"], _rss(_tree(_postmaster_pid(db_url))))
-                time.sleep(0.1)
+                peak["db"] = max(peak["db"], _rss(_tree(postmaster)))
+                time.sleep(0.25)
 
         sampler = threading.Thread(target=sample, daemon=True)
         sampler.start()
@@ -220,7 +221,7 @@ def main() -> None:
         stop.set()
         sampler.join()
         cpu_server = _cpu(_tree(server.pid)) - cpu_server0
-        cpu_db = _cpu(_tree(_postmaster_pid(db_url))) - cpu_db0
+        cpu_db = _cpu(_tree(postmaster)) - cpu_db0
         with psycopg.connect(db_url) as conn:
             stored, runs = conn.execute(
                 "SELECT (SELECT count(*) FROM traces_step), (SELECT count(*) FROM traces_run)"

@@ -36,10 +36,10 @@ def make_run(project, trace=None, resource=None):
     """Store an agent run in `project` through the real ingest pipeline; returns its AgentTrace."""
     from tests.otlp import AgentTrace, protobuf
     from traces.ingest.decode import decode_request
-    from traces.selectors import ingest_config
+    from traces.selectors import load_ingest_config
     from traces.services import ingest_batch
 
     trace = trace or AgentTrace()
     batch = decode_request(protobuf(trace.built(), resource), "application/x-protobuf")
-    ingest_batch(config=ingest_config(project.pk), batch=batch)
+    ingest_batch(config=load_ingest_config(project.pk), batch=batch)
     return trace

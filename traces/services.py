@@ -18,7 +18,7 @@ from traces.ingest.spans import DecodedBatch
 from traces.ingest.store import store_rows
 from traces.models import IngestPolicy, PriceOverride
 from traces.partitions import ensure_months, month_of_ns
-from traces.selectors import project_ingest_policy
+from traces.selectors import forget_ingest_config, project_ingest_policy
 
 
 @dataclass(frozen=True)
@@ -67,6 +67,13 @@ def _lock_project(project: Project) -> None:
     # Serializes changes to one project's settings: two first saves of a policy, or two prices for the
     # same model in different case (ingest matches model names case-insensitively), cannot both pass.
     Project.objects.select_for_update().filter(pk=project.pk).values_list("pk").get()
+
+
+def _settings_changed(project_id: int) -> None:
+    # Ingest in this process applies the change at once (and again after commit, should a batch have
+    # cached the old settings meanwhile); other web processes within INGEST_CONFIG_TTL seconds.
+    forget_ingest_config(project_id)
+    transaction.on_commit(lambda: forget_ingest_config(project_id))
 
 
 def _policy_state(policy: IngestPolicy) -> dict[str, Any]:
@@ -120,6 +127,7 @@ def ingest_policy_update(
             after=after,
             project=project,
         )
+    _settings_changed(project.pk)
     return policy
 
 
@@ -183,6 +191,7 @@ def price_override_set(
         after=price_state(override),
         project=project,
     )
+    _settings_changed(project.pk)
     return override
 
 
@@ -200,3 +209,4 @@ def price_override_delete(*, override: PriceOverride, actor: Any = None) -> None
         project=override.project,
     )
     override.delete()
+    _settings_changed(override.project_id)
