@@ -443,6 +443,7 @@ def test_a_retried_request_stores_nothing_and_changes_no_aggregate(project):
 # --- concurrency -------------------------------------------------------------------------------------
 
 THREADS = 4
+ROUNDS = 6  # each round races fresh traces: lock-order bugs show up in some interleavings only
 
 
 @pytest.fixture
@@ -451,19 +452,10 @@ def committed_project(transactional_db: None) -> Project:
     return make_project()
 
 
-def test_concurrent_overlapping_batches_of_the_same_traces(committed_project):
-    project = committed_project
-    trace_ids = [os.urandom(16) for _ in range(3)]
-    traces = {t: with_trace(AGENT_RUN, t) for t in trace_ids}
-    everything = [s for spans in traces.values() for s in spans]
-    rng = random.Random(7)
-    # Each thread sends every span of every trace (so all of them collide), in its own order and grouping.
-    plans = []
-    for _ in range(THREADS):
-        shuffled = rng.sample(everything, len(everything))
-        plans.append([shuffled[i : i + 5] for i in range(0, len(shuffled), 5)])
+def race(project: Project, plans: list[list[list[Span]]]) -> list[BaseException]:
+    """Store each plan in its own thread (its own connection), all starting together; the errors."""
     errors: list[BaseException] = []
-    barrier = threading.Barrier(THREADS)
+    barrier = threading.Barrier(len(plans))
 
     def worker(plan: list[list[Span]]) -> None:
         try:
@@ -479,11 +471,43 @@ def test_concurrent_overlapping_batches_of_the_same_traces(committed_project):
         t.start()
     for t in threads:
         t.join()
-    assert errors == []
-    expected = stored_alone(project, AGENT_RUN)
-    for trace_id in trace_ids:
-        assert stored_span_ids(project, trace_id) == sorted(span_int(s.span_id) for s in AGENT_RUN)
-        assert run_state(project, trace_id) == expected
+    return errors
+
+
+def shifted(spans: Sequence[Span], months: int) -> list[Span]:
+    """The spans moved `months` x 31 days later: into a month whose partition may not exist yet."""
+    delta = months * 31 * 86_400 * NS
+    return [
+        dataclasses.replace(
+            s, start_time_unix_nano=s.start_time_unix_nano + delta, end_time_unix_nano=s.end_time_unix_nano + delta
+        )
+        for s in spans
+    ]
+
+
+@pytest.mark.parametrize("bundle", ["explicit", "derived"])
+def test_concurrent_overlapping_batches_of_the_same_traces(committed_project, bundle):
+    project = committed_project
+    spans = AGENT_RUN if bundle == "explicit" else decoded_spans(agent_run_specs(), {"service.name": "support-bot"})
+    rng = random.Random(7)
+    for round_ in range(ROUNDS):
+        # Rounds alternate between this month and a new one, whose partition every thread wants to create.
+        months = 0 if round_ % 2 else 12 * 20 + round_
+        spans_now = shifted(spans, months)
+        trace_ids = [os.urandom(16) for _ in range(3)]
+        everything = [s for t in trace_ids for s in with_trace(spans_now, t)]
+        # Each thread sends every span of every trace (so all of them collide), in its own order and
+        # grouping, batches mixing traces as exporters do.
+        plans = []
+        for _ in range(THREADS):
+            shuffled = rng.sample(everything, len(everything))
+            plans.append([shuffled[i : i + 8] for i in range(0, len(shuffled), 8)])
+        assert race(project, plans) == []
+        expected = stored_alone(project, spans_now)
+        for trace_id in trace_ids:
+            assert stored_span_ids(project, trace_id) == sorted(span_int(s.span_id) for s in spans)
+            assert run_state(project, trace_id) == expected
+        assert expected["bundle_source"] == bundle
 
 
 def test_the_same_span_with_starts_in_the_same_microsecond_is_counted_once(project):
