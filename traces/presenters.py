@@ -95,10 +95,24 @@ def step_dict(step: Step, *, payloads: bool, full: bool = False) -> dict[str, An
 def step_tree(steps: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Nest steps (already in start order) under their parents; orphans (parent not arrived) are roots."""
     by_id = {s["span_id"]: s for s in steps}
+    parent_of = {s["span_id"]: s["parent_span_id"] if s["parent_span_id"] in by_id else None for s in steps}
+    # A broken exporter can make a span its own ancestor; nested as sent, that loop would hang from no
+    # root and vanish from the tree. It is cut where a walk up from a step meets it again.
+    settled: set[str] = set()
+    for s in steps:
+        path: set[str] = set()
+        node = s["span_id"]
+        while node is not None and node not in settled:
+            if node in path:
+                parent_of[node] = None
+                break
+            path.add(node)
+            node = parent_of[node]
+        settled |= path
     roots: list[dict[str, Any]] = []
     for s in steps:
         s["children"] = []
     for s in steps:
-        parent = by_id.get(s["parent_span_id"]) if s["parent_span_id"] else None
-        (parent["children"] if parent is not None else roots).append(s)
+        parent = parent_of[s["span_id"]]
+        (by_id[parent]["children"] if parent is not None else roots).append(s)
     return roots

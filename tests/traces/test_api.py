@@ -421,6 +421,30 @@ def test_steps_whose_parent_has_not_arrived_are_shown_at_the_top(client, team):
     assert detail["steps"][0]["parent_span_id"] == missing_root.hex()
 
 
+def test_steps_in_a_parent_loop_are_still_shown(client, team):
+    # A broken exporter can send a span as its own parent, or two spans each the other's: the run counts
+    # them, so the tree must show them (the loop cut where it is met), not drop them.
+    trace_id = next(_ids).to_bytes(16, "big")
+    t = _ns(T0)
+    a_id, b_id, own_id = _sid(), _sid(), _sid()
+    spans = [
+        SpanSpec("own parent", {"x": 1}, span_id=own_id, parent=own_id, start_ns=t, end_ns=t + NS),
+        SpanSpec("a", {"x": 1}, span_id=a_id, parent=b_id, start_ns=t + NS, end_ns=t + 2 * NS),
+        SpanSpec("b", {"x": 1}, span_id=b_id, parent=a_id, start_ns=t + 2 * NS, end_ns=t + 3 * NS),
+        SpanSpec("under b", {"x": 1}, span_id=_sid(), parent=b_id, start_ns=t + 3 * NS, end_ns=t + 4 * NS),
+    ]
+    body = protobuf([s.build(trace_id) for s in spans])
+    ingest_batch(config=ingest_config(team.project.pk), batch=decode_request(body, "application/x-protobuf"))
+    client.force_login(team.viewer)
+    detail = get_json(client, run_url(team.project, trace_id.hex()))
+    assert detail["step_count"] == 4
+    names = [
+        (s["name"], [(c["name"], [g["name"] for g in c["children"]]) for c in s["children"]]) for s in detail["steps"]
+    ]
+    assert names == [("own parent", []), ("a", [("b", ["under b"])])]
+    assert detail["steps"][0]["parent_span_id"] == own_id.hex()  # the ids stay as sent
+
+
 def test_ids_are_lowercase_hex_also_with_the_high_bit_set(client, team):
     # Span ids are stored as signed bigints: one with the high bit set is negative in the table.
     trace_id = bytes.fromhex("F" * 32)
