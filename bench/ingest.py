@@ -190,8 +190,10 @@ def main() -> None:
                     break
             except OSError:
                 time.sleep(0.3)
-        # Warm up every worker (imports, connections, the month's partition) outside the measurement.
-        _exporter((port, bodies[:1] * args.workers, key))
+        # Warm up every worker (lazy imports such as genai-prices' data, connections, the month's
+        # partition) outside the measurement: as many concurrent senders as workers, a few batches each.
+        with multiprocessing.Pool(args.workers * 2) as pool:
+            pool.map(_exporter, [(port, bodies[:3], key)] * (args.workers * 2))
 
         import psycopg
 
