@@ -27,7 +27,7 @@ from tests.factories import make_project
 from tests.otlp import NS, SpanSpec, protobuf
 from traces.ingest.decode import decode_request
 from traces.models import Run
-from traces.selectors import ingest_config
+from traces.selectors import load_ingest_config
 from traces.services import ingest_batch
 
 pytestmark = pytest.mark.django_db
@@ -155,7 +155,7 @@ def store_run(project: Project, spec: RunSpec) -> RunSpec:
         "deployment.environment.name": spec.environment,
     }
     body = protobuf([s.build(spec.trace_id) for s in spans], resource)
-    result = ingest_batch(config=ingest_config(project.pk), batch=decode_request(body, "application/x-protobuf"))
+    result = ingest_batch(config=load_ingest_config(project.pk), batch=decode_request(body, "application/x-protobuf"))
     assert result.stored == len(spans) and not result.rejected
     return spec
 
@@ -397,7 +397,7 @@ def test_run_detail_nests_steps_under_their_parents_in_start_order(client, team)
     think = SpanSpec("think", {"x": 1}, span_id=_sid(), parent=plan.span_id, start_ns=t + 2 * NS, end_ns=t + 3 * NS)
     act = SpanSpec("act", {"x": 1}, span_id=_sid(), parent=root.span_id, start_ns=t + 4 * NS, end_ns=t + 5 * NS)
     body = protobuf([s.build(trace_id) for s in (act, think, root, plan)])  # in no particular order
-    ingest_batch(config=ingest_config(team.project.pk), batch=decode_request(body, "application/x-protobuf"))
+    ingest_batch(config=load_ingest_config(team.project.pk), batch=decode_request(body, "application/x-protobuf"))
     client.force_login(team.viewer)
     detail = get_json(client, run_url(team.project, trace_id.hex()))
     assert detail["trace_id"] == trace_id.hex() and detail["step_count"] == 4
@@ -413,7 +413,7 @@ def test_steps_whose_parent_has_not_arrived_are_shown_at_the_top(client, team):
     b = SpanSpec("b", {"x": 1}, span_id=_sid(), parent=missing_root, start_ns=t + 3 * NS, end_ns=t + 4 * NS)
     a_child = SpanSpec("a1", {"x": 1}, span_id=_sid(), parent=a.span_id, start_ns=t + 2 * NS, end_ns=t + 3 * NS)
     body = protobuf([s.build(trace_id) for s in (b, a_child, a)])
-    ingest_batch(config=ingest_config(team.project.pk), batch=decode_request(body, "application/x-protobuf"))
+    ingest_batch(config=load_ingest_config(team.project.pk), batch=decode_request(body, "application/x-protobuf"))
     client.force_login(team.viewer)
     detail = get_json(client, run_url(team.project, trace_id.hex()))
     assert detail["status"] == "unfinished"
@@ -434,7 +434,7 @@ def test_steps_in_a_parent_loop_are_still_shown(client, team):
         SpanSpec("under b", {"x": 1}, span_id=_sid(), parent=b_id, start_ns=t + 3 * NS, end_ns=t + 4 * NS),
     ]
     body = protobuf([s.build(trace_id) for s in spans])
-    ingest_batch(config=ingest_config(team.project.pk), batch=decode_request(body, "application/x-protobuf"))
+    ingest_batch(config=load_ingest_config(team.project.pk), batch=decode_request(body, "application/x-protobuf"))
     client.force_login(team.viewer)
     detail = get_json(client, run_url(team.project, trace_id.hex()))
     assert detail["step_count"] == 4
@@ -454,7 +454,7 @@ def test_ids_are_lowercase_hex_also_with_the_high_bit_set(client, team):
         "child", {"x": 1}, span_id=bytes.fromhex("8000000000000000"), parent=root.span_id, start_ns=t, end_ns=t + NS
     )
     body = protobuf([root.build(trace_id), child.build(trace_id)])
-    ingest_batch(config=ingest_config(team.project.pk), batch=decode_request(body, "application/x-protobuf"))
+    ingest_batch(config=load_ingest_config(team.project.pk), batch=decode_request(body, "application/x-protobuf"))
     client.force_login(team.viewer)
     (item,) = get_json(client, runs_url(team.project))["results"]
     assert item["trace_id"] == "f" * 32
@@ -654,7 +654,7 @@ def test_run_detail_costs_the_same_queries_for_3_steps_as_for_40(client, team):
         for i in range(39)
     ]
     body = protobuf([s.build(trace_id) for s in (root, *children)])
-    ingest_batch(config=ingest_config(team.project.pk), batch=decode_request(body, "application/x-protobuf"))
+    ingest_batch(config=load_ingest_config(team.project.pk), batch=decode_request(body, "application/x-protobuf"))
 
     def queries(trace_hex: str) -> int:
         with CaptureQueriesContext(connection) as captured:

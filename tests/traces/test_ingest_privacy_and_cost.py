@@ -20,7 +20,7 @@ from tests.factories import make_project
 from tests.otlp import NS, SpanSpec, attributes, request
 from traces.ingest.decode import decode_request
 from traces.models import IngestPolicy, PriceOverride, Run, Step
-from traces.selectors import ingest_config
+from traces.selectors import load_ingest_config
 from traces.services import ingest_batch
 
 pytestmark = pytest.mark.django_db
@@ -85,7 +85,7 @@ def first_text(messages: Any) -> str:
 
 def ingest(project: Project, spans: list[Any], resource: dict[str, Any] | None = None) -> None:
     body = request(spans, resource).SerializeToString()
-    result = ingest_batch(config=ingest_config(project.pk), batch=decode_request(body, "application/x-protobuf"))
+    result = ingest_batch(config=load_ingest_config(project.pk), batch=decode_request(body, "application/x-protobuf"))
     assert result.rejected == [] and result.stored == len(spans)
 
 

@@ -26,7 +26,7 @@ from traces.ingest.steps import Step
 from traces.ingest.store import STAGE_COLUMNS
 from traces.models import Run
 from traces.models import Step as StoredStep
-from traces.selectors import ingest_config
+from traces.selectors import load_ingest_config
 from traces.services import ingest_batch
 
 START = 1_767_225_600 * NS  # 2026-01-01
@@ -245,7 +245,7 @@ def test_nul_characters_are_stored_without_failing_the_batch():
     project = make_project()
     trace_id = os.urandom(16)
     body = protobuf([nul_span().build(trace_id), span("plain", offset=1).build(trace_id)])
-    result = ingest_batch(config=ingest_config(project.pk), batch=decode_request(body, "application/x-protobuf"))
+    result = ingest_batch(config=load_ingest_config(project.pk), batch=decode_request(body, "application/x-protobuf"))
     assert (result.stored, result.rejected) == (2, [])
     step = StoredStep.objects.get(project=project, trace_id=trace_id.hex(), name="chatgpt-4o")
     assert (step.model, step.error_type, step.error_message) == ("gpt-4o", "Timeout", "boom!")
@@ -265,7 +265,7 @@ def test_lone_surrogates_in_otlp_json_are_stored_without_failing_the_batch():
     bad["attributes"] = [{"key": "note\udfff", "value": {"stringValue": "x \udbff y"}}]
     body = json.dumps(document).encode()  # ensure_ascii: written as \ud800 escapes, as senders do
     assert b"\\ud800" in body
-    result = ingest_batch(config=ingest_config(project.pk), batch=decode_request(body, "application/json"))
+    result = ingest_batch(config=load_ingest_config(project.pk), batch=decode_request(body, "application/json"))
     assert (result.stored, result.rejected) == (2, [])
     names = set(StoredStep.objects.filter(project=project).values_list("name", flat=True))
     assert names == {"good", "half \ufffd pair"}
@@ -279,7 +279,7 @@ def test_a_span_with_numbers_out_of_range_is_rejected_and_the_batch_stored():
     trace_id = os.urandom(16)
     bad = span("chat gpt-4o", {**CHAT, "gen_ai.usage.input_tokens": 2**63 - 1, "gen_ai.usage.output_tokens": 1})
     body = protobuf([span("good", offset=1).build(trace_id), bad.build(trace_id)])
-    result = ingest_batch(config=ingest_config(project.pk), batch=decode_request(body, "application/x-protobuf"))
+    result = ingest_batch(config=load_ingest_config(project.pk), batch=decode_request(body, "application/x-protobuf"))
     assert result.stored == 1
     assert len(result.rejected) == 1 and "token count" in result.rejected[0]
     run = Run.objects.get(project=project, trace_id=trace_id.hex())
@@ -297,7 +297,7 @@ def test_the_latest_times_otlp_can_express_are_rejected_alone_and_the_last_stora
         SpanSpec("2262", {"x": 1}, start_ns=last_kept - NS, end_ns=last_kept),
     ]
     body = protobuf([s.build(trace_id) for s in specs])
-    result = ingest_batch(config=ingest_config(project.pk), batch=decode_request(body, "application/x-protobuf"))
+    result = ingest_batch(config=load_ingest_config(project.pk), batch=decode_request(body, "application/x-protobuf"))
     assert result.stored == 1
     assert len(result.rejected) == 1 and "after 2262-04-11" in result.rejected[0]
     run = Run.objects.get(project=project, trace_id=trace_id.hex())

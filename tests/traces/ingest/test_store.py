@@ -30,7 +30,7 @@ from traces.ids import span_int
 from traces.ingest.decode import decode_request
 from traces.ingest.spans import DecodedBatch, Span
 from traces.models import Run, Step
-from traces.selectors import ingest_config
+from traces.selectors import load_ingest_config
 from traces.services import ingest_batch
 
 # Every column of a run that ingest computes: the whole row but its identity and bookkeeping.
@@ -175,7 +175,7 @@ def with_trace(spans: Sequence[Span], trace_id: bytes) -> list[Span]:
 
 
 def store(project: Project, *batches: Sequence[Span]) -> None:
-    config = ingest_config(project.pk)
+    config = load_ingest_config(project.pk)
     for spans in batches:
         ingest_batch(config=config, batch=DecodedBatch(spans=list(spans), rejections=[]))
 
@@ -421,7 +421,7 @@ def test_a_derived_bundle_follows_the_models_and_tools_as_steps_arrive(project):
 def test_the_same_span_twice_in_one_request_is_stored_and_counted_once(project):
     trace_id = os.urandom(16)
     spans = with_trace(AGENT_RUN, trace_id)
-    config = ingest_config(project.pk)
+    config = load_ingest_config(project.pk)
     result = ingest_batch(config=config, batch=DecodedBatch(spans=[*spans, spans[1], spans[1]], rejections=[]))
     assert (result.received, result.stored, result.runs) == (10, 8, 1)
     state = run_state(project, trace_id)
@@ -432,7 +432,7 @@ def test_the_same_span_twice_in_one_request_is_stored_and_counted_once(project):
 def test_a_retried_request_stores_nothing_and_changes_no_aggregate(project):
     trace_id = os.urandom(16)
     spans = with_trace(AGENT_RUN, trace_id)
-    config = ingest_config(project.pk)
+    config = load_ingest_config(project.pk)
     ingest_batch(config=config, batch=DecodedBatch(spans=spans, rejections=[]))
     first = run_state(project, trace_id)
     again = ingest_batch(config=config, batch=DecodedBatch(spans=spans, rejections=[]))
@@ -516,7 +516,9 @@ def test_the_same_span_with_starts_in_the_same_microsecond_is_counted_once(proje
     spans = with_trace(AGENT_RUN, trace_id)
     llm = spans[1]
     nudged = dataclasses.replace(llm, start_time_unix_nano=llm.start_time_unix_nano + 500)
-    result = ingest_batch(config=ingest_config(project.pk), batch=DecodedBatch(spans=[*spans, nudged], rejections=[]))
+    result = ingest_batch(
+        config=load_ingest_config(project.pk), batch=DecodedBatch(spans=[*spans, nudged], rejections=[])
+    )
     assert result.stored == 8
     state = run_state(project, trace_id)
     assert (state["step_count"], state["llm_calls"], state["input_tokens"]) == (8, 4, 2710)
