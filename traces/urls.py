@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from traces import views
+from traces.views import settings as views
 
 _ingest = "p/<slug:slug>/settings/ingest"
 

@@ -1,9 +1,8 @@
-"""Reads for traces. Anything that starts from a user goes through agentops.tenancy.access."""
+"""Reads for ingest: a project's ingest settings, as the pipeline takes them, and for its settings page."""
 
 from __future__ import annotations
 
 import time
-import uuid
 
 from django.db.models import QuerySet
 
@@ -11,7 +10,7 @@ from agentops.tenancy.models import Project
 from traces.ingest.pricing import ModelPrice
 from traces.ingest.redact import BUILTIN_RULES, RedactionPolicy
 from traces.ingest.rows import ProjectConfig
-from traces.models import IngestPolicy, PriceOverride, Run, Step
+from traces.models import IngestPolicy, PriceOverride
 
 # A project's ingest settings change rarely and every batch needs them: each web process keeps them for
 # a few seconds (two queries and a regex compilation saved per batch). A change applies within that time.
@@ -63,25 +62,3 @@ def project_ingest_policy(project: Project) -> IngestPolicy:
 
 def project_price_overrides(project: Project) -> QuerySet[PriceOverride]:
     return PriceOverride.objects.filter(project=project).order_by("model", "pk")
-
-
-# Payload columns are not even read for callers who may not see them.
-PAYLOAD_FIELDS = ("input", "output", "attributes", "events")
-
-
-def project_runs(project: Project) -> QuerySet[Run]:
-    return Run.objects.filter(project=project)
-
-
-def project_run(project: Project, trace_id: uuid.UUID) -> Run | None:
-    return Run.objects.filter(project=project, trace_id=trace_id).first()
-
-
-def run_steps(project: Project, trace_id: uuid.UUID, *, payloads: bool) -> QuerySet[Step]:
-    steps = Step.objects.filter(project=project, trace_id=trace_id).order_by("start_time", "span_id")
-    return steps if payloads else steps.defer(*PAYLOAD_FIELDS)
-
-
-def run_step(project: Project, trace_id: uuid.UUID, span_id: int, *, payloads: bool) -> Step | None:
-    steps = Step.objects.filter(project=project, trace_id=trace_id, span_id=span_id)
-    return (steps if payloads else steps.defer(*PAYLOAD_FIELDS)).first()

@@ -1,0 +1,1 @@
+"""Pages of traces, one module per area: settings (ingest), and the run explorer, replay and dashboards."""
