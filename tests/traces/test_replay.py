@@ -1,0 +1,285 @@
+"""The replay page's pure functions: tree order, loops, context, waterfall, divergence. No database."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from traces import replay
+from traces.presenters import step_tree
+
+T0 = "2026-01-01T00:00:00+00:00"
+
+
+def step(span: str, name: str, kind: str = "SPAN", parent: str | None = None, **extra: Any) -> dict[str, Any]:
+    data = {
+        "span_id": span,
+        "parent_span_id": parent,
+        "name": name,
+        "kind": kind,
+        "start_time": extra.pop("start", T0),
+        "duration_ms": extra.pop("duration_ms", 10.0),
+        "status": extra.pop("status", "ok"),
+    }
+    return data | extra
+
+
+def agent_loop(rounds: int) -> list[dict[str, Any]]:
+    steps = [step("r", "agent", "AGENT")]
+    for i in range(rounds):
+        steps.append(step(f"l{i}", "chat", "LLM", "r"))
+        steps.append(step(f"t{i}", "execute_tool search", "TOOL", "r"))
+    steps.append(step("final", "chat", "LLM", "r"))
+    return steps
+
+
+# --- tree order ---
+
+
+def test_tree_order_is_depth_first_with_depths():
+    steps = [
+        step("a", "root"),
+        step("b", "child", parent="a"),
+        step("c", "grandchild", parent="b"),
+        step("d", "child2", parent="a"),
+    ]
+    order = replay.tree_order(step_tree(steps))
+    assert [(s["span_id"], d) for s, d in order] == [("a", 0), ("b", 1), ("c", 2), ("d", 1)]
+
+
+def test_tree_order_survives_a_very_deep_tree():
+    steps = [step("s0", "n")] + [step(f"s{i}", "n", parent=f"s{i - 1}") for i in range(1, 3000)]
+    rows, order = replay.tree_rows(step_tree(steps))
+    assert len(order) == 3000
+    assert rows[-1].depth == 2999
+
+
+# --- loops ---
+
+
+def sig(*names: str) -> list[dict[str, Any]]:
+    return [step(str(i), n) for i, n in enumerate(names)]
+
+
+def test_a_repeated_pair_is_one_loop():
+    loops = replay.find_loops(sig("llm", "tool", "llm", "tool", "llm", "tool"))
+    assert loops == [replay.Loop(start=0, period=2, times=3)]
+
+
+def test_a_loop_after_a_prefix_and_before_a_tail():
+    loops = replay.find_loops(sig("plan", "llm", "tool", "llm", "tool", "answer"))
+    assert loops == [replay.Loop(start=1, period=2, times=2)]
+
+
+def test_the_shortest_period_wins_a_tie():
+    assert replay.find_loops(sig("a", "a", "a", "a")) == [replay.Loop(0, 1, 4)]
+
+
+def test_no_repeat_no_loop():
+    assert replay.find_loops(sig("a", "b", "c", "a", "b")) == []
+
+
+def test_kind_is_part_of_the_signature():
+    steps = [step("1", "x", "LLM"), step("2", "x", "TOOL")]
+    assert replay.find_loops(steps) == []
+
+
+def test_tree_rows_group_a_loop_under_one_header():
+    rows, order = replay.tree_rows(step_tree(agent_loop(50)))
+    headers = [r for r in rows if r.step is None]
+    assert len(headers) == 1
+    header = headers[0]
+    assert header.loop_times == 50
+    assert header.loop_label == "chat → execute_tool search"
+    members = [r for r in rows if header.toggles in r.groups]
+    assert len(members) == 100
+    # The last chat is not part of the loop: it is not followed by a tool call.
+    assert header.toggles not in rows[-1].groups
+    assert len(order) == 102
+    assert [r.index for r in rows if r.step is not None] == list(range(102))
+
+
+def test_children_are_in_their_parents_group():
+    rows, _ = replay.tree_rows(step_tree([step("a", "root"), step("b", "child", parent="a")]))
+    assert rows[0].toggles == "n0"
+    assert rows[1].groups == ["n0"]
+
+
+def test_a_loop_with_an_error_is_marked():
+    steps = agent_loop(3)
+    steps[4]["status"] = "error"
+    rows, _ = replay.tree_rows(step_tree(steps))
+    assert [r.loop_error for r in rows if r.step is None] == [True]
+
+
+def test_first_error():
+    steps = agent_loop(3)
+    assert replay.first_error(steps) is None
+    steps[5]["status"] = "error"
+    assert replay.first_error(steps) == 5
+
+
+# --- context ---
+
+
+def msg(role: str, text: str) -> dict[str, Any]:
+    return {"role": role, "parts": [{"type": "text", "content": text}]}
+
+
+def conversation_run() -> list[dict[str, Any]]:
+    return [
+        step("r", "agent", "AGENT", input=[msg("user", "hi")]),
+        step(
+            "l1",
+            "chat",
+            "LLM",
+            "r",
+            input=[msg("system", "S"), msg("user", "U")],
+            output=[msg("assistant", "call tool")],
+        ),
+        step("t1", "execute_tool a", "TOOL", "r", tool_name="a", tool_call_id="c1", input={"q": 1}, output={"r": 1}),
+        step("t2", "execute_tool b", "TOOL", "r", tool_name="b", tool_call_id="c2", input={"q": 2}, output={"r": 2}),
+        step(
+            "l2",
+            "chat",
+            "LLM",
+            "r",
+            input=[msg("system", "S"), msg("user", "U"), msg("assistant", "call tool"), msg("tool", "r1")],
+            output=[msg("assistant", "done")],
+        ),
+    ]
+
+
+def texts(messages: list[dict[str, Any]]) -> list[tuple[str, Any]]:
+    out = []
+    for m in messages:
+        part = m["parts"][0]
+        out.append((m["role"], part.get("content", part.get("response"))))
+    return out
+
+
+def test_no_context_before_the_first_llm_step():
+    assert replay.context_at(conversation_run(), 0) == []
+    assert replay.context_span(conversation_run(), 0) == []
+
+
+def test_at_an_llm_step_the_context_is_what_the_model_saw():
+    steps = conversation_run()
+    assert texts(replay.context_at(steps, 1)) == [("system", "S"), ("user", "U")]
+    assert replay.context_span(steps, 1) == [1]
+
+
+def test_after_an_llm_step_its_output_and_the_tool_results_since_accumulate():
+    steps = conversation_run()
+    # At the first tool: the model's input and answer; its own result is not known yet.
+    assert texts(replay.context_at(steps, 2)) == [("system", "S"), ("user", "U"), ("assistant", "call tool")]
+    # At the second tool: the first tool's result has come back.
+    at_t2 = replay.context_at(steps, 3)
+    assert texts(at_t2)[-1] == ("tool", {"r": 1})
+    assert at_t2[-1]["name"] == "a" and at_t2[-1]["parts"][0]["id"] == "c1" and at_t2[-1]["step"] == 2
+    assert replay.context_span(steps, 3) == [1, 2]
+
+
+def test_a_later_llm_step_starts_the_context_over():
+    steps = conversation_run()
+    assert [m["step"] for m in replay.context_at(steps, 4)] == [4, 4, 4, 4]
+
+
+def test_tool_results_in_a_context_are_capped():
+    steps = [step("l", "chat", "LLM", input=[msg("user", "go")])]
+    steps += [step(f"t{i}", "tool", "TOOL", output=i) for i in range(replay.MAX_CONTEXT_TOOL_RESULTS + 10)]
+    span = replay.context_span(steps, len(steps) - 1)
+    assert len(span) == 1 + replay.MAX_CONTEXT_TOOL_RESULTS
+    assert span[-1] == len(steps) - 2
+
+
+def test_payloads_that_are_not_messages_add_nothing():
+    steps = [step("l", "chat", "LLM", input={"prompt": "raw"}, output="text")]
+    assert replay.context_at(steps, 0) == []
+
+
+# --- waterfall ---
+
+
+def test_waterfall_bars_start_at_their_offset_and_errors_are_red():
+    steps = [
+        step("a", "root", "AGENT", duration_ms=3000.0),
+        step("b", "chat", "LLM", start="2026-01-01T00:00:01.500000+00:00", duration_ms=500.0),
+        step("c", "tool", "TOOL", start="2026-01-01T00:00:02+00:00", duration_ms=None, status="error"),
+    ]
+    figure = replay.waterfall_figure(steps, T0)
+    bar = figure["data"][0]
+    assert bar["base"] == [0.0, 1500.0, 2000.0]
+    assert bar["x"] == [3000.0, 500.0, 0.0]
+    assert bar["y"] == [0, 1, 2]
+    assert bar["marker"]["color"] == [replay.KIND_COLOURS["AGENT"], replay.KIND_COLOURS["LLM"], replay.ERROR_COLOUR]
+    assert figure["layout"]["yaxis"]["autorange"] == "reversed"
+
+
+# --- compare ---
+
+
+def test_identical_runs_do_not_diverge():
+    assert replay.first_divergence(agent_loop(2), agent_loop(2), payloads=True) is None
+
+
+def test_runs_diverge_at_the_first_different_step():
+    a, b = agent_loop(2), agent_loop(2)
+    b[3] = step("x", "execute_tool other", "TOOL", "r")
+    assert replay.first_divergence(a, b, payloads=False) == 3
+
+
+def test_a_prefix_diverges_where_it_ends():
+    # [agent, chat, tool, chat] and [agent, chat, tool, chat, tool, chat]: the same up to the 4th step.
+    assert replay.first_divergence(agent_loop(1), agent_loop(2), payloads=False) == 4
+    assert replay.first_divergence(agent_loop(1)[:3], agent_loop(1), payloads=False) == 3
+
+
+def test_different_tool_arguments_diverge_only_for_payload_viewers():
+    a, b = agent_loop(1), agent_loop(1)
+    a[2]["input"], b[2]["input"] = {"q": "cats"}, {"q": "dogs"}
+    assert replay.first_divergence(a, b, payloads=True) == 2
+    assert replay.first_divergence(a, b, payloads=False) is None
+
+
+def test_different_models_diverge():
+    a, b = agent_loop(1), agent_loop(1)
+    a[1]["model"], b[1]["model"] = "gpt-4o", "gpt-4o-mini"
+    assert replay.first_divergence(a, b, payloads=False) == 1
+
+
+def test_aligned_pads_the_shorter_run():
+    pairs = replay.aligned(agent_loop(1), agent_loop(0))
+    assert len(pairs) == 4
+    assert pairs[-1][1] is None and pairs[1][1] is not None
+
+
+# --- presentation ---
+
+
+def test_conversation_prepares_every_part():
+    messages = [
+        {
+            "role": "assistant",
+            "parts": [
+                {"type": "text", "content": "checking"},
+                {"type": "tool_call", "id": "c1", "name": "lookup", "arguments": {"order": 7}},
+            ],
+        },
+        {"role": "tool", "parts": [{"type": "tool_call_response", "id": "c1", "response": {"ok": True}}]},
+    ]
+    shown = replay.conversation(messages)
+    assert shown[0]["parts"][0]["pretty"] == "checking"
+    assert shown[0]["parts"][1]["pretty"] == '{\n  "order": 7\n}'
+    assert shown[1]["parts"][0]["pretty"] == '{\n  "ok": true\n}'
+
+
+def test_exceptions_come_from_exception_events_only():
+    events = [
+        {"name": "log", "attributes": {}},
+        {
+            "name": "exception",
+            "attributes": {"exception.type": "KeyError", "exception.message": "x", "exception.stacktrace": "tb"},
+        },
+    ]
+    assert replay.exceptions(events) == [{"type": "KeyError", "message": "x", "stacktrace": "tb"}]
+    assert replay.exceptions(None) == []

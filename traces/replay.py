@@ -1,0 +1,346 @@
+"""Pure functions behind the replay and compare pages: no database, no request, tested on plain dicts.
+
+Steps here are the dicts of `traces.presenters.step_dict` (ids as hex), in start order. The replay page
+shows them in *tree order*: a depth-first walk of the span tree, children in start order. That one order
+numbers the rows of the tree, the bars of the waterfall and the positions of the step-through player.
+
+Definitions the pages rely on:
+
+- A loop is a run of sibling steps whose sequence of (kind, name) repeats back to back, at least twice:
+  LLM, tool, LLM, tool, ... The tree shows it as one collapsible "x N" group.
+- The context at step N is what the agent knew when step N began: the messages of the latest LLM step at
+  or before N (its input; and when that LLM step is not N itself, its output too), followed by the
+  result of every tool step after it and before N, in order. At an LLM step it is exactly what the model
+  saw. Before any LLM step it is empty.
+- Two runs diverge at the first position (in tree order) where their steps differ in kind, name, tool or
+  model, or, when payloads may be compared, in a tool's arguments or result. When one run is a prefix of
+  the other, they diverge where the shorter one ends.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from itertools import zip_longest
+from typing import Any
+
+Step = dict[str, Any]
+Message = dict[str, Any]
+
+# Loops longer than this many steps per iteration are not looked for: agents' loops are short, and the
+# search costs period * siblings.
+MAX_LOOP_PERIOD = 8
+# Tool results in a context are capped: a run of thousands of tool calls without an LLM step would make
+# one step's panel unbounded.
+MAX_CONTEXT_TOOL_RESULTS = 50
+
+KIND_COLOURS = {
+    "AGENT": "#6b5ca5",
+    "LLM": "#2b6cb0",
+    "TOOL": "#2f855a",
+    "RETRIEVER": "#b7791f",
+    "EMBEDDING": "#975a16",
+    "CHAIN": "#718096",
+    "GUARDRAIL": "#805ad5",
+    "APPROVAL": "#d69e2e",
+    "SPAN": "#a0aec0",
+}
+ERROR_COLOUR = "#c53030"
+
+
+def is_error(step: Step) -> bool:
+    return step.get("status") == "error"
+
+
+# --- Tree order -------------------------------------------------------------------------------------
+
+
+def tree_order(roots: Sequence[Step]) -> list[tuple[Step, int]]:
+    """(step, depth) in depth-first order of a `presenters.step_tree` result, without recursion."""
+    out: list[tuple[Step, int]] = []
+    stack: list[tuple[Step, int]] = [(r, 0) for r in reversed(roots)]
+    while stack:
+        step, depth = stack.pop()
+        out.append((step, depth))
+        stack.extend((c, depth + 1) for c in reversed(step.get("children", [])))
+    return out
+
+
+# --- Loops --------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Loop:
+    """`times` back-to-back repeats of a `period`-long sequence of siblings, starting at `start`."""
+
+    start: int
+    period: int
+    times: int
+
+    @property
+    def end(self) -> int:
+        return self.start + self.period * self.times
+
+
+def _signature(step: Step) -> tuple[str, str]:
+    return (step.get("kind", ""), step.get("name", ""))
+
+
+def find_loops(siblings: Sequence[Step], max_period: int = MAX_LOOP_PERIOD) -> list[Loop]:
+    """Back-to-back repeats among siblings, left to right, each as long as it goes.
+
+    At each position the period covering the most steps wins (the shorter on a tie, so "A A A A" is
+    A x 4, not AA x 2); a position no repeat starts from is left alone.
+    """
+    sigs = [_signature(s) for s in siblings]
+    loops: list[Loop] = []
+    i = 0
+    while i < len(sigs):
+        best: Loop | None = None
+        for period in range(1, max_period + 1):
+            if i + 2 * period > len(sigs):
+                break
+            unit = sigs[i : i + period]
+            times = 1
+            while sigs[i + times * period : i + (times + 1) * period] == unit:
+                times += 1
+            if times >= 2 and (best is None or period * times > best.period * best.times):
+                best = Loop(i, period, times)
+        if best is None:
+            i += 1
+        else:
+            loops.append(best)
+            i = best.end
+    return loops
+
+
+# --- Rows of the tree -----------------------------------------------------------------------------
+
+
+@dataclass
+class Row:
+    """One line of the tree: a step (with its player index) or the header of a loop.
+
+    `groups` are the ids of every collapsible group the row is inside (a parent step, a loop); the page
+    hides a row while any of them is collapsed. `toggles` is the group the row opens and closes.
+    """
+
+    depth: int
+    groups: list[str]
+    step: Step | None = None
+    index: int | None = None
+    toggles: str | None = None
+    loop_times: int = 0
+    loop_label: str = ""
+    loop_error: bool = False
+
+
+def tree_rows(roots: Sequence[Step]) -> tuple[list[Row], list[Step]]:
+    """The tree as flat rows, and the steps in player (tree) order; loops become collapsible groups."""
+    rows: list[Row] = []
+    order: list[Step] = []
+    loop_count = 0
+    # An explicit stack (rows still to emit, last first) keeps deep trees off Python's recursion limit.
+    stack: list[Row] = []
+
+    def push_siblings(siblings: Sequence[Step], depth: int, groups: list[str]) -> None:
+        nonlocal loop_count
+        pending: list[Row] = []
+        loops = {loop.start: loop for loop in find_loops(siblings)}
+        pos = 0
+        while pos < len(siblings):
+            loop = loops.get(pos)
+            if loop is None:
+                pending.append(Row(depth=depth, groups=groups, step=siblings[pos]))
+                pos += 1
+                continue
+            loop_count += 1
+            gid = f"l{loop_count}"
+            members = siblings[loop.start : loop.end]
+            pending.append(
+                Row(
+                    depth=depth,
+                    groups=groups,
+                    toggles=gid,
+                    loop_times=loop.times,
+                    loop_label=" → ".join(s.get("name", "") for s in members[: loop.period]),
+                    loop_error=any(is_error(s) for s in members),
+                )
+            )
+            pending.extend(Row(depth=depth, groups=[*groups, gid], step=s) for s in members)
+            pos = loop.end
+        stack.extend(reversed(pending))
+
+    push_siblings(roots, 0, [])
+    while stack:
+        row = stack.pop()
+        rows.append(row)
+        if row.step is None:
+            continue
+        row.index = len(order)
+        order.append(row.step)
+        children = row.step.get("children") or []
+        if children:
+            row.toggles = f"n{row.index}"
+            push_siblings(children, row.depth + 1, [*row.groups, row.toggles])
+    return rows, order
+
+
+def first_error(order: Sequence[Step]) -> int | None:
+    return next((i for i, s in enumerate(order) if is_error(s)), None)
+
+
+# --- Waterfall ----------------------------------------------------------------------------------------
+
+
+def _ms_between(start: str, later: str) -> float:
+    return (datetime.fromisoformat(later) - datetime.fromisoformat(start)).total_seconds() * 1000
+
+
+def waterfall_figure(order: Sequence[Step], run_start: str) -> dict[str, Any]:
+    """A plotly figure: one horizontal bar per step (row = player index), from its offset to the run's
+    start, as long as it lasted; coloured by kind, errors red. Unfinished steps get a sliver."""
+    offsets = [_ms_between(run_start, s["start_time"]) for s in order]
+    durations = [s["duration_ms"] if s.get("duration_ms") is not None else 0.0 for s in order]
+    colours = [ERROR_COLOUR if is_error(s) else KIND_COLOURS.get(s.get("kind", ""), "#a0aec0") for s in order]
+    labels = [f"{s.get('kind', '')} {s.get('name', '')}" for s in order]
+    bar = {
+        "type": "bar",
+        "orientation": "h",
+        "y": list(range(len(order))),
+        "base": offsets,
+        "x": durations,
+        "marker": {"color": colours},
+        "text": labels,
+        "hovertemplate": "%{text}<br>start +%{base:.1f} ms<br>%{x:.1f} ms<extra></extra>",
+        "textposition": "none",
+    }
+    return {
+        "data": [bar],
+        "layout": {
+            "height": max(160, min(24 * len(order), 600) + 60),
+            "margin": {"l": 40, "r": 10, "t": 10, "b": 40},
+            "xaxis": {"title": {"text": "ms since run start"}, "zeroline": False},
+            "yaxis": {"autorange": "reversed", "dtick": 1 if len(order) <= 40 else None, "title": {"text": ""}},
+            "bargap": 0.25,
+            "showlegend": False,
+            "dragmode": "pan",
+        },
+    }
+
+
+# --- Context -----------------------------------------------------------------------------------------
+
+
+def context_span(order: Sequence[Step], n: int) -> list[int]:
+    """Positions whose payloads make up the context at step n: the latest LLM step at or before n, then
+    every tool step after it and before n (the last MAX_CONTEXT_TOOL_RESULTS of them)."""
+    llm = next((i for i in range(n, -1, -1) if order[i].get("kind") == "LLM"), None)
+    if llm is None:
+        return []
+    tools = [i for i in range(llm + 1, n) if order[i].get("kind") == "TOOL"]
+    return [llm, *tools[-MAX_CONTEXT_TOOL_RESULTS:]]
+
+
+def is_messages(value: Any) -> bool:
+    """Whether a payload is a list of canonical messages (see traces.ingest.messages)."""
+    return isinstance(value, list) and all(isinstance(m, dict) and "role" in m for m in value)
+
+
+def _messages(value: Any) -> list[Message]:
+    return value if is_messages(value) else []
+
+
+def context_at(order: Sequence[Step], n: int) -> list[Message]:
+    """The context at step n (see the module docstring). Steps must carry payloads ("input", "output")
+    at least at the positions `context_span` names; each message gets `"step": <position>`."""
+    span = context_span(order, n)
+    if not span:
+        return []
+    llm, *tools = span
+    messages = [{**m, "step": llm} for m in _messages(order[llm].get("input"))]
+    if llm != n:
+        messages += [{**m, "step": llm} for m in _messages(order[llm].get("output"))]
+    for i in tools:
+        tool = order[i]
+        part = {"type": "tool_call_response", "id": tool.get("tool_call_id"), "response": tool.get("output")}
+        messages.append({"role": "tool", "name": tool.get("tool_name") or tool.get("name"), "parts": [part], "step": i})
+    return messages
+
+
+# --- Compare ------------------------------------------------------------------------------------------
+
+
+def _same(a: Step, b: Step, payloads: bool) -> bool:
+    keys = ("kind", "name", "tool_name", "model")
+    if any(a.get(k) != b.get(k) for k in keys):
+        return False
+    if payloads and a.get("kind") == "TOOL":
+        return a.get("input") == b.get("input") and a.get("output") == b.get("output")
+    return True
+
+
+def first_divergence(a: Sequence[Step], b: Sequence[Step], *, payloads: bool) -> int | None:
+    """The first position (tree order) where runs a and b differ; None when they match step for step."""
+    for i, (x, y) in enumerate(zip(a, b, strict=False)):
+        if not _same(x, y, payloads):
+            return i
+    return None if len(a) == len(b) else min(len(a), len(b))
+
+
+def aligned(a: Sequence[Step], b: Sequence[Step]) -> list[tuple[Step | None, Step | None]]:
+    """The two step sequences side by side, position by position; the shorter padded with None."""
+    return list(zip_longest(a, b))
+
+
+# --- Presentation helpers --------------------------------------------------------------------------
+
+
+def pretty(value: Any) -> str:
+    """Indented JSON for a payload; text that is not JSON-able is shown as its string."""
+    if isinstance(value, str):
+        return value
+    try:
+        return json.dumps(value, indent=2, ensure_ascii=False, sort_keys=False, default=str)
+    except (TypeError, ValueError):
+        return str(value)
+
+
+def conversation(messages: Sequence[Message]) -> list[Message]:
+    """Messages ready for the template: every part gets a `pretty` text for its structured content."""
+    out = []
+    for message in messages:
+        parts = []
+        for part in message.get("parts") or []:
+            if not isinstance(part, dict):
+                part = {"type": "unknown", "content": part}
+            kind = part.get("type")
+            if kind == "tool_call":
+                shown = pretty(part.get("arguments"))
+            elif kind == "tool_call_response":
+                shown = pretty(part.get("response"))
+            elif kind in ("text", "reasoning"):
+                shown = pretty(part.get("content"))
+            else:
+                shown = pretty(part)
+            parts.append({**part, "pretty": shown})
+        out.append({**message, "parts": parts})
+    return out
+
+
+def exceptions(events: Any) -> list[dict[str, Any]]:
+    """The OTel `exception` events of a step: type, message and stack trace."""
+    found = []
+    for event in events if isinstance(events, list) else []:
+        if isinstance(event, dict) and event.get("name") == "exception":
+            attrs = event.get("attributes") or {}
+            found.append(
+                {
+                    "type": attrs.get("exception.type"),
+                    "message": attrs.get("exception.message"),
+                    "stacktrace": attrs.get("exception.stacktrace"),
+                }
+            )
+    return found
