@@ -257,7 +257,7 @@ def test_aligned_pads_the_shorter_run():
 
 
 def test_conversation_prepares_every_part():
-    messages = [
+    messages: list[dict[str, Any]] = [
         {
             "role": "assistant",
             "parts": [
