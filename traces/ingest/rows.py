@@ -6,7 +6,6 @@ cannot hold, say) is rejected alone, with a reason, and the rest of the batch go
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -104,8 +103,10 @@ def _preview(value: Any, *, role: str | None) -> str:
     elif isinstance(value, str):
         text = value
     else:
-        text = json.dumps(value, ensure_ascii=False, default=str)
-    text = " ".join(text.split())
+        text = orjson.dumps(value, default=str, option=_ORJSON_OPTIONS).decode()
+    # Whitespace is folded on a slice only: folding a whole message to keep 300 characters of it was a
+    # good part of staging's cost. Twice the preview is enough unless the text is mostly whitespace.
+    text = " ".join(text[: PREVIEW_CHARS * 2].split())
     return text[: PREVIEW_CHARS - 1] + "…" if len(text) > PREVIEW_CHARS else text
 
 
@@ -181,6 +182,7 @@ def stage(steps: Iterable[Step], config: ProjectConfig) -> Staged:
         else:
             bundle, bundle_rank = "", 9
         end_ns = step.end_ns if step.end_ns else None
+        start_time = ns_to_datetime(step.start_ns)
         # The resource goes with the root, and with the first step of each trace in the batch (the
         # root may come in another batch); the run keeps the root's.
         resource = None
@@ -199,7 +201,7 @@ def stage(steps: Iterable[Step], config: ProjectConfig) -> Staged:
                 _span_int(step.parent_span_id) if step.parent_span_id else None,
                 _clean_text(step.name),
                 str(step.kind),
-                ns_to_datetime(step.start_ns),
+                start_time,
                 ns_to_datetime(end_ns) if end_ns else None,
                 end_ns - step.start_ns if end_ns else None,
                 step.status,
@@ -221,9 +223,9 @@ def stage(steps: Iterable[Step], config: ProjectConfig) -> Staged:
                 _clean_text(step.tool_call_id),
                 None if drop else _redacted_json(step.input, policy),
                 None if drop else _redacted_json(step.output, policy),
-                _redacted_json(attributes, policy) or "{}",
+                _redacted_json(attributes, policy) if attributes else "{}",
                 # Events carry content too (old per-message events): dropped with it, else redacted.
-                "[]" if drop else (_redacted_json(step.events, policy) or "[]"),
+                "[]" if drop or not step.events else (_redacted_json(step.events, policy) or "[]"),
                 step.convention,
                 _redacted_json(context, policy) if context else None,
                 # staging-only context
