@@ -51,6 +51,11 @@ _RUN_FILTERS = [
     *(OpenApiParameter(name, str) for name in ("agent", "bundle", "environment", "model", "tool", "session", "user")),
     OpenApiParameter("min_cost", float, description="US dollars"),
     OpenApiParameter("min_duration_ms", int),
+    OpenApiParameter("max_cost", float, description="US dollars"),
+    OpenApiParameter("max_duration_ms", int, description="finished runs that took at most this long"),
+    OpenApiParameter(
+        "q", str, description="text in the run's input or output preview (3+ characters; payload permission)"
+    ),
     OpenApiParameter("limit", int, description="1 to 500, default 50"),
     OpenApiParameter("cursor", str, description="the `next` cursor of the previous page"),
 ]
@@ -62,7 +67,7 @@ class RunList(ProjectAPIView):
     def get(self, request: Request, slug: str) -> Response:
         project, payloads = self.project, self.payloads
         try:
-            filters = parse_filters(request.query_params)
+            filters = parse_filters(request.query_params, payloads=payloads)
             cursor = parse_cursor(request.query_params)
             limit = parse_limit(request.query_params)
         except FilterError as exc:

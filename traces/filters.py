@@ -1,18 +1,24 @@
-"""Run filters, parsed from query parameters: shared by the REST API and (later) the run list page.
+"""Run filters, parsed from query parameters: shared by the REST API and the run list page.
 
 Every parameter is optional; a bad value raises FilterError naming the parameter and what it takes,
-which the API answers with 400.
+which the API and the page answer with 400.
+
+`q` searches the words of the run's input and output previews (every word of q, each as a prefix, in
+either preview, case-insensitive), served by the GIN index of migration 0006. Previews are payloads: a
+caller without the payload permission who sends q gets a FilterError, not a silently unfiltered list.
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
+import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal, InvalidOperation
 
-from django.db.models import F, Q, QuerySet
+from django.db.models import BooleanField, F, Q, QuerySet
+from django.db.models.expressions import RawSQL
 from django.http import QueryDict
 from django.utils.dateparse import parse_datetime
 
@@ -23,6 +29,19 @@ MAX_LIMIT = 500
 _COST_SCALE = Decimal("1e-10")  # traces_run.cost_usd is numeric(20, 10)
 _COST_LIMIT = Decimal(10**10)
 _MAX_DURATION_MS = 10**12  # some 31 years
+MAX_QUERY = 200
+_WORD = re.compile(r"[^\W_]+")  # letters and digits: how the text search parser splits words, near enough
+# The words of a run's previews, spelled exactly as the index of migration 0006 (Postgres uses an
+# expression index only for the same expression). 'simple': no stemming and no stop words, so ids,
+# codes and names in any language are found as written.
+RUN_SEARCH_VECTOR = "to_tsvector('simple'::regconfig, input_preview || ' ' || output_preview)"
+# q's words, split by the same parser as the previews ("A-100" is "a" then "-100" to it), each made a
+# prefix (:*) so that the start of a word, an id being typed, finds its runs. plainto_tsquery reads q
+# as plain words: nothing typed can be taken for tsquery syntax.
+_PREFIX_QUERY = (
+    "to_tsquery('simple'::regconfig,"
+    " regexp_replace(plainto_tsquery('simple'::regconfig, %s)::text, '''( &|$)', ''':*\\1', 'g'))"
+)
 
 
 class FilterError(ValueError):
@@ -43,6 +62,9 @@ class RunFilters:
     user: str | None = None
     min_cost: Decimal | None = None
     min_duration_ms: int | None = None
+    max_cost: Decimal | None = None
+    max_duration_ms: int | None = None
+    q: str | None = None
 
     def apply(self, runs: QuerySet[Run]) -> QuerySet[Run]:
         if self.start_from:
@@ -71,6 +93,13 @@ class RunFilters:
             runs = runs.filter(cost_usd__gte=self.min_cost)
         if self.min_duration_ms is not None:
             runs = runs.filter(end_time__gte=F("start_time") + timedelta(milliseconds=self.min_duration_ms))
+        if self.max_cost is not None:
+            runs = runs.filter(cost_usd__lte=self.max_cost)
+        if self.max_duration_ms is not None:
+            # A run with no end yet has no duration: not known to be short enough, it is left out.
+            runs = runs.filter(end_time__lte=F("start_time") + timedelta(milliseconds=self.max_duration_ms))
+        if self.q:
+            runs = runs.filter(RawSQL(f"{RUN_SEARCH_VECTOR} @@ {_PREFIX_QUERY}", [self.q], BooleanField()))
         return runs
 
 
@@ -89,31 +118,51 @@ def _datetime(params: QueryDict, name: str) -> datetime | None:
     return value
 
 
-def parse_filters(params: QueryDict) -> RunFilters:
+def _cost(params: QueryDict, name: str) -> Decimal | None:
+    raw = params.get(name) or ""
+    if not raw:
+        return None
+    try:
+        cost = Decimal(raw).quantize(_COST_SCALE)
+    except InvalidOperation:
+        cost = None
+    # NaN, infinities and amounts beyond what the cost column holds would fail in SQL, not select.
+    if cost is None or not cost.is_finite() or abs(cost) >= _COST_LIMIT:
+        raise FilterError(f"{name} must be a number of US dollars, not {raw!r}")
+    return cost
+
+
+def _duration(params: QueryDict, name: str) -> int | None:
+    raw = params.get(name) or ""
+    if not raw:
+        return None
+    try:
+        duration = int(raw)
+    except ValueError:
+        duration = -1
+    if not 0 <= duration <= _MAX_DURATION_MS:  # beyond, the interval overflows
+        raise FilterError(f"{name} must be a whole number from 0 to {_MAX_DURATION_MS}, not {raw!r}")
+    return duration
+
+
+def _query(params: QueryDict, *, payloads: bool) -> str | None:
+    q = (params.get("q") or "").strip()
+    if not q:
+        return None
+    if not payloads:
+        raise FilterError("q searches run inputs and outputs, which your role may not see")
+    if len(q) > MAX_QUERY:
+        raise FilterError(f"q must be at most {MAX_QUERY} characters long, not {len(q)}")
+    if not _WORD.search(q):
+        raise FilterError(f"q must contain a word (letters or digits) to search for, not {q!r}")
+    return q
+
+
+def parse_filters(params: QueryDict, *, payloads: bool = False) -> RunFilters:
+    """The filters in `params`; `payloads` says whether the caller may search inputs and outputs (q)."""
     status = params.get("status") or None
     if status is not None and status not in RunStatus.values:
         raise FilterError(f"status must be one of {', '.join(RunStatus.values)}, not {status!r}")
-    min_cost = None
-    raw_cost = params.get("min_cost") or ""
-    if raw_cost:
-        try:
-            min_cost = Decimal(raw_cost).quantize(_COST_SCALE)
-        except InvalidOperation:
-            min_cost = None
-        # NaN, infinities and amounts beyond what the cost column holds would fail in SQL, not select.
-        if min_cost is None or not min_cost.is_finite() or abs(min_cost) >= _COST_LIMIT:
-            raise FilterError(f"min_cost must be a number of US dollars, not {raw_cost!r}")
-    min_duration = None
-    raw_duration = params.get("min_duration_ms") or ""
-    if raw_duration:
-        try:
-            min_duration = int(raw_duration)
-        except ValueError:
-            min_duration = -1
-        if not 0 <= min_duration <= _MAX_DURATION_MS:  # beyond, the interval overflows
-            raise FilterError(
-                f"min_duration_ms must be a whole number from 0 to {_MAX_DURATION_MS}, not {raw_duration!r}"
-            )
     return RunFilters(
         start_from=_datetime(params, "from"),
         start_to=_datetime(params, "to"),
@@ -125,8 +174,11 @@ def parse_filters(params: QueryDict) -> RunFilters:
         tool=params.get("tool") or None,
         session=params.get("session") or None,
         user=params.get("user") or None,
-        min_cost=min_cost,
-        min_duration_ms=min_duration,
+        min_cost=_cost(params, "min_cost"),
+        min_duration_ms=_duration(params, "min_duration_ms"),
+        max_cost=_cost(params, "max_cost"),
+        max_duration_ms=_duration(params, "max_duration_ms"),
+        q=_query(params, payloads=payloads),
     )
 
 

@@ -280,6 +280,9 @@ def _stamp(hours: float) -> str:
         ({"min_duration_ms": "3000"}, {"base", "mini", "costly"}),
         ({"min_duration_ms": "3001"}, {"base", "costly"}),
         ({"min_duration_ms": "60000"}, {"costly"}),
+        ({"max_duration_ms": "3000"}, {"failed", "unfinished", "mini"}),  # unfinished: its steps, 1.5 s
+        ({"max_duration_ms": "2999"}, {"failed", "unfinished"}),
+        ({"min_duration_ms": "2500", "max_duration_ms": "10000"}, {"base", "mini"}),
         ({"bundle": "b2", "status": "ok"}, {"costly"}),
         ({"environment": "prod", "model": "gpt-4o", "from": _stamp(1)}, {"failed", "costly"}),
         ({"agent": "alpha", "from": _stamp(2)}, {"mini", "costly"}),  # the rootless run names no agent
@@ -304,6 +307,82 @@ def test_min_cost_keeps_runs_costing_at_least_that(client, team, varied):
     assert "base" not in above_base and "costly" in above_base
 
 
+def test_max_cost_keeps_runs_costing_at_most_that(client, team, varied):
+    client.force_login(team.viewer)
+    cost = {name: Run.objects.get(trace_id=spec.trace_hex).cost_usd for name, spec in varied.items()}
+    names = {spec.trace_hex: name for name, spec in varied.items()}
+    at_base = {names[t] for t in listed(client, team.project, max_cost=str(cost["base"]))}
+    assert at_base == {name for name, c in cost.items() if c <= cost["base"]}
+    assert {"mini", "base"} <= at_base and "costly" not in at_base
+    below_base = {names[t] for t in listed(client, team.project, max_cost=str(cost["base"] - Decimal("1e-9")))}
+    assert "base" not in below_base and "mini" in below_base
+    between = listed(client, team.project, min_cost=str(cost["base"]), max_cost=str(cost["base"]))
+    assert {names[t] for t in between} == {name for name, c in cost.items() if c == cost["base"]}
+
+
+def _previews(spec: RunSpec, input_preview: str, output_preview: str = "") -> None:
+    Run.objects.filter(trace_id=spec.trace_hex).update(input_preview=input_preview, output_preview=output_preview)
+
+
+@pytest.mark.parametrize(
+    ("q", "expected"),
+    [
+        ("refund", {"refund_in", "refund_out"}),  # input or output
+        ("REFUND", {"refund_in", "refund_out"}),  # case-insensitive
+        ("ref", {"refund_in", "refund_out"}),  # a word's start
+        ("fund", set()),  # not the middle of a word
+        ("A-100", {"order"}),  # an id with a dash, as typed
+        ("order a-100", {"order"}),  # every word, anywhere
+        ("order refund", set()),
+        ("café", {"accent"}),
+        ("50% off_peak", set()),  # LIKE and tsquery syntax are plain characters
+        ("'&|!:*", None),  # no word at all: a 400
+    ],
+)
+def test_q_searches_the_words_of_input_and_output_previews(client, team, q, expected):
+    runs = {name: store_run(team.project, RunSpec()) for name in ("refund_in", "refund_out", "order", "accent")}
+    _previews(runs["refund_in"], "I want a Refund please")
+    _previews(runs["refund_out"], "hello", "Your refund is on its way")
+    _previews(runs["order"], "Where is order A-100?", "It shipped")
+    _previews(runs["accent"], "Un café, s'il vous plaît")
+    client.force_login(team.engineer)
+    if expected is None:
+        response = client.get(runs_url(team.project), {"q": q})
+        assert response.status_code == 400 and "q" in response.json()["detail"]
+        return
+    names = {spec.trace_hex: name for name, spec in runs.items()}
+    assert {names[t] for t in listed(client, team.project, q=q)} == expected
+
+
+def test_a_viewer_cannot_search_payloads(client, team):
+    spec = store_run(team.project, RunSpec())
+    _previews(spec, "refund")
+    client.force_login(team.viewer)
+    response = client.get(runs_url(team.project), {"q": "refund"})
+    assert response.status_code == 400
+    assert "q searches run inputs and outputs" in response.json()["detail"]
+    client.force_login(team.engineer)
+    assert listed(client, team.project, q="refund") == [spec.trace_hex]
+
+
+def test_the_text_search_query_uses_the_index_the_migration_made(team):
+    """Postgres uses an expression index only for the very expression: the filter must repeat it."""
+    from traces.filters import RUN_SEARCH_VECTOR, RunFilters
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_get_indexdef('run_text_search'::regclass)")
+        (indexdef,) = cursor.fetchone()
+        # All runs, sequential scans off: the one other way to answer is the text search index, which the
+        # planner can take only if the filter's expression is the indexed one.
+        sql, params = RunFilters(q="refund").apply(Run.objects.all()).query.sql_with_params()
+        cursor.execute("SET LOCAL enable_seqscan = off")
+        cursor.execute(f"EXPLAIN {sql}", params)
+        plan = "\n".join(row[0] for row in cursor.fetchall())
+    assert "to_tsvector('simple'::regconfig, ((input_preview || ' '::text) || output_preview))" in indexdef
+    assert RUN_SEARCH_VECTOR.startswith("to_tsvector('simple'::regconfig, input_preview")
+    assert "run_text_search" in plan, plan
+
+
 @pytest.mark.parametrize(
     ("param", "value"),
     [
@@ -319,6 +398,11 @@ def test_min_cost_keeps_runs_costing_at_least_that(client, team, varied):
         ("min_duration_ms", "-1"),
         ("min_duration_ms", "1.5"),
         ("min_duration_ms", "99999999999999999999"),
+        ("max_cost", "cheap"),
+        ("max_cost", "Infinity"),
+        ("max_duration_ms", "-1"),
+        ("max_duration_ms", "soon"),
+        ("q", "x" * 201),
         ("limit", "0"),
         ("limit", "501"),
         ("limit", "ten"),
