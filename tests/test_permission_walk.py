@@ -73,6 +73,8 @@ ACCESS: dict[str, Rule] = {
     "project_ingest_policy": project(Perm.ADMIN_PROJECT, ok=405),
     "project_price_add": project(Perm.ADMIN_PROJECT, ok=405),
     "project_price_delete": project(Perm.ADMIN_PROJECT, ok=405),
+    "project_dashboard": project(Perm.VIEW_PROJECT),
+    "agent_dashboard": project(Perm.VIEW_PROJECT),
     "account_tokens": USER,
     "account_token_create": USER_POST,
     "account_token_revoke": USER_POST,
@@ -187,6 +189,7 @@ def test_every_url_with_every_persona(personas):
         "key_id": key.pk,
         "token_id": token.pk,
         "override_id": _price_override(target).pk,
+        "agent": run.agent,
     }
     users: dict[str, Any] = {"anonymous": AnonymousUser(), **personas.by_role(), "superuser": superuser}
 
@@ -224,6 +227,7 @@ def test_outsiders_get_404_from_every_project_url(personas):
         "membership_id": Membership.objects.get(project=personas.project, user=personas.admin).pk,
         "key_id": key.pk,
         "override_id": _price_override(personas.project).pk,
+        "agent": run.agent,
     }
     for name, route in project_routes:
         url = reverse(name, kwargs={p: fill[p] for p in _params(route)})

@@ -1,0 +1,237 @@
+"""The replay, step panel, export and compare pages, per persona, with runs stored through ingest."""
+
+from __future__ import annotations
+
+import html
+import json
+
+import pytest
+from django.db import connection
+from django.test import Client
+from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
+
+from tests.factories import make_run
+from tests.otlp import AgentTrace
+
+pytestmark = pytest.mark.django_db
+
+
+def client_for(user) -> Client:
+    client = Client()
+    client.force_login(user)
+    return client
+
+
+def replay_url(project, trace: AgentTrace) -> str:
+    return reverse("run_replay", kwargs={"slug": project.slug, "trace_id": trace.trace_hex})
+
+
+def panel_url(project, trace: AgentTrace, position: int) -> str:
+    span = trace.spans[position].span_id.hex()
+    return reverse("run_step_panel", kwargs={"slug": project.slug, "trace_id": trace.trace_hex, "span_id": span})
+
+
+def export_url(project, trace: AgentTrace) -> str:
+    return reverse("run_export", kwargs={"slug": project.slug, "trace_id": trace.trace_hex})
+
+
+def compare_url(project, a: AgentTrace, b: AgentTrace) -> str:
+    return reverse("run_compare", kwargs={"slug": project.slug}) + f"?a={a.trace_hex}&b={b.trace_hex}"
+
+
+def text(response) -> str:
+    return html.unescape(response.content.decode())
+
+
+# AgentTrace spans: [root, chat 0, chat 1, execute_tool lookup_order]; tree order is the same.
+ROOT, CHAT0, CHAT1, TOOL = 0, 1, 2, 3
+
+
+@pytest.fixture
+def run(personas) -> AgentTrace:
+    return make_run(personas.project, AgentTrace(tool_error=True))
+
+
+def test_the_replay_page_lists_every_step_with_its_waterfall(personas, run):
+    response = client_for(personas.engineer).get(replay_url(personas.project, run))
+    assert response.status_code == 200
+    page = text(response)
+    assert page.count('data-index="') == 4
+    for span in run.spans:
+        assert f'data-span="{span.span_id.hex()}"' in page
+    figure = json.loads(page.split('id="waterfall-data" type="application/json">')[1].split("</script>")[0])
+    assert figure["data"][0]["y"] == [0, 1, 2, 3]
+    # The failed tool call is the first error, and the button to jump to it is there.
+    assert 'data-first-error="3"' in page
+    assert 'id="first-error"' in page
+    assert "vendor/plotly.min.js" in page and "replay.js" in page
+
+
+def test_the_replay_page_reads_no_payload_even_for_engineers(personas, run):
+    page = text(client_for(personas.engineer).get(replay_url(personas.project, run)))
+    assert "Where is order" not in page
+    assert "shipped" not in page
+
+
+def test_a_run_without_errors_has_no_jump_button(personas):
+    trace = make_run(personas.project)
+    page = text(client_for(personas.engineer).get(replay_url(personas.project, trace)))
+    assert "data-first-error" not in page and 'id="first-error"' not in page
+
+
+def test_open_at_a_step(personas, run):
+    page = text(client_for(personas.viewer).get(replay_url(personas.project, run) + "?step=2"))
+    assert 'data-current="2"' in page
+    page = text(client_for(personas.viewer).get(replay_url(personas.project, run) + "?step=junk"))
+    assert 'data-current="0"' in page
+
+
+def test_the_tool_panel_shows_arguments_and_result_to_an_engineer(personas, run):
+    response = client_for(personas.engineer).get(panel_url(personas.project, run, TOOL))
+    assert response.status_code == 200
+    page = text(response)
+    assert "Arguments" in page and '"order": 100' in page
+    assert '"status": "shipped"' in page
+    assert "lookup failed" in page  # the exception
+    # What the agent knew: the last LLM call's input and its answer.
+    assert "What the agent knew at this step" in page
+    assert "Where is order 101?" in page and "Answer 1" in page
+    assert "Raw attributes" in page
+
+
+def test_the_llm_panel_shows_the_conversation_the_model_saw(personas, run):
+    page = text(client_for(personas.engineer).get(panel_url(personas.project, run, CHAT0)))
+    assert "Messages the model saw" in page
+    assert "You are helpful." in page and "Where is order 100?" in page
+    assert "Answer 0" in page  # its output
+    assert "Where is order 101?" not in page  # a later call is not known yet
+    assert "gpt-4o" in page and "1000 in" in page
+
+
+def test_a_viewer_sees_structure_timing_tokens_and_cost_but_no_payload(personas, run):
+    for position in (CHAT0, TOOL):
+        response = client_for(personas.viewer).get(panel_url(personas.project, run, position))
+        assert response.status_code == 200
+        page = text(response)
+        for secret in (
+            "Where is order",
+            "You are helpful",
+            "Answer 0",
+            '"order"',
+            "shipped",
+            "Raw attributes",
+            "gen_ai.",
+        ):
+            assert secret not in page, secret
+        assert "your role does not include viewing payloads" in page
+    page = text(client_for(personas.viewer).get(panel_url(personas.project, run, CHAT0)))
+    assert "1000 in" in page and "gpt-4o" in page and "Latency" in page and "Cost" in page
+    page = text(client_for(personas.viewer).get(panel_url(personas.project, run, TOOL)))
+    assert "lookup failed" in page and "lookup_order" in page
+
+
+def test_export_is_a_json_attachment_with_payloads_for_engineers_only(personas, run):
+    response = client_for(personas.engineer).get(export_url(personas.project, run))
+    assert response.status_code == 200
+    assert response["Content-Disposition"] == f'attachment; filename="run-{run.trace_hex}.json"'
+    data = json.loads(response.content)
+    assert data["trace_id"] == run.trace_hex
+    assert len(data["steps"]) == 4
+    tool = next(s for s in data["steps"] if s["kind"] == "TOOL")
+    assert tool["input"] == {"order": 100} and "attributes" in tool
+
+    data = json.loads(client_for(personas.viewer).get(export_url(personas.project, run)).content)
+    assert len(data["steps"]) == 4
+    assert "input_preview" not in data
+    for key in ("input", "output", "attributes", "events"):
+        assert all(key not in s for s in data["steps"]), key
+
+
+def test_compare_marks_the_first_divergence(personas):
+    a = make_run(personas.project, AgentTrace(llm_calls=2))
+    b = make_run(personas.project, AgentTrace(llm_calls=3))
+    response = client_for(personas.viewer).get(compare_url(personas.project, a, b))
+    assert response.status_code == 200
+    page = text(response)
+    # [root, chat, chat, tool] against [root, chat, chat, chat, tool]: they part at the 4th step.
+    assert "They diverge at step 4." in page
+    row = page.split('id="divergence"')[1].split("</tr>")[0]
+    assert "execute_tool lookup_order" in row and "chat gpt-4o" in row
+    assert "payloads are not compared for your role" in page
+
+
+def test_compare_of_identical_runs_says_so(personas):
+    a, b = make_run(personas.project), make_run(personas.project)
+    page = text(client_for(personas.engineer).get(compare_url(personas.project, a, b)))
+    assert "The two runs match step for step." in page
+    assert 'id="divergence"' not in page
+
+
+def test_compare_without_runs_is_a_form(personas):
+    response = client_for(personas.viewer).get(reverse("run_compare", kwargs={"slug": personas.project.slug}))
+    assert response.status_code == 200
+    assert 'name="a"' in text(response) and 'name="b"' in text(response)
+
+
+def test_a_run_of_another_project_is_404(personas):
+    foreign = make_run(personas.other_project)
+    client = client_for(personas.engineer)
+    assert client.get(replay_url(personas.project, foreign)).status_code == 404
+    assert client.get(export_url(personas.project, foreign)).status_code == 404
+    assert client.get(panel_url(personas.project, foreign, TOOL)).status_code == 404
+    mine = make_run(personas.project)
+    assert client.get(compare_url(personas.project, mine, foreign)).status_code == 404
+    # A step of another run, asked for under this one.
+    wrong = reverse(
+        "run_step_panel",
+        kwargs={"slug": personas.project.slug, "trace_id": mine.trace_hex, "span_id": foreign.spans[1].span_id.hex()},
+    )
+    assert client.get(wrong).status_code == 404
+
+
+def test_an_outsider_gets_404_from_every_page(personas, run):
+    client = client_for(personas.outsider)
+    other = make_run(personas.project)
+    for url in (
+        replay_url(personas.project, run),
+        panel_url(personas.project, run, TOOL),
+        export_url(personas.project, run),
+        compare_url(personas.project, run, other),
+        reverse("run_compare", kwargs={"slug": personas.project.slug}),
+    ):
+        assert client.get(url).status_code == 404, url
+        assert client.post(url).status_code == 404, url
+
+
+def test_anonymous_is_sent_to_log_in(personas, run):
+    response = Client().get(replay_url(personas.project, run))
+    assert response.status_code == 302 and response["Location"].startswith(reverse("login"))
+
+
+def _queries(client: Client, url: str) -> int:
+    with CaptureQueriesContext(connection) as queries:
+        assert client.get(url).status_code == 200
+    return len(queries)
+
+
+def test_query_counts_do_not_grow_with_the_number_of_steps(personas):
+    small = make_run(personas.project, AgentTrace(llm_calls=3))  # 5 steps
+    large = make_run(personas.project, AgentTrace(llm_calls=198))  # 200 steps
+    for user in (personas.engineer, personas.viewer):
+        client = client_for(user)
+        client.get(replay_url(personas.project, small))  # warm the session and content types
+        last = len(small.spans) - 1
+        large_last = len(large.spans) - 1
+        assert _queries(client, replay_url(personas.project, small)) == _queries(
+            client, replay_url(personas.project, large)
+        )
+        assert _queries(client, panel_url(personas.project, small, last)) == _queries(
+            client, panel_url(personas.project, large, large_last)
+        )
+        assert _queries(client, export_url(personas.project, small)) == _queries(
+            client, export_url(personas.project, large)
+        )
+        assert _queries(client, compare_url(personas.project, small, small)) == _queries(
+            client, compare_url(personas.project, large, small)
+        )

@@ -1,0 +1,53 @@
+"""Reads for the replay, step panel, compare and export pages.
+
+A run's steps are read with their start time bounded by the run's own (the run starts at its earliest
+step and ends at its latest step's end or start, see traces.ingest.store): Postgres then reads only the
+month partitions and the index range the run covers, not every partition of the project.
+
+The replay page reads steps without any payload column: a run of thousands of steps must load fast, and
+its payloads are fetched one step at a time by the step panel.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from django.db.models import QuerySet
+
+from agentops.tenancy.models import Project
+from traces.models import Run, Step
+from traces.selectors.runs import PAYLOAD_FIELDS
+
+# Not read for the tree and waterfall: payloads, and the tags/metadata context no page shows there.
+_HEAVY_FIELDS = (*PAYLOAD_FIELDS, "context")
+
+
+def _run_steps(project: Project, run: Run) -> QuerySet[Step]:
+    steps = Step.objects.filter(project=project, trace_id=run.trace_id, start_time__gte=run.start_time)
+    if run.end_time is not None:
+        steps = steps.filter(start_time__lte=run.end_time)
+    return steps.order_by("start_time", "span_id")
+
+
+def replay_steps(project: Project, run: Run) -> list[Step]:
+    """Every step of the run in start order, without payloads: enough for the tree and the waterfall."""
+    return list(_run_steps(project, run).defer(*_HEAVY_FIELDS))
+
+
+def steps_with_payloads(project: Project, run: Run, span_ids: Iterable[int], *, events: bool) -> dict[int, Step]:
+    """Some steps of the run with their inputs and outputs (and attributes and events if `events`)."""
+    steps = _run_steps(project, run).filter(span_id__in=list(span_ids)).defer("context")
+    if not events:
+        steps = steps.defer("attributes", "events")
+    return {s.span_id: s for s in steps}
+
+
+def export_steps(project: Project, run: Run, *, payloads: bool) -> QuerySet[Step]:
+    steps = _run_steps(project, run)
+    return steps if payloads else steps.defer(*PAYLOAD_FIELDS)
+
+
+def compare_steps(project: Project, run: Run, *, payloads: bool) -> list[Step]:
+    """Every step of the run in start order; with inputs and outputs only when they may be compared."""
+    steps = _run_steps(project, run)
+    return list(steps.defer("attributes", "events", "context") if payloads else steps.defer(*_HEAVY_FIELDS))
