@@ -1,0 +1,129 @@
+"""The dashboard figures as data: structure and values, no browser, no database."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any
+
+from traces import charts
+from traces.selectors.dashboards import BundleStat, SeriesPoint, Share, ToolStat
+
+T0 = datetime(2026, 11, 1, 10, tzinfo=UTC)
+T1 = datetime(2026, 11, 1, 11, tzinfo=UTC)
+SERIES = [
+    SeriesPoint(T0, runs=4, errors=1, p50_ms=120.0, p95_ms=900.5, cost_usd=Decimal("0.25"), input_tokens=10, output_tokens=2),
+    SeriesPoint(T1, runs=2, errors=0, p50_ms=None, p95_ms=None, cost_usd=Decimal(0), input_tokens=0, output_tokens=0),
+]  # fmt: skip
+
+
+def _bundle(name: str, runs: int, **kw) -> BundleStat:
+    values: dict[str, Any] = {"errors": 0, "p50_ms": 100.0, "p95_ms": 200.0, "cost_usd": Decimal("1.5"), "tokens": 300, "steps": 12,
+              "tool_calls": 6, "unpriced_steps": 0} | kw  # fmt: skip
+    return BundleStat(bundle=name, first_seen=T0, last_seen=T1, runs=runs, **values)
+
+
+def test_every_figure_is_plain_json():
+    figures = [
+        charts.runs_over_time(SERIES),
+        charts.error_rate_over_time(SERIES),
+        charts.latency_over_time(SERIES),
+        charts.cost_and_tokens_over_time(SERIES),
+        charts.cost_by("Cost by agent", [Share("a", 1, Decimal("0.1"))]),
+        charts.tool_calls([ToolStat("t", 3, 1)]),
+        charts.steps_histogram([(3, 2)]),
+        charts.bundles_side_by_side([_bundle("b2", 3), _bundle("b1", 0)]),
+        charts.bundle_traffic([("b1", T0, 2)]),
+    ]
+    for figure in figures:
+        assert set(figure) == {"data", "layout"}
+        assert json.loads(json.dumps(figure)) == figure  # no Decimal, no datetime left
+        assert figure["layout"]["title"]["text"]
+
+
+def test_runs_over_time_stacks_errors_on_successes():
+    fig = charts.runs_over_time(SERIES)
+    ok, error = fig["data"]
+    assert ok["x"] == error["x"] == ["2026-11-01T10:00:00+00:00", "2026-11-01T11:00:00+00:00"]
+    assert (ok["y"], error["y"]) == ([3, 2], [1, 0])
+    assert fig["layout"]["barmode"] == "stack"
+
+
+def test_error_rate_is_a_percentage():
+    (trace,) = charts.error_rate_over_time(SERIES)["data"]
+    assert trace["y"] == [25.0, 0.0]
+    (empty,) = charts.error_rate_over_time([SeriesPoint(T0, 0, 0, None, None, Decimal(0), 0, 0)])["data"]
+    assert empty["y"] == [0]
+
+
+def test_latency_leaves_gaps_where_no_run_ended():
+    p50, p95 = charts.latency_over_time(SERIES)["data"]
+    assert (p50["name"], p50["y"]) == ("p50", [120.0, None])
+    assert (p95["name"], p95["y"]) == ("p95", [900.5, None])
+
+
+def test_cost_and_tokens_use_two_axes():
+    cost, tin, tout = charts.cost_and_tokens_over_time(SERIES)["data"]
+    assert cost["y"] == [0.25, 0.0] and "yaxis" not in cost
+    assert (tin["y"], tin["yaxis"], tout["y"]) == ([10, 0], "y2", [2, 0])
+    assert charts.cost_and_tokens_over_time(SERIES)["layout"]["yaxis2"]["overlaying"] == "y"
+
+
+def test_cost_by_puts_the_largest_on_top_and_names_the_empty_key():
+    shares = [Share("big", 5, Decimal("2.5")), Share("", 1, Decimal("0.5"))]
+    (bar,) = charts.cost_by("Cost by end user", shares)["data"]
+    # Plotly draws the first category at the bottom, so the largest comes last.
+    assert bar["y"] == ["(none)", "big"]
+    assert bar["x"] == [0.5, 2.5]
+    assert bar["customdata"] == [1, 5]
+    assert bar["orientation"] == "h"
+
+
+def test_tool_calls_split_ok_and_failed_with_the_error_rate():
+    ok, failed = charts.tool_calls([ToolStat("search", 10, 0), ToolStat("lookup", 4, 1)])["data"]
+    assert ok["y"] == failed["y"] == ["lookup", "search"]
+    assert (ok["x"], failed["x"]) == ([3, 10], [1, 0])
+    assert failed["customdata"] == [25.0, 0.0]
+
+
+def test_steps_histogram_shows_each_count_when_few():
+    (bar,) = charts.steps_histogram([(3, 5), (4, 1), (9, 2)])["data"]
+    assert (bar["x"], bar["y"]) == ([3, 4, 9], [5, 1, 2])
+
+
+def test_steps_histogram_bins_a_long_tail_without_losing_runs():
+    counts = [(n, 1) for n in range(1, 1001)]
+    (bar,) = charts.steps_histogram(counts, max_bars=40)["data"]
+    assert len(bar["x"]) <= 40
+    assert sum(bar["y"]) == 1000
+    assert bar["x"][0] == 1 and bar["x"][1] - bar["x"][0] == 25
+    assert bar["y"][0] == 25
+
+
+def test_steps_histogram_of_nothing():
+    (bar,) = charts.steps_histogram([])["data"]
+    assert bar["x"] == [] and bar["y"] == []
+
+
+def test_bundles_side_by_side_has_a_panel_per_metric_with_per_run_values():
+    fig = charts.bundles_side_by_side([_bundle("new", 3, errors=1), _bundle("old", 0)])
+    assert len(fig["data"]) == len(charts.BUNDLE_METRICS)
+    assert fig["layout"]["grid"]["columns"] == len(charts.BUNDLE_METRICS)
+    by_name = {t["name"]: t for t in fig["data"]}
+    assert by_name["error rate %"]["x"] == ["new", "old"]
+    assert by_name["error rate %"]["y"] == [33.33, None]  # no runs in the window: no value, not zero
+    assert by_name["cost/run USD"]["y"] == [0.5, None]
+    assert by_name["steps/run"]["y"] == [4.0, None]
+    assert by_name["p95 ms"]["y"] == [200.0, 200.0]
+    axes = [(t["xaxis"], t["yaxis"]) for t in fig["data"]]
+    assert axes[0] == ("x", "y") and axes[1] == ("x2", "y2") and len(set(axes)) == len(axes)
+    assert "xaxis7" in fig["layout"]
+    # A bundle keeps its colour across the panels.
+    assert len({tuple(t["marker"]["color"]) for t in fig["data"]}) == 1
+
+
+def test_bundle_traffic_has_a_trace_per_bundle():
+    fig = charts.bundle_traffic([("b1", T0, 2), ("b1", T1, 1), ("", T1, 4)])
+    assert [(t["name"], t["y"]) for t in fig["data"]] == [("b1", [2, 1]), ("(none)", [4])]
+    assert fig["layout"]["barmode"] == "stack"

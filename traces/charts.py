@@ -1,0 +1,235 @@
+"""Plotly figures for the dashboards, built by pure functions from selector results.
+
+Each function takes dataclasses from traces.selectors.dashboards and returns a figure as a plain dict
+({"data": [...], "layout": {...}}) that the page hands to Plotly.newPlot as JSON. No database, no
+request, no plotly Python package: the figures are tested as data. Money goes out as float (a chart's
+axis does not need Decimal's precision); times as ISO 8601 strings.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from datetime import datetime
+from typing import Any
+
+from traces.selectors.dashboards import BundleStat, SeriesPoint, Share, ToolStat
+
+Figure = dict[str, Any]
+
+_MARGIN = {"l": 48, "r": 16, "t": 36, "b": 40}
+# Plotly's default colour cycle, so a bundle keeps its colour across the side-by-side panels.
+_PALETTE = [
+    "#636efa",
+    "#ef553b",
+    "#00cc96",
+    "#ab63fa",
+    "#ffa15a",
+    "#19d3f3",
+    "#ff6692",
+    "#b6e880",
+    "#ff97ff",
+    "#fecb52",
+]
+
+
+def _layout(title: str, **extra: Any) -> dict[str, Any]:
+    return {"title": {"text": title, "font": {"size": 14}}, "margin": _MARGIN, "height": 260, **extra}
+
+
+def _iso(at: datetime) -> str:
+    return at.isoformat()
+
+
+def runs_over_time(series: Sequence[SeriesPoint]) -> Figure:
+    """Runs per bucket, errors stacked on top of the successful ones."""
+    x = [_iso(p.at) for p in series]
+    return {
+        "data": [
+            {"type": "bar", "name": "ok", "x": x, "y": [p.runs - p.errors for p in series]},
+            {"type": "bar", "name": "error", "x": x, "y": [p.errors for p in series], "marker": {"color": "#c0392b"}},
+        ],
+        "layout": _layout("Runs", barmode="stack"),
+    }
+
+
+def error_rate_over_time(series: Sequence[SeriesPoint]) -> Figure:
+    """Share of runs with an error, in percent."""
+    return {
+        "data": [
+            {
+                "type": "scatter",
+                "mode": "lines+markers",
+                "name": "error rate",
+                "x": [_iso(p.at) for p in series],
+                "y": [round(100 * p.errors / p.runs, 2) if p.runs else 0 for p in series],
+            }
+        ],
+        "layout": _layout("Error rate (%)", yaxis={"rangemode": "tozero"}),
+    }
+
+
+def latency_over_time(series: Sequence[SeriesPoint]) -> Figure:
+    """p50 and p95 run latency in milliseconds; a bucket whose runs have no end has a gap (None)."""
+    x = [_iso(p.at) for p in series]
+    return {
+        "data": [
+            {"type": "scatter", "mode": "lines+markers", "name": "p50", "x": x, "y": [p.p50_ms for p in series]},
+            {"type": "scatter", "mode": "lines+markers", "name": "p95", "x": x, "y": [p.p95_ms for p in series]},
+        ],
+        "layout": _layout("Latency (ms)", yaxis={"rangemode": "tozero"}),
+    }
+
+
+def cost_and_tokens_over_time(series: Sequence[SeriesPoint]) -> Figure:
+    """Cost (USD, bars, left axis) and tokens (lines, right axis)."""
+    x = [_iso(p.at) for p in series]
+    return {
+        "data": [
+            {"type": "bar", "name": "cost (USD)", "x": x, "y": [float(p.cost_usd) for p in series]},
+            {
+                "type": "scatter",
+                "mode": "lines",
+                "name": "input tokens",
+                "x": x,
+                "y": [p.input_tokens for p in series],
+                "yaxis": "y2",
+            },
+            {
+                "type": "scatter",
+                "mode": "lines",
+                "name": "output tokens",
+                "x": x,
+                "y": [p.output_tokens for p in series],
+                "yaxis": "y2",
+            },
+        ],
+        "layout": _layout(
+            "Cost and tokens",
+            yaxis={"title": {"text": "USD"}, "rangemode": "tozero"},
+            yaxis2={"title": {"text": "tokens"}, "overlaying": "y", "side": "right", "rangemode": "tozero"},
+        ),
+    }
+
+
+def cost_by(title: str, shares: Sequence[Share], *, empty_label: str = "(none)") -> Figure:
+    """Horizontal bars of cost per key, largest on top; the hover shows the run (or call) count."""
+    ordered = list(reversed(shares))  # plotly draws the first category at the bottom
+    return {
+        "data": [
+            {
+                "type": "bar",
+                "orientation": "h",
+                "x": [float(s.cost_usd) for s in ordered],
+                "y": [s.key or empty_label for s in ordered],
+                "customdata": [s.runs for s in ordered],
+                "hovertemplate": "%{y}: $%{x:.4f} (%{customdata})<extra></extra>",
+            }
+        ],
+        "layout": _layout(title, height=max(160, 60 + 24 * len(ordered)), yaxis={"automargin": True}),
+    }
+
+
+def tool_calls(stats: Sequence[ToolStat]) -> Figure:
+    """Calls per tool (ok and failed stacked), with each tool's error rate in its hover text."""
+    ordered = list(reversed(stats))
+    tools = [t.tool for t in ordered]
+    rates = [round(100 * t.errors / t.calls, 1) if t.calls else 0 for t in ordered]
+    return {
+        "data": [
+            {
+                "type": "bar",
+                "orientation": "h",
+                "name": "ok",
+                "x": [t.calls - t.errors for t in ordered],
+                "y": tools,
+            },
+            {
+                "type": "bar",
+                "orientation": "h",
+                "name": "error",
+                "x": [t.errors for t in ordered],
+                "y": tools,
+                "customdata": rates,
+                "hovertemplate": "%{y}: %{x} failed (%{customdata}%)<extra></extra>",
+                "marker": {"color": "#c0392b"},
+            },
+        ],
+        "layout": _layout(
+            "Tool calls", barmode="stack", height=max(160, 60 + 24 * len(ordered)), yaxis={"automargin": True}
+        ),
+    }
+
+
+def steps_histogram(counts: Sequence[tuple[int, int]], *, max_bars: int = 40) -> Figure:
+    """Runs by number of steps. Past `max_bars` distinct counts, counts are grouped into equal-width bins
+    (labelled by their lower bound) so that a long tail does not make a thousand bars."""
+    if not counts:
+        x: list[int] = []
+        y: list[int] = []
+    elif len(counts) <= max_bars:
+        x = [steps for steps, _ in counts]
+        y = [runs for _, runs in counts]
+    else:
+        low, high = counts[0][0], counts[-1][0]
+        width = -(-(high - low + 1) // max_bars)  # ceiling division
+        bins: dict[int, int] = {}
+        for steps, runs in counts:
+            lower = low + (steps - low) // width * width
+            bins[lower] = bins.get(lower, 0) + runs
+        x, y = list(bins), list(bins.values())
+    return {
+        "data": [{"type": "bar", "name": "runs", "x": x, "y": y}],
+        "layout": _layout("Steps per run", xaxis={"title": {"text": "steps"}}, yaxis={"title": {"text": "runs"}}),
+    }
+
+
+# Per-run metrics compared across bundles: (label, value of a bundle or None when it had no runs).
+BUNDLE_METRICS: tuple[tuple[str, Callable[[BundleStat], float | None]], ...] = (
+    ("error rate %", lambda b: round(100 * b.errors / b.runs, 2) if b.runs else None),
+    ("p50 ms", lambda b: b.p50_ms),
+    ("p95 ms", lambda b: b.p95_ms),
+    ("cost/run USD", lambda b: float(b.cost_usd) / b.runs if b.runs else None),
+    ("tokens/run", lambda b: b.tokens / b.runs if b.runs else None),
+    ("steps/run", lambda b: b.steps / b.runs if b.runs else None),
+    ("tool calls/run", lambda b: b.tool_calls / b.runs if b.runs else None),
+)
+
+
+def bundles_side_by_side(bundles: Sequence[BundleStat]) -> Figure:
+    """A small panel per metric, a bar per bundle in each (in the given order, newest first), so that the
+    newest bundle compares with the previous one at a glance. Metrics are per run: bundles with different
+    traffic compare fairly; each panel has its own scale because the units differ."""
+    names = [b.bundle or "(none)" for b in bundles]
+    data = []
+    layout = _layout("Bundles side by side", showlegend=False, height=300)
+    layout["grid"] = {"rows": 1, "columns": len(BUNDLE_METRICS), "pattern": "independent"}
+    for i, (label, value) in enumerate(BUNDLE_METRICS, start=1):
+        suffix = "" if i == 1 else str(i)
+        data.append(
+            {
+                "type": "bar",
+                "name": label,
+                "x": names,
+                "y": [value(b) for b in bundles],
+                "xaxis": f"x{suffix}",
+                "yaxis": f"y{suffix}",
+                "marker": {"color": [_PALETTE[j % len(_PALETTE)] for j in range(len(names))]},
+            }
+        )
+        layout[f"xaxis{suffix}"] = {"title": {"text": label, "font": {"size": 11}}, "showticklabels": False}
+    return {"data": data, "layout": layout}
+
+
+def bundle_traffic(rows: Sequence[tuple[str, datetime, int]]) -> Figure:
+    """Runs per bucket per bundle, stacked: the traffic share moving from one bundle to the next."""
+    by_bundle: dict[str, tuple[list[str], list[int]]] = {}
+    for bundle, at, runs in rows:
+        xs, ys = by_bundle.setdefault(bundle, ([], []))
+        xs.append(_iso(at))
+        ys.append(runs)
+    return {
+        "data": [
+            {"type": "bar", "name": bundle or "(none)", "x": xs, "y": ys} for bundle, (xs, ys) in by_bundle.items()
+        ],
+        "layout": _layout("Runs by bundle", barmode="stack"),
+    }
