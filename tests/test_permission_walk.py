@@ -82,6 +82,11 @@ ACCESS: dict[str, Rule] = {
     "api_runs": project_api(Perm.VIEW_PROJECT),
     "api_run": project_api(Perm.VIEW_PROJECT),
     "api_step": project_api(Perm.VIEW_PROJECT),
+    "run_replay": project(Perm.VIEW_PROJECT),
+    "run_step_panel": project(Perm.VIEW_PROJECT),
+    "run_export": project(Perm.VIEW_PROJECT),
+    # Without ?a=&b= it is the form that asks for two runs.
+    "run_compare": project(Perm.VIEW_PROJECT),
     # Authenticated by an ingest key, not a session: a GET is refused the same for everyone.
     "otlp_traces": Rule("public", ok=405),
     "api_schema": PUBLIC,
