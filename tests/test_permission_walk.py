@@ -82,6 +82,8 @@ ACCESS: dict[str, Rule] = {
     "api_runs": project_api(Perm.VIEW_PROJECT),
     "api_run": project_api(Perm.VIEW_PROJECT),
     "api_step": project_api(Perm.VIEW_PROJECT),
+    "run_list": project(Perm.VIEW_PROJECT),
+    "session_thread": project(Perm.VIEW_PROJECT),
     "run_replay": project(Perm.VIEW_PROJECT),
     "run_step_panel": project(Perm.VIEW_PROJECT),
     "run_export": project(Perm.VIEW_PROJECT),
@@ -195,6 +197,7 @@ def test_every_url_with_every_persona(personas):
         "token_id": token.pk,
         "override_id": _price_override(target).pk,
         "agent": run.agent,
+        "session_id": run.session,
     }
     users: dict[str, Any] = {"anonymous": AnonymousUser(), **personas.by_role(), "superuser": superuser}
 
@@ -233,6 +236,7 @@ def test_outsiders_get_404_from_every_project_url(personas):
         "key_id": key.pk,
         "override_id": _price_override(personas.project).pk,
         "agent": run.agent,
+        "session_id": run.session,
     }
     for name, route in project_routes:
         url = reverse(name, kwargs={p: fill[p] for p in _params(route)})

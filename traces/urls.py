@@ -2,7 +2,7 @@
 
 from django.urls import path, re_path
 
-from traces.views import dashboards, replay
+from traces.views import dashboards, replay, runs
 from traces.views import settings as views
 
 _ingest = "p/<slug:slug>/settings/ingest"
@@ -14,6 +14,9 @@ urlpatterns = [
     path(f"{_ingest}/policy/", views.ingest_policy_save, name="project_ingest_policy"),
     path(f"{_ingest}/prices/add/", views.price_override_add, name="project_price_add"),
     path(f"{_ingest}/prices/<int:override_id>/delete/", views.price_override_delete, name="project_price_delete"),
+    path("p/<slug:slug>/runs/", runs.run_list, name="run_list"),
+    # <path:> because a session id is whatever the SDK sent, slashes included.
+    path("p/<slug:slug>/sessions/<path:session_id>/", runs.session_thread, name="session_thread"),
     re_path(rf"{_run}/$", replay.run_replay, name="run_replay"),
     re_path(rf"{_run}/steps/(?P<span_id>[0-9a-fA-F]{{16}})/$", replay.run_step_panel, name="run_step_panel"),
     re_path(rf"{_run}/export\.json$", replay.run_export, name="run_export"),
