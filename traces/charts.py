@@ -179,7 +179,10 @@ def steps_histogram(counts: Sequence[tuple[int, int]], *, max_bars: int = 40) ->
         x, y = list(bins), list(bins.values())
     return {
         "data": [{"type": "bar", "name": "runs", "x": x, "y": y}],
-        "layout": _layout("Steps per run", xaxis={"title": {"text": "steps"}}, yaxis={"title": {"text": "runs"}}),
+        # Categories: step counts are integers, and a numeric axis would tick at 3.6, 3.8, ...
+        "layout": _layout(
+            "Steps per run", xaxis={"title": {"text": "steps"}, "type": "category"}, yaxis={"title": {"text": "runs"}}
+        ),
     }
 
 
