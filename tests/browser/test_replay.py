@@ -1,0 +1,122 @@
+"""The replay and compare pages in chromium: the player (keyboard, buttons, scrubber), the lazily fetched
+step panel with the tool's arguments, jump to first error, collapsed loops, and the divergence mark.
+
+Runs are stored through the real ingest pipeline (tests.factories.make_run). Screenshots:
+artifacts/screenshots/replay-*.png and compare-*.png.
+"""
+
+from __future__ import annotations
+
+import pytest
+from django.urls import reverse
+
+from agentops.tenancy.roles import Role
+from tests.browser.conftest import screenshot
+from tests.factories import make_member, make_project, make_run
+from tests.otlp import AgentTrace
+
+pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
+
+WAIT_MS = 15_000
+
+
+def replay_url(project, trace: AgentTrace) -> str:
+    return reverse("run_replay", kwargs={"slug": project.slug, "trace_id": trace.trace_hex})
+
+
+def panel_of(page, trace: AgentTrace, position: int):
+    return page.locator(f"#step-panel .step-detail[data-span='{trace.spans[position].span_id.hex()}']")
+
+
+def test_step_through_a_run_with_the_keyboard_to_the_tool_arguments(logged_in_page):
+    project = make_project(name="Replay project")
+    engineer = make_member(project, Role.ENGINEER)
+    # Tree order: root, chat, chat, execute_tool lookup_order (failed).
+    run = make_run(project, AgentTrace(llm_calls=2, tool_error=True))
+    page = logged_in_page(engineer)
+    page.goto(replay_url(project, run))
+    panel_of(page, run, 0).wait_for(timeout=WAIT_MS)
+    page.locator("#waterfall .main-svg").first.wait_for(timeout=WAIT_MS)
+    assert page.locator("#span-tree li.row.current").get_attribute("data-index") == "0"
+    screenshot(page, "replay-first-step")
+
+    page.keyboard.press("j")
+    panel_of(page, run, 1).wait_for(timeout=WAIT_MS)
+    assert "Where is order 100?" in page.locator("#step-panel").inner_text()
+    page.keyboard.press("ArrowRight")
+    page.keyboard.press("j")
+    tool = panel_of(page, run, 3)
+    tool.wait_for(timeout=WAIT_MS)
+    assert '"order": 100' in tool.locator(".tool-args").inner_text()
+    assert '"status": "shipped"' in tool.locator(".tool-result").inner_text()
+    assert page.locator("#step-counter").inner_text() == "4 / 4"
+    assert page.locator("#span-tree li.row.current").get_attribute("data-index") == "3"
+    # The waterfall marks the current step's row.
+    assert page.evaluate("document.getElementById('waterfall').layout.shapes[0].y0") == 2.5
+    screenshot(page, "replay-tool-step")
+
+    page.keyboard.press("k")
+    panel_of(page, run, 2).wait_for(timeout=WAIT_MS)
+    page.get_by_role("button", name="Prev").click()
+    panel_of(page, run, 1).wait_for(timeout=WAIT_MS)
+    page.locator("#scrubber").fill("0")
+    panel_of(page, run, 0).wait_for(timeout=WAIT_MS)
+    assert page.locator("#step-counter").inner_text() == "1 / 4"
+
+    page.get_by_role("button", name="Jump to first error").click()
+    panel_of(page, run, 3).wait_for(timeout=WAIT_MS)
+    assert "lookup failed" in page.locator("#step-panel .exception").inner_text()
+    assert "step=3" in page.url
+    screenshot(page, "replay-first-error")
+
+
+def test_a_repeated_loop_is_collapsed_until_opened_or_reached(logged_in_page):
+    project = make_project(name="Loop project")
+    engineer = make_member(project, Role.ENGINEER)
+    run = make_run(project, AgentTrace(llm_calls=6))  # root, chat x 6, tool
+    page = logged_in_page(engineer)
+    page.goto(replay_url(project, run))
+    panel_of(page, run, 0).wait_for(timeout=WAIT_MS)
+    header = page.locator("#span-tree li.loop")
+    assert "\u00d7 6" in header.inner_text()  # the multiplication sign
+    assert not page.locator("#span-tree li.row[data-index='3']").is_visible()
+    screenshot(page, "replay-loop-collapsed")
+    header.locator(".toggle").click()
+    assert page.locator("#span-tree li.row[data-index='3']").is_visible()
+    header.locator(".toggle").click()
+    assert not page.locator("#span-tree li.row[data-index='3']").is_visible()
+    # Stepping into the loop opens it.
+    page.keyboard.press("j")
+    panel_of(page, run, 1).wait_for(timeout=WAIT_MS)
+    assert page.locator("#span-tree li.row[data-index='1']").is_visible()
+
+
+def test_a_viewer_steps_through_without_payloads(logged_in_page):
+    project = make_project(name="Viewer replay")
+    viewer = make_member(project, Role.VIEWER)
+    run = make_run(project, AgentTrace(llm_calls=1))
+    page = logged_in_page(viewer)
+    page.goto(replay_url(project, run) + "?step=2")
+    tool = panel_of(page, run, 2)
+    tool.wait_for(timeout=WAIT_MS)
+    assert tool.locator(".no-payloads").is_visible()
+    assert tool.locator(".tool-args").count() == 0
+    assert "shipped" not in page.content()
+    screenshot(page, "replay-viewer")
+
+
+def test_compare_marks_where_two_runs_diverge(logged_in_page):
+    project = make_project(name="Compare project")
+    engineer = make_member(project, Role.ENGINEER)
+    a = make_run(project, AgentTrace(llm_calls=2))
+    b = make_run(project, AgentTrace(llm_calls=3))
+    page = logged_in_page(engineer)
+    page.goto(replay_url(project, a))
+    page.get_by_role("link", name="Compare with…").click()
+    page.locator("#cmp-b").fill(b.trace_hex)
+    page.get_by_role("button", name="Compare").click()
+    marked = page.locator("table.compare-table tr.diverge")
+    marked.wait_for(timeout=WAIT_MS)
+    assert "execute_tool lookup_order" in marked.inner_text()
+    assert "They diverge at step 4." in page.locator(".divergence-summary").inner_text()
+    screenshot(page, "compare-divergence")
