@@ -173,6 +173,8 @@ SPECTACULAR_SETTINGS = {
 # The body limit applies before and after decompression (the OTLP spec recommends 64 MiB).
 INGEST_MAX_BODY_BYTES = _int("INGEST_MAX_BODY_BYTES", 64 * 1024 * 1024)
 INGEST_RETRY_AFTER_SECONDS = _int("INGEST_RETRY_AFTER_SECONDS", 5)
+# How long a batch may wait for a row or table lock before ingest gives up with 503 (exporters retry).
+INGEST_LOCK_TIMEOUT_MS = _int("INGEST_LOCK_TIMEOUT_MS", 5000)
 
 # --- Static files -------------------------------------------------------------------------------
 STATIC_URL = "/static/"

@@ -8,8 +8,9 @@ encoding:
 - 400 undecodable body, 401 missing/wrong/revoked key, 405 not a POST, 413 body over the limit before
   or after decompression, 415 unsupported Content-Type or Content-Encoding: each a google.rpc.Status
   saying what to fix, and none retried by exporters;
-- 503 with Retry-After when the database cannot take the batch, so the exporter retries and nothing
-  acknowledged is ever lost (nothing is acknowledged before its commit).
+- 503 with Retry-After when the database cannot take the batch (unreachable, or a lock not granted
+  within INGEST_LOCK_TIMEOUT_MS), so the exporter retries and nothing acknowledged is ever lost
+  (nothing is acknowledged before its commit).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from __future__ import annotations
 import logging
 import time
 
+import psycopg
 from django.conf import settings
 from django.db import DatabaseError, InterfaceError, OperationalError
 from django.http import HttpRequest, HttpResponse
@@ -75,13 +77,14 @@ def export_traces(request: HttpRequest) -> HttpResponse:
             "ingest rejected", extra={"event": "ingest.rejected", "status": exc.http_status, "reason": exc.message}
         )
         return _status(exc.http_status, exc.rpc_code, exc.message, content_type)
-    except (OperationalError, InterfaceError) as exc:
+    # The store talks to psycopg directly (COPY), so its errors arrive unwrapped by Django: both kinds.
+    except (OperationalError, InterfaceError, psycopg.OperationalError, psycopg.InterfaceError) as exc:
         log.warning("ingest unavailable", extra={"event": "ingest.unavailable", "error": str(exc)})
         return _status(
             503, UNAVAILABLE, "the database is unavailable; retry later", content_type,
             Retry_After=str(settings.INGEST_RETRY_AFTER_SECONDS),
         )  # fmt: skip
-    except DatabaseError as exc:
+    except (DatabaseError, psycopg.DatabaseError) as exc:
         # e.g. serialization failures or lock timeouts under load: the batch was rolled back whole.
         log.warning("ingest store failed", extra={"event": "ingest.store_failed", "error": str(exc)})
         return _status(

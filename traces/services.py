@@ -7,7 +7,8 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from django.db import transaction
+from django.conf import settings
+from django.db import connection, transaction
 
 from agentops.tenancy.audit import audit_record
 from agentops.tenancy.models import Project
@@ -42,6 +43,10 @@ def ingest_batch(*, config: ProjectConfig, batch: DecodedBatch) -> IngestResult:
     # Before the batch's transaction: creating a partition locks the whole table until commit.
     ensure_months({month_of_ns(ns) for ns in staged.start_ns})
     with transaction.atomic():
+        # Waiting behind a lock (a migration, a long report) would hold the exporter's request open:
+        # give up instead, and the endpoint answers 503 so that the exporter retries later.
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT set_config('lock_timeout', %s, true)", [f"{settings.INGEST_LOCK_TIMEOUT_MS}ms"])
         result = store_rows(staged.rows)
     return IngestResult(
         received=len(batch.spans) + len(batch.rejections),
