@@ -1,0 +1,74 @@
+"""The run list in chromium: it renders, a run stored while it is open appears without a reload, and
+the filter form puts the filters in the URL."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from agentops.tenancy.roles import Role
+from tests.browser.conftest import screenshot
+from tests.factories import make_member, make_project, make_run
+from tests.otlp import AgentTrace
+
+pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
+
+WAIT_MS = 20_000  # polls every 3 s; a busy machine may take a few rounds
+
+
+def test_a_run_stored_after_the_page_loaded_appears_without_a_reload(logged_in_page):
+    project = make_project(name="Live list")
+    user = make_member(project, Role.ENGINEER)
+    first = make_run(project, AgentTrace(agent="first-bot"))
+    page = logged_in_page(user)
+    page.goto(f"/p/{project.slug}/runs/")
+    page.locator(f"tr.run[data-trace='{first.trace_hex}']").wait_for()
+    page.evaluate("window.__notReloaded = true")
+
+    later = make_run(project, AgentTrace(agent="later-bot"))
+    row = page.locator(f"tr.run[data-trace='{later.trace_hex}']")
+    row.wait_for(timeout=WAIT_MS)
+    assert page.evaluate("window.__notReloaded") is True
+    # Newest first: the new row went on top, and the first run is still there, once.
+    traces = page.locator("tr.run").evaluate_all("rows => rows.map(r => r.dataset.trace)")
+    assert traces == [later.trace_hex, first.trace_hex]
+    assert "later-bot" in row.inner_text()
+    assert "Where is order" in row.inner_text()  # its input, for an engineer (a viewer sees none, below)
+    screenshot(page, "run-list-live")
+
+
+def test_the_filter_form_puts_the_filters_in_the_url(logged_in_page):
+    project = make_project(name="Filtered list")
+    user = make_member(project, Role.ENGINEER)
+    alpha = make_run(project, AgentTrace(agent="alpha-bot"))
+    beta = make_run(project, AgentTrace(agent="beta-bot", tool_error=True))
+    page = logged_in_page(user)
+    page.goto(f"/p/{project.slug}/runs/")
+    assert page.locator("tr.run").count() == 2
+
+    page.fill("input[name=agent]", "beta-bot")
+    page.select_option("select[name=status]", "error")
+    page.get_by_role("button", name="Filter").click()
+    page.wait_for_url(re.compile(r"agent=beta-bot.*status=error|status=error.*agent=beta-bot"))
+    assert page.locator("tr.run").evaluate_all("rows => rows.map(r => r.dataset.trace)") == [beta.trace_hex]
+    assert page.input_value("input[name=agent]") == "beta-bot"
+    screenshot(page, "run-list-filtered")
+
+    page.reload()  # the filters survive: they are the URL
+    assert page.locator("tr.run").evaluate_all("rows => rows.map(r => r.dataset.trace)") == [beta.trace_hex]
+    page.get_by_role("link", name="Clear").click()
+    page.wait_for_url(f"**/p/{project.slug}/runs/")
+    assert page.locator(f"tr.run[data-trace='{alpha.trace_hex}']").count() == 1
+
+
+def test_a_viewer_sees_no_search_box_and_no_inputs(logged_in_page):
+    project = make_project(name="Viewer list")
+    user = make_member(project, Role.VIEWER)
+    make_run(project)
+    page = logged_in_page(user)
+    page.goto(f"/p/{project.slug}/runs/")
+    page.locator("tr.run").first.wait_for()
+    assert page.locator("input[name=q]").count() == 0
+    assert "Where is order" not in page.content()
+    screenshot(page, "run-list-viewer")
