@@ -19,6 +19,7 @@ Definitions the pages rely on:
 
 from __future__ import annotations
 
+import html
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -344,3 +345,47 @@ def exceptions(events: Any) -> list[dict[str, Any]]:
                 }
             )
     return found
+
+
+# --- The tree as HTML ----------------------------------------------------------------------------------
+# Built here rather than in a template loop: for a run of thousands of steps the template engine took
+# most of the page's time (measured: ~0.6 s of 0.8 s for 1,000 steps), and these rows are simple.
+
+
+def _duration(step: Step) -> str:
+    ms = step.get("duration_ms")
+    return "…" if ms is None else f"{ms:.0f} ms"
+
+
+def row_html(row: Row) -> str:
+    """One <li> of the span tree (static/replay.js reads its data attributes). Every value is escaped."""
+    e = html.escape
+    groups = e(" ".join(row.groups))
+    toggle = (
+        f'<button type="button" class="toggle" data-toggle="{e(row.toggles)}" aria-expanded="true">▾</button>'
+        if row.toggles
+        else '<span class="toggle-space"></span>'
+    )
+    step = row.step
+    if step is None:
+        return (
+            f'<li class="row loop{" is-error" if row.loop_error else ""}" data-groups="{groups}" '
+            f'data-loop="{e(row.toggles or "")}" style="--depth: {row.depth}">{toggle}'
+            f'<span class="loop-times">&times; {row.loop_times}</span> <span class="name">{e(row.loop_label)}</span></li>'
+        )
+    kind = str(step.get("kind", ""))
+    failed = is_error(step)
+    meta = step.get("model") or step.get("tool_name")
+    return (
+        f'<li class="row kind-{e(kind.lower())}{" is-error" if failed else ""}" data-index="{row.index}" '
+        f'data-span="{e(str(step.get("span_id")))}" data-groups="{groups}" style="--depth: {row.depth}">{toggle}'
+        f'<span class="kind">{e(kind)}</span> <span class="name">{e(str(step.get("name", "")))}</span>'
+        + (f' <span class="meta">{e(str(meta))}</span>' if meta else "")
+        + f' <span class="dur">{_duration(step)}</span>'
+        + (f' <span class="err-mark" title="{e(str(step.get("error") or "error"))}">error</span>' if failed else "")
+        + "</li>"
+    )
+
+
+def tree_html(rows: Sequence[Row]) -> str:
+    return "\n".join(row_html(r) for r in rows)

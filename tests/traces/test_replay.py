@@ -283,3 +283,26 @@ def test_exceptions_come_from_exception_events_only():
     ]
     assert replay.exceptions(events) == [{"type": "KeyError", "message": "x", "stacktrace": "tb"}]
     assert replay.exceptions(None) == []
+
+
+# --- tree html ---
+
+
+def test_tree_html_escapes_every_value_and_carries_the_players_attributes():
+    steps = [
+        step("a", "<script>alert(1)</script>", "AGENT"),
+        step("b", 'tool "x"', "TOOL", "a", tool_name="<b>t</b>", status="error", error="<img src=x>"),
+    ]
+    rows, _ = replay.tree_rows(step_tree(steps))
+    out = replay.tree_html(rows)
+    assert "<script>" not in out and "<b>t</b>" not in out and "<img" not in out
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in out
+    assert 'data-index="1" data-span="b" data-groups="n0"' in out
+    assert "is-error" in out and 'data-toggle="n0"' in out
+
+
+def test_tree_html_of_a_loop_header():
+    rows, _ = replay.tree_rows(step_tree(agent_loop(3)))
+    out = replay.tree_html(rows)
+    assert 'class="row loop" data-groups="n0" data-loop="l1"' in out
+    assert "&times; 3" in out

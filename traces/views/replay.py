@@ -19,6 +19,7 @@ from typing import Any
 
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
+from django.utils.safestring import mark_safe
 
 from agentops.pages import project_view, render_project
 from agentops.tenancy import access
@@ -67,7 +68,7 @@ def run_replay(request: HttpRequest, project: Project, trace_id: str) -> HttpRes
         "tab": "runs",
         "run": run,
         "info": run_dict(run, payloads=_payloads(request, project)),
-        "rows": rows,
+        "tree": mark_safe(replay.tree_html(rows)),  # every value escaped by row_html
         "steps": order,
         "current": current,
         "first_error": replay.first_error(order),
