@@ -18,6 +18,7 @@
   const collapsed = new Set();
   let current = -1;
   let wanted = -1;
+  const WINDOW = 40;
 
   // Loops start collapsed: a run of 50 LLM/tool rounds is one line until the user opens it.
   rows.forEach((li) => { if (li.dataset.loop) collapsed.add(li.dataset.loop); });
@@ -42,12 +43,18 @@
   function highlightWaterfall(i) {
     const chart = document.getElementById("waterfall");
     if (!window.Plotly || !chart.data) return;
-    window.Plotly.relayout(chart, {
+    const update = {
       shapes: [{
         type: "rect", xref: "paper", x0: 0, x1: 1, yref: "y", y0: i - 0.5, y1: i + 0.5,
         fillcolor: "rgba(36, 87, 197, 0.12)", line: { width: 1, color: "#2457c5" }, layer: "below",
       }],
-    });
+    };
+    // A long run shows a window of rows around the current step (reversed axis: top row first).
+    if (count > WINDOW) {
+      const top = Math.max(-0.5, Math.min(count - WINDOW - 0.5, i - WINDOW / 2));
+      update["yaxis.range"] = [top + WINDOW, top];
+    }
+    window.Plotly.relayout(chart, update);
   }
 
   function loadPanel(i) {
@@ -132,7 +139,7 @@
   function drawWaterfall() {
     const figure = JSON.parse(document.getElementById("waterfall-data").textContent);
     const chart = document.getElementById("waterfall");
-    window.Plotly.newPlot(chart, figure.data, figure.layout, { displayModeBar: false, responsive: true })
+    window.Plotly.newPlot(chart, figure.data, figure.layout, { displayModeBar: false, responsive: true, scrollZoom: true })
       .then(() => {
         chart.on("plotly_click", (data) => { if (data.points.length) go(Number(data.points[0].y)); });
         highlightWaterfall(current);

@@ -120,3 +120,23 @@ def test_compare_marks_where_two_runs_diverge(logged_in_page):
     assert "execute_tool lookup_order" in marked.inner_text()
     assert "They diverge at step 4." in page.locator(".divergence-summary").inner_text()
     screenshot(page, "compare-divergence")
+
+
+def test_a_long_run_loads_one_panel_and_shows_a_window_of_the_waterfall(logged_in_page):
+    project = make_project(name="Long run")
+    engineer = make_member(project, Role.ENGINEER)
+    run = make_run(project, AgentTrace(llm_calls=118))  # 120 steps
+    page = logged_in_page(engineer)
+    panels: list[str] = []
+    page.on("request", lambda request: panels.append(request.url) if "/steps/" in request.url else None)
+    page.goto(replay_url(project, run) + "?step=119")
+    panel_of(page, run, 119).wait_for(timeout=WAIT_MS)
+    page.locator("#waterfall .main-svg").first.wait_for(timeout=WAIT_MS)
+    # Payloads come one step at a time: opening the page fetched the current step's panel only.
+    assert len(panels) == 1
+    high, low = page.evaluate("document.getElementById('waterfall').layout.yaxis.range")
+    assert low <= 119 <= high and high - low == 40
+    page.keyboard.press("k")
+    panel_of(page, run, 118).wait_for(timeout=WAIT_MS)
+    assert len(panels) == 2
+    screenshot(page, "replay-long-run")
