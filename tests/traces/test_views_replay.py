@@ -235,3 +235,41 @@ def test_query_counts_do_not_grow_with_the_number_of_steps(personas):
         assert _queries(client, compare_url(personas.project, small, small)) == _queries(
             client, compare_url(personas.project, large, small)
         )
+
+
+def _step_sql(client: Client, url: str) -> list[str]:
+    with CaptureQueriesContext(connection) as queries:
+        assert client.get(url).status_code == 200
+    return [q["sql"] for q in queries.captured_queries if "traces_step" in q["sql"]]
+
+
+PAYLOAD_COLUMNS = (
+    '"traces_step"."input"',
+    '"traces_step"."output"',
+    '"traces_step"."attributes"',
+    '"traces_step"."events"',
+)
+
+
+def test_payload_columns_are_not_read_for_viewers_nor_for_the_replay_page(personas, run):
+    viewer, engineer = client_for(personas.viewer), client_for(personas.engineer)
+    for client, url in (
+        (engineer, replay_url(personas.project, run)),
+        (viewer, replay_url(personas.project, run)),
+        (viewer, panel_url(personas.project, run, TOOL)),
+        (viewer, export_url(personas.project, run)),
+        (viewer, compare_url(personas.project, run, run)),
+    ):
+        sql = _step_sql(client, url)
+        assert sql, url
+        for column in PAYLOAD_COLUMNS:
+            assert not any(column in q for q in sql), (url, column)
+    # The engineer's panel does read them: the test above would notice a selector that never does.
+    sql = _step_sql(engineer, panel_url(personas.project, run, TOOL))
+    assert any('"traces_step"."input"' in q for q in sql)
+
+
+def test_steps_are_read_within_the_runs_time_bounds(personas, run):
+    """The step query bounds start_time by the run's: Postgres reads only the partitions the run spans."""
+    sql = _step_sql(client_for(personas.viewer), replay_url(personas.project, run))
+    assert all('"traces_step"."start_time" >=' in q and '"traces_step"."start_time" <=' in q for q in sql)
