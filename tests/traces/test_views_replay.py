@@ -273,3 +273,20 @@ def test_steps_are_read_within_the_runs_time_bounds(personas, run):
     """The step query bounds start_time by the run's: Postgres reads only the partitions the run spans."""
     sql = _step_sql(client_for(personas.viewer), replay_url(personas.project, run))
     assert all('"traces_step"."start_time" >=' in q and '"traces_step"."start_time" <=' in q for q in sql)
+
+
+def test_different_tool_arguments_diverge_for_engineers_only(personas):
+    a = make_run(personas.project, AgentTrace())
+    other = AgentTrace()
+    other.spans[-1].attrs["gen_ai.tool.call.arguments"] = json.dumps({"order": 7})
+    b = make_run(personas.project, other)
+    page = text(client_for(personas.engineer).get(compare_url(personas.project, a, b)))
+    assert "They diverge at step 4." in page
+    page = text(client_for(personas.viewer).get(compare_url(personas.project, a, b)))
+    assert "The two runs match step for step" in page
+    assert '"order"' not in page
+
+
+def test_the_compare_form_offers_recent_runs(personas, run):
+    page = text(client_for(personas.viewer).get(reverse("run_compare", kwargs={"slug": personas.project.slug})))
+    assert f'<option value="{run.trace_hex}">' in page

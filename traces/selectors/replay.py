@@ -11,11 +11,12 @@ its payloads are fetched one step at a time by the step panel.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import Any
 
 from django.db.models import QuerySet
 
 from agentops.tenancy.models import Project
-from traces.models import Run, Step
+from traces.models import Run, Step, StepKind
 from traces.selectors.runs import PAYLOAD_FIELDS
 
 # Not read for the tree and waterfall: payloads, and the tags/metadata context no page shows there.
@@ -47,7 +48,18 @@ def export_steps(project: Project, run: Run, *, payloads: bool) -> QuerySet[Step
     return steps if payloads else steps.defer(*PAYLOAD_FIELDS)
 
 
-def compare_steps(project: Project, run: Run, *, payloads: bool) -> list[Step]:
-    """Every step of the run in start order; with inputs and outputs only when they may be compared."""
-    steps = _run_steps(project, run)
-    return list(steps.defer("attributes", "events", "context") if payloads else steps.defer(*_HEAVY_FIELDS))
+def compare_steps(project: Project, run: Run) -> list[Step]:
+    """Every step of the run in start order, without payloads."""
+    return list(_run_steps(project, run).defer(*_HEAVY_FIELDS))
+
+
+def tool_payloads(project: Project, run: Run) -> dict[int, tuple[Any, Any]]:
+    """(arguments, result) of the run's tool steps by span id: all that a compare reads of payloads."""
+    rows = _run_steps(project, run).filter(kind=StepKind.TOOL).values_list("span_id", "input", "output")
+    return {span: (args, result) for span, args, result in rows}
+
+
+def recent_runs(project: Project, limit: int = 20) -> list[Run]:
+    """The project's latest runs, to pick one to compare with."""
+    runs = Run.objects.filter(project=project).order_by("-start_time", "-id")
+    return list(runs.only("trace_id", "name", "agent", "start_time")[:limit])

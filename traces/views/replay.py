@@ -141,7 +141,13 @@ def run_export(request: HttpRequest, project: Project, trace_id: str) -> HttpRes
 
 def _compared(project: Project, trace_id: str, payloads: bool) -> tuple[Run, list[dict[str, Any]]]:
     run = _run(project, trace_id)
-    steps = [step_dict(s, payloads=payloads) for s in selectors.compare_steps(project, run, payloads=payloads)]
+    steps = [step_dict(s, payloads=False) for s in selectors.compare_steps(project, run)]
+    if payloads:
+        # Only tools' arguments and results take part in a compare (traces.replay.first_divergence).
+        tools = {span_hex(span): pair for span, pair in selectors.tool_payloads(project, run).items()}
+        for step in steps:
+            if step["span_id"] in tools:
+                step["input"], step["output"] = tools[step["span_id"]]
     return run, [s for s, _ in replay.tree_order(step_tree(steps))]
 
 
@@ -149,7 +155,7 @@ def _compared(project: Project, trace_id: str, payloads: bool) -> tuple[Run, lis
 def run_compare(request: HttpRequest, project: Project) -> HttpResponse:
     """Without both `a` and `b`, a form asking for them; with them, the two runs side by side."""
     a, b = request.GET.get("a", "").strip(), request.GET.get("b", "").strip()
-    context: dict[str, Any] = {"tab": "runs", "a": a, "b": b}
+    context: dict[str, Any] = {"tab": "runs", "a": a, "b": b, "recent": selectors.recent_runs(project)}
     if a and b:
         payloads = _payloads(request, project)
         run_a, steps_a = _compared(project, a, payloads)
