@@ -306,3 +306,11 @@ def test_tree_html_of_a_loop_header():
     out = replay.tree_html(rows)
     assert 'class="row loop" data-groups="n0" data-loop="l1"' in out
     assert "&times; 3" in out
+
+
+def test_tree_rows_number_steps_in_tree_order():
+    steps = [*agent_loop(4), step("x", "nested", parent="l1"), step("y", "nested", parent="l1")]
+    _, order = replay.tree_rows(step_tree([dict(s) for s in steps]))
+    expected = [s["span_id"] for s, _ in replay.tree_order(step_tree([dict(s) for s in steps]))]
+    assert [s["span_id"] for s in order] == expected
+    assert expected.index("x") == expected.index("l1") + 1

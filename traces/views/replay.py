@@ -51,15 +51,14 @@ def _run(project: Project, trace_id: str) -> Run:
     return run
 
 
-def _order(project: Project, run: Run) -> tuple[list[replay.Row], list[dict[str, Any]]]:
-    steps = [step_dict(s, payloads=False) for s in selectors.replay_steps(project, run)]
-    return replay.tree_rows(step_tree(steps))
+def _tree(project: Project, run: Run) -> list[dict[str, Any]]:
+    return step_tree([step_dict(s, payloads=False) for s in selectors.replay_steps(project, run)])
 
 
 @project_view(Perm.VIEW_PROJECT)
 def run_replay(request: HttpRequest, project: Project, trace_id: str) -> HttpResponse:
     run = _run(project, trace_id)
-    rows, order = _order(project, run)
+    rows, order = replay.tree_rows(_tree(project, run))
     try:
         current = min(max(int(request.GET.get("step", 0)), 0), max(len(order) - 1, 0))
     except ValueError:
@@ -108,7 +107,8 @@ def run_step_panel(request: HttpRequest, project: Project, trace_id: str, span_i
         wanted = span_hex(span_from_hex(span_id))
     except ValueError as exc:
         raise Http404(str(exc)) from exc
-    _, order = _order(project, run)
+    # The player's order, without the rows the page needs: tree_rows numbers steps the same way.
+    order = [step for step, _ in replay.tree_order(_tree(project, run))]
     index = next((i for i, s in enumerate(order) if s["span_id"] == wanted), None)
     if index is None:
         raise Http404("No such step in this run")
