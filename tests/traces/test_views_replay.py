@@ -290,3 +290,38 @@ def test_different_tool_arguments_diverge_for_engineers_only(personas):
 def test_the_compare_form_offers_recent_runs(personas, run):
     page = text(client_for(personas.viewer).get(reverse("run_compare", kwargs={"slug": personas.project.slug})))
     assert f'<option value="{run.trace_hex}">' in page
+
+
+def test_a_run_links_to_its_session_and_the_run_list(personas, run):
+    page = text(client_for(personas.viewer).get(replay_url(personas.project, run)))
+    session = reverse("session_thread", kwargs={"slug": personas.project.slug, "session_id": "session-1"})
+    assert f'href="{session}"' in page
+    assert f'href="{reverse("run_list", kwargs={"slug": personas.project.slug})}"' in page
+
+
+def test_the_panel_shows_exception_events_to_engineers_only(personas):
+    from opentelemetry.proto.trace.v1.trace_pb2 import Span
+
+    from tests.otlp import attributes, protobuf
+    from traces.ingest.decode import decode_request
+    from traces.selectors import load_ingest_config
+    from traces.services import ingest_batch
+
+    trace = AgentTrace(tool_error=True)
+    spans = trace.built()
+    event = {
+        "exception.type": "TimeoutError",
+        "exception.message": "db slow",
+        "exception.stacktrace": "Traceback: line 7",
+    }
+    spans[-1].events.append(
+        Span.Event(time_unix_nano=spans[-1].start_time_unix_nano, name="exception", attributes=attributes(event))
+    )
+    batch = decode_request(protobuf(spans), "application/x-protobuf")
+    ingest_batch(config=load_ingest_config(personas.project.pk), batch=batch)
+
+    page = text(client_for(personas.engineer).get(panel_url(personas.project, trace, TOOL)))
+    assert "TimeoutError: db slow" in page and "Traceback: line 7" in page
+    page = text(client_for(personas.viewer).get(panel_url(personas.project, trace, TOOL)))
+    assert "TimeoutError" in page  # the error's type and message are structure, as in the API
+    assert "Traceback: line 7" not in page  # events are payload
