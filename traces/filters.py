@@ -4,8 +4,9 @@ Every parameter is optional; a bad value raises FilterError naming the parameter
 which the API and the page answer with 400.
 
 `q` searches the words of the run's input and output previews (every word of q, each as a prefix, in
-either preview, case-insensitive), served by the GIN index of migration 0006. Previews are payloads: a
-caller without the payload permission who sends q gets a FilterError, not a silently unfiltered list.
+either preview, case-insensitive), served by the GIN index of migration 0006; it costs one query more
+(see _search). Previews are payloads: a caller without the payload permission who sends q gets a
+FilterError, not a silently unfiltered list.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ _COST_SCALE = Decimal("1e-10")  # traces_run.cost_usd is numeric(20, 10)
 _COST_LIMIT = Decimal(10**10)
 _MAX_DURATION_MS = 10**12  # some 31 years
 MAX_QUERY = 200
+RARE_MATCHES = 2000  # see _search
 _WORD = re.compile(r"[^\W_]+")  # letters and digits: how the text search parser splits words, near enough
 # The words of a run's previews, spelled exactly as the index of migration 0006 (Postgres uses an
 # expression index only for the same expression). 'simple': no stemming and no stop words, so ids,
@@ -67,6 +69,8 @@ class RunFilters:
     q: str | None = None
 
     def apply(self, runs: QuerySet[Run]) -> QuerySet[Run]:
+        if self.q:
+            runs = _search(runs, self.q)
         if self.start_from:
             runs = runs.filter(start_time__gte=self.start_from)
         if self.start_to:
@@ -98,9 +102,21 @@ class RunFilters:
         if self.max_duration_ms is not None:
             # A run with no end yet has no duration: not known to be short enough, it is left out.
             runs = runs.filter(end_time__lte=F("start_time") + timedelta(milliseconds=self.max_duration_ms))
-        if self.q:
-            runs = runs.filter(RawSQL(f"{RUN_SEARCH_VECTOR} @@ {_PREFIX_QUERY}", [self.q], BooleanField()))
         return runs
+
+
+def _search(runs: QuerySet[Run], q: str) -> QuerySet[Run]:
+    """Runs whose previews hold q's words, chosen by how many do (one query to find out).
+
+    Newest first with a LIMIT, Postgres either walks the recent-runs index testing each run, fast when
+    matches are many, or reads the text index, fast when they are few; it cannot tell which from its
+    statistics, and a wrong guess (walking a million runs for a word none has) takes seconds. So the
+    text index is asked first, for at most RARE_MATCHES runs: if that is all there are, the page is
+    picked among their ids; if there are more, matches are dense and the walk finds a page at once.
+    """
+    matches = runs.filter(RawSQL(f"{RUN_SEARCH_VECTOR} @@ {_PREFIX_QUERY}", [q], BooleanField()))
+    found = list(matches.order_by().values_list("id", flat=True)[: RARE_MATCHES + 1])
+    return runs.filter(id__in=found) if len(found) <= RARE_MATCHES else matches
 
 
 def _datetime(params: QueryDict, name: str) -> datetime | None:

@@ -369,18 +369,34 @@ def test_the_text_search_query_uses_the_index_the_migration_made(team):
     """Postgres uses an expression index only for the very expression: the filter must repeat it."""
     from traces.filters import RUN_SEARCH_VECTOR, RunFilters
 
+    with CaptureQueriesContext(connection) as queries:
+        list(RunFilters(q="refund").apply(Run.objects.all()))
+    probe = queries.captured_queries[0]["sql"]  # the matches counted in the text index
+    assert RUN_SEARCH_VECTOR in probe
     with connection.cursor() as cursor:
         cursor.execute("SELECT pg_get_indexdef('run_text_search'::regclass)")
         (indexdef,) = cursor.fetchone()
-        # All runs, sequential scans off: the one other way to answer is the text search index, which the
-        # planner can take only if the filter's expression is the indexed one.
-        sql, params = RunFilters(q="refund").apply(Run.objects.all()).query.sql_with_params()
+        # Sequential scans off: the one other way to answer is the text search index, which the planner
+        # can take only if the filter's expression is the indexed one.
         cursor.execute("SET LOCAL enable_seqscan = off")
-        cursor.execute(f"EXPLAIN {sql}", params)
+        cursor.execute(f"EXPLAIN {probe}")
         plan = "\n".join(row[0] for row in cursor.fetchall())
     assert "to_tsvector('simple'::regconfig, ((input_preview || ' '::text) || output_preview))" in indexdef
-    assert RUN_SEARCH_VECTOR.startswith("to_tsvector('simple'::regconfig, input_preview")
     assert "run_text_search" in plan, plan
+
+
+@pytest.mark.parametrize("rare_matches", [1, 2000])
+def test_q_selects_the_same_runs_whether_its_matches_are_few_or_many(client, team, monkeypatch, rare_matches):
+    """Few matches: the page is picked among their ids; many: the newest runs are walked and tested."""
+    monkeypatch.setattr("traces.filters.RARE_MATCHES", rare_matches)
+    runs = [store_run(team.project, RunSpec(start=T0 + timedelta(hours=h))) for h in range(4)]
+    for spec in runs[:3]:
+        _previews(spec, "refund please")
+    client.force_login(team.engineer)
+    expected = [spec.trace_hex for spec in reversed(runs[:3])]
+    assert listed(client, team.project, q="refund") == expected
+    assert listed(client, team.project, q="refund", limit=2) == expected[:2]
+    assert listed(client, team.project, q="refund", agent="alpha", to=_stamp(2)) == expected[1:]
 
 
 @pytest.mark.parametrize(
