@@ -149,6 +149,15 @@ def test_the_form_shows_the_filters_of_the_url_and_offers_recent_values(client, 
         assert f'<option value="{value}">' in html
 
 
+def test_the_time_range_is_shown_in_utc_whatever_zone_the_url_gave(client, personas, three):
+    client.force_login(personas.viewer)
+    response = client.get(list_url(personas.project), {"from": "2026-03-01T13:30:00+01:00", "to": _local(2)})
+    html = response.content.decode()
+    assert 'name="from" value="2026-03-01T12:30:00"' in html
+    assert 'name="to" value="2026-03-01T14:00:00"' in html
+    assert shown(response) == [three["beta"]]  # 12:30 UTC <= start < 14:00 UTC
+
+
 def test_filter_choices_are_distinct_sorted_and_from_the_newest_runs(personas, three, monkeypatch):
     choices = runlist.filter_choices(personas.project)
     assert choices.agents == ["alpha", "beta"]

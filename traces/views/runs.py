@@ -18,6 +18,7 @@ sends `q` gets the page with a 400 and the reason. A bad filter value is a 400 n
 from __future__ import annotations
 
 import re
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -106,6 +107,9 @@ def run_list(request: HttpRequest, project: Project) -> HttpResponse:
         return _live(request, project, filters, after, payloads=payloads, params=params)
     runs, next_cursor = runlist.run_list_page(project, filters, cursor, PAGE_SIZE, payloads=payloads)
     context: dict[str, Any] = {
+        # The time range as <input type="datetime-local"> shows it (UTC), whatever zone the URL gave.
+        "from_value": _local(filters.start_from),
+        "to_value": _local(filters.start_to),
         "rows": [_row(project, run, payloads) for run in runs],
         "older_url": f"?{_query(params, cursor=next_cursor)}" if next_cursor else None,
         "first_page": cursor is None,
@@ -116,6 +120,10 @@ def run_list(request: HttpRequest, project: Project) -> HttpResponse:
         newest_id = max((run.pk for run in runs), default=0)
         context["live_url"] = f"?{_query(params, after=str(newest_id))}"
     return _page(request, project, payloads=payloads, context=context)
+
+
+def _local(moment: datetime | None) -> str:
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S") if moment else ""
 
 
 def _after(params: QueryDict) -> int | None:
