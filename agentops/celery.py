@@ -19,6 +19,8 @@ app.conf.worker_hijack_root_logger = False
 app.conf.beat_schedule = {
     # The worker heartbeat lets /readyz and the UI tell that a worker is consuming the queue.
     "worker-heartbeat": {"task": "agentops.tasks.record_heartbeat", "schedule": 30.0},
+    # The dashboards' hourly rollups (traces.rollups); a dashboard request also catches its own project up.
+    "refresh-rollups": {"task": "traces.tasks.refresh_rollups", "schedule": 60.0},
 }
 
 

@@ -11,6 +11,7 @@ shows both as lowercase hex, as OTLP/JSON does (see traces.ids).
 from __future__ import annotations
 
 from django.contrib.postgres.fields import ArrayField
+from django.contrib.postgres.indexes import BrinIndex
 from django.db import models
 
 from agentops.tenancy.models import Project
@@ -119,6 +120,10 @@ class Run(models.Model):
             models.Index(fields=["project", "-start_time", "-id"], name="run_project_recent"),
             models.Index(fields=["project", "agent", "bundle", "-start_time"], name="run_project_agent"),
             models.Index(fields=["project", "session_id", "start_time"], name="run_project_session"),
+            # The rollup refresh (traces.rollups) finds the hours to recompute by the runs changed since.
+            # BRIN: a summarizing index, which (Postgres 16+) leaves ingest's run upserts HOT, and rows
+            # are appended roughly in updated_at order.
+            BrinIndex(fields=["updated_at"], name="run_updated"),
         ]
 
     def __str__(self) -> str:
@@ -185,3 +190,77 @@ class Step(models.Model):
 
     def __str__(self) -> str:
         return f"{self.kind} {self.name}"
+
+
+class RunHour(models.Model):
+    """Rollup: the runs that started in one hour, per (agent, bundle, environment). Recomputed whole by
+    traces.rollups from traces_run, never incremented, so it is right whatever order spans arrived in.
+
+    The histograms are sparse maps: latency bucket -> runs (bucket b holds [2^(b/8), 2^((b+1)/8)) ms,
+    see traces.rollups.latency_bucket) and step count -> runs."""
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="+")
+    hour = models.DateTimeField()
+    agent = models.CharField(max_length=200)
+    bundle = models.CharField(max_length=200)
+    environment = models.CharField(max_length=100)
+    runs = models.IntegerField()
+    errors = models.IntegerField()
+    cost_usd = models.DecimalField(max_digits=24, decimal_places=10)
+    input_tokens = models.BigIntegerField()
+    output_tokens = models.BigIntegerField()
+    unpriced_steps = models.BigIntegerField()
+    runs_with_unpriced = models.IntegerField()
+    steps = models.BigIntegerField()
+    tool_calls = models.BigIntegerField()
+    latency_hist = models.JSONField(default=dict)
+    steps_hist = models.JSONField(default=dict)
+    # When the refresh that wrote the row started: the next refresh looks at runs changed since then.
+    computed_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["project", "hour", "agent", "bundle", "environment"], name="runhour_project_hour_key"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.agent}/{self.bundle}/{self.environment} @ {self.hour:%Y-%m-%d %H}h"
+
+
+class RunHourBreakdown(models.Model):
+    """Rollup: per hour and (agent, bundle, environment), counts by end user, by model (LLM calls) and
+    by tool (calls), with errors and cost. Steps count in the hour their run started in."""
+
+    class Dim(models.TextChoices):
+        USER = "user"
+        MODEL = "model"
+        TOOL = "tool"
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="+")
+    hour = models.DateTimeField()
+    agent = models.CharField(max_length=200)
+    bundle = models.CharField(max_length=200)
+    environment = models.CharField(max_length=100)
+    dim = models.CharField(max_length=8, choices=Dim.choices)
+    key = models.TextField()
+    count = models.BigIntegerField()
+    errors = models.BigIntegerField()
+    cost_usd = models.DecimalField(max_digits=24, decimal_places=10)
+
+    class Meta:
+        indexes = [models.Index(fields=["project", "hour"], name="runhourbreakdown_project_hour")]
+
+    def __str__(self) -> str:
+        return f"{self.dim} {self.key} @ {self.hour:%Y-%m-%d %H}h"
+
+
+class RollupWatermark(models.Model):
+    """One row: when the last full rollup refresh started. The next one recomputes the hours of runs
+    changed since then (less an overlap, see traces.rollups)."""
+
+    refreshed_at = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return f"rollups refreshed at {self.refreshed_at:%Y-%m-%d %H:%M:%S}"

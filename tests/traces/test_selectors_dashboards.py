@@ -1,4 +1,5 @@
-"""The dashboard selectors against the same numbers computed in Python from the stored runs and steps."""
+"""The dashboard selectors (reading the hourly rollups) against the same numbers computed in Python from
+the stored runs and steps."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from django.utils import timezone
 
 from tests.factories import make_project, make_run
 from tests.otlp import AgentTrace
+from traces import rollups
 from traces.models import Run, Step
 from traces.selectors import dashboards as sel
 from traces.selectors.dashboards import Window
@@ -50,11 +52,14 @@ def project():
     _run(project, hours_ago=30, bundle="b2", llm_calls=1)
     _run(project, hours_ago=24 * 20, bundle="b0")  # outside the 7-day window
     _run(make_project(), hours_ago=1)  # another project: never counted
+    rollups.refresh()
     return project
 
 
 def _expected_runs(project, window: Window) -> list[Run]:
-    runs = Run.objects.filter(project=project, start_time__gte=window.start, start_time__lt=window.end)
+    # The window starts at the top of the hour holding `start`: rollups are hourly.
+    start = window.start.replace(minute=0, second=0, microsecond=0)
+    runs = Run.objects.filter(project=project, start_time__gte=start, start_time__lt=window.end)
     for column in ("agent", "bundle", "environment"):
         if getattr(window, column) is not None:
             runs = runs.filter(**{column: getattr(window, column)})
@@ -73,8 +78,9 @@ def test_totals_match_the_stored_runs(project, slices):
     assert totals.cost_usd == sum((r.cost_usd for r in runs), Decimal(0))
     assert totals.input_tokens == sum(r.input_tokens for r in runs)
     assert totals.output_tokens == sum(r.output_tokens for r in runs)
-    assert totals.p50_ms == pytest.approx(_percentile(latencies, 0.5))
-    assert totals.p95_ms == pytest.approx(_percentile(latencies, 0.95))
+    # From the rollups' histogram: within a bucket (~9%) of the exact percentile.
+    assert totals.p50_ms == pytest.approx(_percentile(latencies, 0.5), rel=0.1)
+    assert totals.p95_ms == pytest.approx(_percentile(latencies, 0.95), rel=0.1)
 
 
 def test_the_series_adds_up_to_the_totals_bucket_by_bucket(project):
@@ -151,6 +157,7 @@ def test_unpriced_steps_are_counted():
     trace = AgentTrace(llm_calls=2)
     trace.spans[1].attrs["gen_ai.request.model"] = "a-model-nobody-prices"
     make_run(project, trace)
+    rollups.refresh()
     totals = sel.run_totals(project, _window())
     assert (totals.unpriced_steps, totals.runs_with_unpriced) == (1, 1)
 
@@ -162,6 +169,7 @@ def test_slice_values_list_bundles_and_environments_of_the_window(project):
 
 def test_agent_bundles_newest_first_with_first_and_last_seen(project):
     _run(project, hours_ago=26, bundle="b2")
+    rollups.refresh()
     bundles = sel.agent_bundles(project, "support-bot", _window())
     assert [b.bundle for b in bundles] == ["b1", "b2", "b0"]
     b1, b2, b0 = bundles
@@ -172,7 +180,9 @@ def test_agent_bundles_newest_first_with_first_and_last_seen(project):
     assert b2.last_seen == max(r.start_time for r in runs_b2)
     assert b2.steps == sum(r.step_count for r in runs_b2)
     assert b2.tool_calls == sum(r.tool_calls for r in runs_b2)
-    assert b2.p95_ms == pytest.approx(_percentile([r.duration_ms for r in runs_b2 if r.duration_ms is not None], 0.95))
+    assert b2.p95_ms == pytest.approx(
+        _percentile([r.duration_ms for r in runs_b2 if r.duration_ms is not None], 0.95), rel=0.1
+    )
 
 
 def test_agent_bundles_respect_the_environment_slice(project):

@@ -17,6 +17,7 @@ from django.urls import reverse
 
 from tests.factories import make_run
 from tests.otlp import AgentTrace
+from traces import rollups
 from traces.views.dashboards import RangeError, parse_params
 
 pytestmark = pytest.mark.django_db
@@ -29,7 +30,9 @@ NOW = datetime(2026, 11, 22, 12, 30, tzinfo=UTC)
 def _run(project, *, agent="support-bot", bundle="b1", env="prod", hours_ago=1.0, **kw):
     trace = AgentTrace(start_ns=time.time_ns() - int(hours_ago * 3600 * NS), agent=agent, **kw)
     resource = {"service.name": agent, "agentops.bundle.id": bundle, "deployment.environment.name": env}
-    return make_run(project, trace, resource)
+    run = make_run(project, trace, resource)
+    rollups.refresh()  # what beat does every minute
+    return run
 
 
 def _client(user) -> Client:
@@ -217,3 +220,8 @@ def test_query_count_does_not_grow_with_the_data(personas):
         _run(personas.project, bundle=f"b{i % 3}", env=f"e{i % 2}", agent="support-bot", hours_ago=i * 20,
              tool_error=bool(i % 2), llm_calls=1 + i)  # fmt: skip
     assert [_queries(client, url) for url in urls] == small
+
+
+def test_a_new_run_shows_without_waiting_for_the_rollup_refresh(personas):
+    make_run(personas.project, AgentTrace())  # stored, and no refresh has run
+    assert 'total-runs">1<' in _client(personas.viewer).get(_dashboard(personas.project)).text

@@ -1,12 +1,15 @@
 """Reads behind the dashboards: a project's (or one agent's) runs and steps aggregated over a time window.
 
-Every function runs one SQL statement whatever the data size, and returns plain frozen dataclasses that
-traces.charts turns into figures. A `Window` says which runs count: those that started in [start, end),
-optionally only one agent, bundle or environment. Step-level figures (cost by model, tool calls) count
-the steps of those runs, so a slice by bundle or environment slices them too.
+They read the hourly rollups (traces.rollups), never traces_run or traces_step in bulk, so a page costs
+the same at a thousand runs as at a million: each function runs one or two statements over at most a
+few rows per hour, and returns plain frozen dataclasses that traces.charts turns into figures.
 
-Latency is a run's end minus its start, for runs that have an end; percentiles are continuous
-(percentile_cont), in milliseconds.
+A `Window` says which runs count: those that started in the hours from the one holding `start` up to
+`end`, optionally only one agent, bundle or environment. Step-level figures (cost by model, tool calls)
+count the steps of those runs, so a slice by bundle or environment slices them too.
+
+Latency is a run's end minus its start, for runs that have an end, in milliseconds; percentiles come
+from the rollups' histograms (within ~9% of the exact value, see traces.rollups.percentile).
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ from typing import Any
 from django.db import connection
 
 from agentops.tenancy.models import Project
+from traces.rollups import percentile
 
 # Slices of the run-level breakdown, each a column of traces_run.
 BREAKDOWNS = ("agent", "bundle", "user_id", "environment")
@@ -93,13 +97,13 @@ class BundleStat:
     unpriced_steps: int
 
 
-def _where(project: Project, window: Window, alias: str = "r") -> tuple[str, list[Any]]:
-    clauses = [f"{alias}.project_id = %s", f"{alias}.start_time >= %s", f"{alias}.start_time < %s"]
+def _where(project: Project, window: Window) -> tuple[str, list[Any]]:
+    clauses = ["h.project_id = %s", "h.hour >= date_trunc('hour', %s::timestamptz)", "h.hour < %s"]
     params: list[Any] = [project.pk, window.start, window.end]
     for column in ("agent", "bundle", "environment"):
         value = getattr(window, column)
         if value is not None:
-            clauses.append(f"{alias}.{column} = %s")
+            clauses.append(f"h.{column} = %s")
             params.append(value)
     return " AND ".join(clauses), params
 
@@ -110,104 +114,136 @@ def _fetch(sql: str, params: list[Any]) -> list[tuple[Any, ...]]:
         return cursor.fetchall()
 
 
-_LATENCY_MS = "extract(epoch FROM (r.end_time - r.start_time)) * 1000"
-_P50 = f"percentile_cont(0.5) WITHIN GROUP (ORDER BY {_LATENCY_MS}) FILTER (WHERE r.end_time IS NOT NULL)"
-_P95 = f"percentile_cont(0.95) WITHIN GROUP (ORDER BY {_LATENCY_MS}) FILTER (WHERE r.end_time IS NOT NULL)"
-_RUN_METRICS = f"""
-    count(*), count(*) FILTER (WHERE r.error_count > 0), {_P50}, {_P95},
-    coalesce(sum(r.cost_usd), 0), coalesce(sum(r.input_tokens), 0), coalesce(sum(r.output_tokens), 0)
-"""
+def _hists(rows: list[tuple[Any, ...]]) -> dict[Any, dict[int, int]]:
+    """(group, bucket, runs) rows -> {group: {bucket: runs}}."""
+    hists: dict[Any, dict[int, int]] = {}
+    for group, bucket, runs in rows:
+        hists.setdefault(group, {})[int(bucket)] = int(runs)
+    return hists
+
+
+def _latency_by(group_sql: str, where: str, params: list[Any]) -> dict[Any, dict[int, int]]:
+    return _hists(
+        _fetch(
+            f"""
+            SELECT {group_sql}, e.key::int, sum(e.value::bigint)
+            FROM traces_runhour h, jsonb_each_text(h.latency_hist) AS e WHERE {where} GROUP BY 1, 2
+            """,
+            params,
+        )
+    )
+
+
+_SUMS = """coalesce(sum(h.runs), 0), coalesce(sum(h.errors), 0), coalesce(sum(h.cost_usd), 0),
+    coalesce(sum(h.input_tokens), 0), coalesce(sum(h.output_tokens), 0)"""
 
 
 def run_series(project: Project, window: Window) -> list[SeriesPoint]:
     """Runs, errors, latency percentiles, cost and tokens per bucket; buckets without runs are left out."""
     where, params = _where(project, window)
+    bucket = "date_trunc(%s, h.hour)"
     rows = _fetch(
-        f"""
-        SELECT date_trunc(%s, r.start_time) AS at, {_RUN_METRICS}
-        FROM traces_run r WHERE {where} GROUP BY 1 ORDER BY 1
-        """,
-        [window.bucket, *params],
+        f"SELECT {bucket}, {_SUMS} FROM traces_runhour h WHERE {where} GROUP BY 1 ORDER BY 1", [window.bucket, *params]
     )
-    return [SeriesPoint(r[0], r[1], r[2], r[3], r[4], Decimal(r[5]), int(r[6]), int(r[7])) for r in rows]
+    hists = _latency_by(bucket, where, [window.bucket, *params])
+    return [
+        SeriesPoint(
+            at,
+            int(runs),
+            int(errors),
+            percentile(hists.get(at, {}), 0.5),
+            percentile(hists.get(at, {}), 0.95),
+            Decimal(cost),
+            int(tokens_in),
+            int(tokens_out),
+        )
+        for at, runs, errors, cost, tokens_in, tokens_out in rows
+    ]
 
 
 def run_totals(project: Project, window: Window) -> Totals:
     where, params = _where(project, window)
-    (row,) = _fetch(
-        f"""
-        SELECT {_RUN_METRICS}, coalesce(sum(r.unpriced_steps), 0), count(*) FILTER (WHERE r.unpriced_steps > 0)
-        FROM traces_run r WHERE {where}
-        """,
+    ((runs, errors, cost, tokens_in, tokens_out, unpriced, runs_unpriced),) = _fetch(
+        f"""SELECT {_SUMS}, coalesce(sum(h.unpriced_steps), 0), coalesce(sum(h.runs_with_unpriced), 0)
+        FROM traces_runhour h WHERE {where}""",
         params,
     )
-    return Totals(row[0], row[1], row[2], row[3], Decimal(row[4]), int(row[5]), int(row[6]), int(row[7]), row[8])
+    hist = _latency_by("1", where, params).get(1, {})
+    return Totals(
+        int(runs),
+        int(errors),
+        percentile(hist, 0.5),
+        percentile(hist, 0.95),
+        Decimal(cost),
+        int(tokens_in),
+        int(tokens_out),
+        int(unpriced),
+        int(runs_unpriced),
+    )
 
 
 def run_breakdowns(project: Project, window: Window, *, limit: int = 20) -> dict[str, list[Share]]:
-    """Cost and runs by agent, bundle, end user and environment (one GROUPING SETS query), top `limit`
-    of each by cost."""
+    """Cost and runs by agent, bundle, environment (one GROUPING SETS query) and end user, top `limit` of
+    each by cost."""
     where, params = _where(project, window)
-    sets = ", ".join(f"(r.{c})" for c in BREAKDOWNS)
-    columns = ", ".join(f"r.{c}" for c in BREAKDOWNS)
     rows = _fetch(
         f"""
         SELECT * FROM (
-            SELECT g.*, row_number() OVER (PARTITION BY g.grp ORDER BY g.cost DESC, g.runs DESC, g.k) AS n
+            SELECT g.*, row_number() OVER (PARTITION BY g.dim ORDER BY g.cost DESC, g.runs DESC, g.k) AS n
             FROM (
-                SELECT GROUPING({columns}) AS grp, coalesce({columns}) AS k,
-                       count(*) AS runs, coalesce(sum(r.cost_usd), 0) AS cost
-                FROM traces_run r WHERE {where} GROUP BY GROUPING SETS ({sets})
+                SELECT CASE GROUPING(h.agent, h.bundle, h.environment) WHEN 3 THEN 'agent' WHEN 5 THEN 'bundle'
+                       ELSE 'environment' END AS dim,
+                       coalesce(h.agent, h.bundle, h.environment) AS k,
+                       sum(h.runs) AS runs, sum(h.cost_usd) AS cost
+                FROM traces_runhour h WHERE {where}
+                GROUP BY GROUPING SETS ((h.agent), (h.bundle), (h.environment))
+                UNION ALL
+                SELECT 'user_id', h.key, sum(h.count), sum(h.cost_usd)
+                FROM traces_runhourbreakdown h WHERE {where} AND h.dim = 'user' GROUP BY h.key
             ) g
-        ) t WHERE t.n <= %s ORDER BY t.grp, t.n
+        ) t WHERE t.n <= %s ORDER BY t.dim, t.n
         """,
-        [*params, limit],
+        [*params, *params, limit],
     )
-    # Within a grouping set the other columns are NULL (and ours never is), so coalesce() above is the
-    # grouped value. GROUPING(a, b, c, d) has a 1 bit for every column *not* grouped: the one that is, is the 0 bit.
-    width = len(BREAKDOWNS)
-    by_grp = {((1 << width) - 1) ^ (1 << (width - 1 - i)): name for i, name in enumerate(BREAKDOWNS)}
+    # Within a grouping set the other columns are NULL (and ours never is): coalesce() is the grouped one.
     result: dict[str, list[Share]] = {name: [] for name in BREAKDOWNS}
-    for grp, key, runs, cost, _n in rows:
-        result[by_grp[grp]].append(Share(key, runs, Decimal(cost)))
+    for dim, key, runs, cost, _n in rows:
+        result[dim].append(Share(key, int(runs), Decimal(cost)))
     return result
+
+
+def _breakdown(project: Project, window: Window, dim: str, order: str, limit: int) -> list[tuple[Any, ...]]:
+    where, params = _where(project, window)
+    return _fetch(
+        f"""
+        SELECT h.key, sum(h.count) AS calls, sum(h.errors) AS errors, sum(h.cost_usd) AS cost
+        FROM traces_runhourbreakdown h WHERE {where} AND h.dim = %s
+        GROUP BY h.key ORDER BY {order}, h.key LIMIT %s
+        """,
+        [*params, dim, limit],
+    )
 
 
 def cost_by_model(project: Project, window: Window, *, limit: int = 20) -> list[Share]:
     """Cost and LLM-call count (in `runs`) by model, over the steps of the window's runs."""
-    where, params = _where(project, window)
-    rows = _fetch(
-        f"""
-        SELECT s.model, count(*), coalesce(sum(s.cost_usd) FILTER (WHERE NOT s.usage_is_aggregate), 0) AS cost
-        FROM traces_run r JOIN traces_step s ON s.project_id = r.project_id AND s.trace_id = r.trace_id
-        WHERE {where} AND s.start_time >= %s AND s.model IS NOT NULL
-        GROUP BY s.model ORDER BY cost DESC, s.model LIMIT %s
-        """,
-        [*params, window.start, limit],
-    )
-    return [Share(model, calls, Decimal(cost)) for model, calls, cost in rows]
+    rows = _breakdown(project, window, "model", "cost DESC", limit)
+    return [Share(model, int(calls), Decimal(cost)) for model, calls, _errors, cost in rows]
 
 
 def tool_stats(project: Project, window: Window, *, limit: int = 30) -> list[ToolStat]:
     """Calls and failed calls per tool, over the steps of the window's runs, most called first."""
-    where, params = _where(project, window)
-    rows = _fetch(
-        f"""
-        SELECT s.tool_name, count(*) AS calls, count(*) FILTER (WHERE s.status = 'error')
-        FROM traces_run r JOIN traces_step s ON s.project_id = r.project_id AND s.trace_id = r.trace_id
-        WHERE {where} AND s.start_time >= %s AND s.kind = 'TOOL' AND s.tool_name IS NOT NULL
-        GROUP BY s.tool_name ORDER BY calls DESC, s.tool_name LIMIT %s
-        """,
-        [*params, window.start, limit],
-    )
-    return [ToolStat(tool, calls, errors) for tool, calls, errors in rows]
+    rows = _breakdown(project, window, "tool", "calls DESC", limit)
+    return [ToolStat(tool, int(calls), int(errors)) for tool, calls, errors, _cost in rows]
 
 
 def steps_per_run(project: Project, window: Window) -> list[tuple[int, int]]:
     """(steps in a run, how many runs had that many), ascending: the execution shape."""
     where, params = _where(project, window)
     rows = _fetch(
-        f"SELECT r.step_count, count(*) FROM traces_run r WHERE {where} GROUP BY 1 ORDER BY 1",
+        f"""
+        SELECT e.key::int, sum(e.value::bigint)
+        FROM traces_runhour h, jsonb_each_text(h.steps_hist) AS e WHERE {where} GROUP BY 1 ORDER BY 1
+        """,
         params,
     )
     return [(int(steps), int(runs)) for steps, runs in rows]
@@ -219,8 +255,8 @@ def slice_values(project: Project, window: Window) -> dict[str, list[str]]:
     where, params = _where(project, unsliced)
     rows = _fetch(
         f"""
-        SELECT DISTINCT GROUPING(r.bundle, r.environment), r.bundle, r.environment
-        FROM traces_run r WHERE {where} GROUP BY GROUPING SETS ((r.bundle), (r.environment))
+        SELECT GROUPING(h.bundle, h.environment), h.bundle, h.environment
+        FROM traces_runhour h WHERE {where} GROUP BY GROUPING SETS ((h.bundle), (h.environment))
         ORDER BY 1, 2, 3
         """,
         params,
@@ -236,31 +272,56 @@ def slice_values(project: Project, window: Window) -> dict[str, list[str]]:
 
 def agent_bundles(project: Project, agent: str, window: Window) -> list[BundleStat]:
     """Every bundle the agent ever ran, most recently seen first, with its metrics in the window (zeros
-    and None outside it). The window's environment slice applies to the metrics, not to first/last seen."""
-    env = " AND r.environment = %s" if window.environment is not None else ""
+    and None outside it). The window's environment slice applies to the metrics, not to first/last seen,
+    which are exact (read from traces_run by its (project, agent, bundle, start) index)."""
+    where, params = _where(project, Window(window.start, window.end, window.bucket, agent=agent,
+                                            environment=window.environment))  # fmt: skip
     rows = _fetch(
         f"""
-        WITH r AS (
-            SELECT r.*, (r.start_time >= %s AND r.start_time < %s{env}) AS in_w
-            FROM traces_run r WHERE r.project_id = %s AND r.agent = %s
+        WITH w AS (
+            SELECT h.bundle, sum(h.runs) AS runs, sum(h.errors) AS errors, sum(h.cost_usd) AS cost,
+                   sum(h.input_tokens + h.output_tokens) AS tokens, sum(h.steps) AS steps,
+                   sum(h.tool_calls) AS tool_calls, sum(h.unpriced_steps) AS unpriced
+            FROM traces_runhour h WHERE {where} GROUP BY h.bundle
+        ), b AS (
+            SELECT DISTINCT h.bundle FROM traces_runhour h WHERE h.project_id = %s AND h.agent = %s
+        ), seen AS (
+            SELECT b.bundle,
+                (SELECT min(r.start_time) FROM traces_run r
+                 WHERE r.project_id = %s AND r.agent = %s AND r.bundle = b.bundle) AS first_seen,
+                (SELECT max(r.start_time) FROM traces_run r
+                 WHERE r.project_id = %s AND r.agent = %s AND r.bundle = b.bundle) AS last_seen
+            FROM b
         )
-        SELECT r.bundle, min(r.start_time), max(r.start_time),
-            count(*) FILTER (WHERE r.in_w), count(*) FILTER (WHERE r.in_w AND r.error_count > 0),
-            percentile_cont(0.5) WITHIN GROUP (ORDER BY {_LATENCY_MS}) FILTER (WHERE r.in_w AND r.end_time IS NOT NULL),
-            percentile_cont(0.95) WITHIN GROUP (ORDER BY {_LATENCY_MS}) FILTER (WHERE r.in_w AND r.end_time IS NOT NULL),
-            coalesce(sum(r.cost_usd) FILTER (WHERE r.in_w), 0),
-            coalesce(sum(r.input_tokens + r.output_tokens) FILTER (WHERE r.in_w), 0),
-            coalesce(sum(r.step_count) FILTER (WHERE r.in_w), 0),
-            coalesce(sum(r.tool_calls) FILTER (WHERE r.in_w), 0),
-            coalesce(sum(r.unpriced_steps) FILTER (WHERE r.in_w), 0)
-        FROM r GROUP BY r.bundle ORDER BY max(r.start_time) DESC, r.bundle
+        SELECT seen.bundle, seen.first_seen, seen.last_seen, coalesce(w.runs, 0), coalesce(w.errors, 0),
+               coalesce(w.cost, 0), coalesce(w.tokens, 0), coalesce(w.steps, 0), coalesce(w.tool_calls, 0),
+               coalesce(w.unpriced, 0)
+        FROM seen LEFT JOIN w USING (bundle)
+        WHERE seen.last_seen IS NOT NULL
+        ORDER BY seen.last_seen DESC, seen.bundle
         """,
-        [window.start, window.end, *([window.environment] if env else []), project.pk, agent],
+        [*params, *([project.pk, agent] * 3)],
     )
+    hists = _latency_by("h.bundle", where, params)
     stats = []
-    for bundle, first, last, runs, errors, p50, p95, cost, tokens, steps, tools, unpriced in rows:
-        sums = (Decimal(cost), int(tokens), int(steps), int(tools), int(unpriced))
-        stats.append(BundleStat(bundle, first, last, runs, errors, p50, p95, *sums))
+    for bundle, first, last, runs, errors, cost, tokens, steps, tools, unpriced in rows:
+        hist = hists.get(bundle, {})
+        stats.append(
+            BundleStat(
+                bundle,
+                first,
+                last,
+                int(runs),
+                int(errors),
+                percentile(hist, 0.5),
+                percentile(hist, 0.95),
+                Decimal(cost),
+                int(tokens),
+                int(steps),
+                int(tools),
+                int(unpriced),
+            )
+        )
     return stats
 
 
@@ -269,8 +330,8 @@ def bundle_series(project: Project, window: Window) -> list[tuple[str, datetime,
     where, params = _where(project, window)
     rows = _fetch(
         f"""
-        SELECT r.bundle, date_trunc(%s, r.start_time), count(*)
-        FROM traces_run r WHERE {where} GROUP BY 1, 2 ORDER BY 1, 2
+        SELECT h.bundle, date_trunc(%s, h.hour), sum(h.runs)
+        FROM traces_runhour h WHERE {where} GROUP BY 1, 2 ORDER BY 1, 2
         """,
         [window.bucket, *params],
     )

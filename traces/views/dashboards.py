@@ -10,7 +10,9 @@ Query parameters (they live in the URL, so a view can be shared): range = 24h | 
 custom, with from / to (YYYY-MM-DD or YYYY-MM-DDTHH:MM, UTC; a bare `to` date includes that day);
 bundle and environment slice the runs. An invalid range answers 400 with the page and the message.
 An agent never seen in the project is a 404. Any role that may view the project may see dashboards:
-they hold no payloads. The page costs a fixed number of queries, whatever the data.
+they hold no payloads. The page costs a fixed number of queries, whatever the data: it reads the
+hourly rollups, after catching the project's up with its newest runs (traces.rollups.refresh_project,
+bounded), so a run shows here as soon as it is stored.
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ from django.utils.html import json_script
 from agentops.pages import project_view, render_project
 from agentops.tenancy.models import Project
 from agentops.tenancy.roles import Perm
-from traces import charts
+from traces import charts, rollups
 from traces.selectors import dashboards as selectors
 from traces.selectors.dashboards import Window
 
@@ -134,6 +136,7 @@ def project_dashboard(request: HttpRequest, project: Project) -> HttpResponse:
     context: dict[str, Any] = {"tab": "dashboard", **controls}
     if params is None:
         return render_project(request, project, "traces/dashboards/project.html", context, status=400)
+    rollups.refresh_project(project.pk)
     window = params.window()
     series = selectors.run_series(project, window)
     breakdowns = selectors.run_breakdowns(project, window)
@@ -165,6 +168,7 @@ def agent_dashboard(request: HttpRequest, project: Project, agent: str) -> HttpR
     if params is None:
         return render_project(request, project, "traces/dashboards/agent.html", context, status=400)
     # Bundles are compared, not sliced: the bundle parameter does not apply here.
+    rollups.refresh_project(project.pk)
     window = params.window(agent=agent, sliced=False)
     bundles = selectors.agent_bundles(project, agent, window)
     if not bundles:
