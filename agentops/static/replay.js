@@ -122,8 +122,11 @@
   document.addEventListener("keydown", (event) => {
     if (event.ctrlKey || event.metaKey || event.altKey) return;
     const target = event.target;
-    // Typing in a field is not navigation; the scrubber moves itself with the arrow keys.
-    if (target.closest && target.closest("input, textarea, select, [contenteditable]")) return;
+    // Typing in a field is not navigation. The scrubber moves itself with the arrow keys (its input
+    // event follows), so there only j, k and e are ours.
+    const onScrubber = target === scrubber;
+    if (onScrubber && event.key.startsWith("Arrow")) return;
+    if (!onScrubber && target.closest && target.closest("input, textarea, select, [contenteditable]")) return;
     if (event.key === "j" || event.key === "ArrowDown" || event.key === "ArrowRight") {
       go(current + 1);
     } else if (event.key === "k" || event.key === "ArrowUp" || event.key === "ArrowLeft") {

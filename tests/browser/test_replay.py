@@ -62,6 +62,13 @@ def test_step_through_a_run_with_the_keyboard_to_the_tool_arguments(logged_in_pa
     page.locator("#scrubber").fill("0")
     panel_of(page, run, 0).wait_for(timeout=WAIT_MS)
     assert page.locator("#step-counter").inner_text() == "1 / 4"
+    # With the scrubber focused, its arrow keys move one step (not two) and j still works.
+    page.locator("#scrubber").focus()
+    page.keyboard.press("ArrowRight")
+    panel_of(page, run, 1).wait_for(timeout=WAIT_MS)
+    page.keyboard.press("j")
+    panel_of(page, run, 2).wait_for(timeout=WAIT_MS)
+    assert page.locator("#step-counter").inner_text() == "3 / 4"
 
     page.get_by_role("button", name="Jump to first error").click()
     panel_of(page, run, 3).wait_for(timeout=WAIT_MS)
