@@ -3,6 +3,8 @@ real lock held by another connection (as a migration or a long report would) on 
 
 from __future__ import annotations
 
+from typing import Any
+
 import psycopg
 import pytest
 from django.db import connection
@@ -15,7 +17,7 @@ from traces.models import Run, Step
 pytestmark = pytest.mark.django_db
 
 
-def post(client: Client, body: bytes, key: str) -> object:
+def post(client: Client, body: bytes, key: str) -> Any:
     return client.post("/v1/traces", body, content_type=PROTOBUF, HTTP_AUTHORIZATION=f"Bearer {key}")
 
 
