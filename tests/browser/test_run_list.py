@@ -1,5 +1,5 @@
-"""The run list in chromium: it renders, a run stored while it is open appears without a reload, and
-the filter form puts the filters in the URL."""
+"""The run list in chromium: it renders, a run stored while it is open appears without a reload, a run
+that grows updates its row in place, and the filter form puts the filters in the URL."""
 
 from __future__ import annotations
 
@@ -10,7 +10,10 @@ import pytest
 from agentops.tenancy.roles import Role
 from tests.browser.conftest import screenshot
 from tests.factories import make_member, make_project, make_run
-from tests.otlp import AgentTrace
+from tests.otlp import AgentTrace, protobuf
+from traces.ingest.decode import decode_request
+from traces.selectors import load_ingest_config
+from traces.services import ingest_batch
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
@@ -72,3 +75,23 @@ def test_a_viewer_sees_no_search_box_and_no_inputs(logged_in_page):
     assert page.locator("input[name=q]").count() == 0
     assert "Where is order" not in page.content()
     screenshot(page, "run-list-viewer")
+
+
+def test_a_row_updates_in_place_when_more_of_its_run_arrives(logged_in_page):
+    project = make_project(name="Growing run")
+    user = make_member(project, Role.VIEWER)
+    trace = AgentTrace(agent="slow-bot")
+    root, *rest = trace.built()
+    config = load_ingest_config(project.pk)
+    ingest_batch(config=config, batch=decode_request(protobuf(rest), "application/x-protobuf"))
+    page = logged_in_page(user)
+    page.goto(f"/p/{project.slug}/runs/")
+    row = page.locator(f"tr.run[data-trace='{trace.trace_hex}']")
+    assert row.locator(".badge").inner_text() == "unfinished"
+    page.evaluate("window.__notReloaded = true")
+
+    ingest_batch(config=config, batch=decode_request(protobuf([root]), "application/x-protobuf"))
+    page.locator(f"tr.run[data-trace='{trace.trace_hex}'] .badge.status-ok").wait_for(timeout=WAIT_MS)
+    assert page.evaluate("window.__notReloaded") is True
+    assert page.locator("tr.run").count() == 1  # replaced, not added
+    screenshot(page, "run-list-updated-in-place")

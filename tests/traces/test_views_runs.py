@@ -14,10 +14,12 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from tests.factories import make_run
-from tests.otlp import NS, AgentTrace
+from tests.otlp import NS, AgentTrace, protobuf
 from traces.filters import RunFilters
+from traces.ingest.decode import decode_request
 from traces.models import Run
-from traces.selectors import runlist
+from traces.selectors import load_ingest_config, runlist
+from traces.services import ingest_batch
 
 pytestmark = pytest.mark.django_db
 
@@ -359,11 +361,62 @@ def test_query_counts_do_not_grow_with_the_runs(client, personas):
     slug = personas.project.slug
     first = store(personas.project, hours=0, session="s")
     urls = [f"/p/{slug}/runs/", f"/p/{slug}/runs/?agent=support-bot&q=order", f"/p/{slug}/sessions/s/"]
-    live = f"/p/{slug}/runs/?after={Run.objects.get(trace_id=first).pk - 1}"
-    small = [_queries(client, url) for url in urls] + [_queries(client, live, HX_Request="true")]
+    first_pk = Run.objects.get(trace_id=first).pk
+
+    def live() -> str:
+        # Runs stored since the first, and every run on the page as changed since (a year before T0).
+        shown = "".join(
+            f"&shown={pk}" for pk in Run.objects.filter(project=personas.project).values_list("pk", flat=True)
+        )
+        return f"/p/{slug}/runs/?after={first_pk - 1}&since=2025-03-01T00:00:00Z{shown}"
+
+    small = [_queries(client, url) for url in [*urls, live()]]
     for hours in range(1, 30):
         store(personas.project, hours=hours, session="s")
     Run.objects.filter(project=personas.project).update(input_preview="where is my order")
-    large = [_queries(client, url) for url in urls] + [_queries(client, live, HX_Request="true")]
+    large = [_queries(client, url) for url in [*urls, live()]]
     assert len(shown(client.get(urls[0]))) == 30
     assert small == large
+
+
+def test_the_live_fragment_replaces_shown_rows_whose_run_changed(client, personas):
+    """Spans of a run arriving after the page showed it (its root, last) update its row in place."""
+    trace = AgentTrace(agent="slow-bot")
+    root, *rest = trace.built()
+    resource = {"service.name": "svc"}
+    config = load_ingest_config(personas.project.pk)
+    ingest_batch(config=config, batch=decode_request(protobuf(rest, resource), "application/x-protobuf"))
+    other = store(personas.project, hours=-1)
+    client.force_login(personas.engineer)
+    page = client.get(list_url(personas.project)).content.decode()
+    assert "unfinished" in page
+    live = _live_url(page)
+    run_pk, other_pk = (Run.objects.get(trace_id=t).pk for t in (trace.trace_hex, other))
+    shown = f"&shown={run_pk}&shown={other_pk}"
+    headers = {"HX-Request": "true"}
+    Run.objects.filter(project=personas.project).update(updated_at=T0)  # both written long before the page
+    assert client.get(f"{list_url(personas.project)}{live}{shown}", headers=headers).status_code == 204
+
+    ingest_batch(config=config, batch=decode_request(protobuf([root], resource), "application/x-protobuf"))
+    response = client.get(f"{list_url(personas.project)}{live}{shown}", headers=headers)
+    assert response.status_code == 200
+    fragment = response.content.decode()
+    assert shown_rows(fragment) == [trace.trace_hex]  # the run that changed, not the other
+    assert f'<tr id="run-{run_pk}" class="run" data-trace="{trace.trace_hex}" hx-swap-oob="true">' in fragment
+    assert "status-ok" in fragment and "unfinished" not in fragment
+    # Not shown on the page (another filter, an older page): not sent.
+    quiet = client.get(f"{list_url(personas.project)}{live}&shown={other_pk}", headers=headers)
+    assert quiet.status_code == 204
+    assert "shown=" not in _live_url(fragment)  # the next poll reports the rows of its own time
+
+
+def test_a_bad_live_since_or_shown_is_a_400(client, personas):
+    client.force_login(personas.viewer)
+    url = list_url(personas.project)
+    assert client.get(url, {"after": "0", "since": "now"}).status_code == 400
+    assert client.get(url, {"after": "0", "since": "2026-03-01T12:00:00Z", "shown": "x"}).status_code == 400
+    assert client.get(url, {"after": "0", "since": "2026-03-01T12:00:00Z", "shown": "1"}).status_code == 204
+
+
+def shown_rows(html: str) -> list[str]:
+    return TRACE.findall(html)

@@ -58,6 +58,13 @@ def runs_created_after(project: Project, filters: RunFilters, after_id: int, *, 
     return list(runs.order_by("-start_time", "-id")[:LIVE_LIMIT])
 
 
+def runs_updated_since(project: Project, ids: list[int], since: datetime, *, payloads: bool) -> list[Run]:
+    """Those of the runs `ids` (rows a page shows) written to since `since`."""
+    if not ids:
+        return []
+    return list(_runs(project, payloads=payloads).filter(id__in=ids, updated_at__gt=since))
+
+
 _CHOICES_SQL = """
 WITH recent AS (
     SELECT agent, bundle, environment, models_used, tools_used FROM traces_run

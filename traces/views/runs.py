@@ -4,9 +4,11 @@ GET /p/<slug>/runs/                     runs newest first, filtered by the query
                                         from, to, status, agent, bundle, environment, model, tool,
                                         session, user, min/max_cost, min/max_duration_ms, q), 50 a page;
                                         `cursor` is the keyset of an older page.
-GET /p/<slug>/runs/?after=<id>&...      the live fragment the first page polls: rows of runs stored
-                                        since run <id> that match the same filters, to prepend (204 when
-                                        there are none).
+GET /p/<slug>/runs/?after=<id>&since=<time>&shown=<id>...&...
+                                        the live fragment the first page polls: rows of runs stored
+                                        since run <id> that match the same filters, to prepend, and the
+                                        shown rows whose run changed since <time>, to replace in place
+                                        (204 when there are neither).
 GET /p/<slug>/sessions/<session_id>/    every run of one session in start order, as one thread (404
                                         when the project has no run in it).
 
@@ -18,13 +20,15 @@ sends `q` gets the page with a 400 and the reason. A bad filter value is a 400 n
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
 from django.http import Http404, HttpRequest, HttpResponse, QueryDict
 from django.shortcuts import render
 from django.urls import reverse
+from django.utils import timezone
+from django.utils.dateparse import parse_datetime
 
 from agentops.pages import project_view, render_project
 from agentops.tenancy.access import perms_on
@@ -36,6 +40,8 @@ from traces.selectors import runlist
 
 PAGE_SIZE = 50
 POLL_SECONDS = 3
+UPDATE_MARGIN = timedelta(seconds=30)
+MAX_SHOWN = 500
 # What <input type="datetime-local"> sends: a wall-clock time without a zone, read here as UTC.
 _LOCAL_DATETIME = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?")
 
@@ -81,11 +87,12 @@ def _filter_params(request: HttpRequest) -> QueryDict:
 
 
 def _query(params: QueryDict, **changes: str) -> str:
-    """The query string with `changes`, without empty parameters (a submitted form sends every field)."""
+    """The query string with `changes`, without empty parameters (a submitted form sends every field)
+    and without the rows a poll reported (`shown`: the next poll reports its own)."""
     query = QueryDict(mutable=True)
     for key, values in params.lists():
         kept = [v for v in values if v]
-        if kept and key not in changes:
+        if kept and key not in changes and key != "shown":
             query.setlist(key, kept)
     for key, value in changes.items():
         if value:
@@ -101,10 +108,11 @@ def run_list(request: HttpRequest, project: Project) -> HttpResponse:
         filters = parse_filters(params, payloads=payloads)
         cursor = parse_cursor(params)
         after = _after(params)
+        live = _live_position(params) if after is not None else None
     except FilterError as exc:
         return _page(request, project, payloads=payloads, error=str(exc), status=400)
-    if after is not None:
-        return _live(request, project, filters, after, payloads=payloads, params=params)
+    if after is not None and live is not None:
+        return _live(request, project, filters, after, live, payloads=payloads, params=params)
     runs, next_cursor = runlist.run_list_page(project, filters, cursor, PAGE_SIZE, payloads=payloads)
     context: dict[str, Any] = {
         # The time range as <input type="datetime-local"> shows it (UTC), whatever zone the URL gave.
@@ -118,7 +126,7 @@ def run_list(request: HttpRequest, project: Project) -> HttpResponse:
     if cursor is None:
         # Live only on the first page: an older page is a fixed slice of the past.
         newest_id = max((run.pk for run in runs), default=0)
-        context["live_url"] = f"?{_query(params, after=str(newest_id))}"
+        context["live_url"] = f"?{_query(params, after=str(newest_id), since=_now())}"
     return _page(request, project, payloads=payloads, context=context)
 
 
@@ -133,6 +141,25 @@ def _after(params: QueryDict) -> int | None:
     if not raw.isdigit() or len(raw) > 18:
         raise FilterError(f"after must be a run number, not {raw!r}")
     return int(raw)
+
+
+def _now() -> str:
+    return timezone.now().isoformat()
+
+
+def _live_position(params: QueryDict) -> tuple[datetime, list[int]]:
+    """When the previous poll answered, and which runs the page shows (the ids its rows report)."""
+    raw = params.get("since", "")
+    try:
+        since = parse_datetime(raw)
+    except ValueError:
+        since = None
+    if since is None or since.tzinfo is None:
+        raise FilterError(f"since must be the time of the previous poll, not {raw!r}")
+    shown = params.getlist("shown")
+    if len(shown) > MAX_SHOWN or not all(v.isdigit() and len(v) <= 18 for v in shown):
+        raise FilterError(f"shown must be at most {MAX_SHOWN} run numbers")
+    return since, [int(v) for v in shown]
 
 
 def _page(
@@ -158,17 +185,31 @@ def _page(
 
 
 def _live(
-    request: HttpRequest, project: Project, filters: RunFilters, after: int, *, payloads: bool, params: QueryDict
+    request: HttpRequest,
+    project: Project,
+    filters: RunFilters,
+    after: int,
+    position: tuple[datetime, list[int]],
+    *,
+    payloads: bool,
+    params: QueryDict,
 ) -> HttpResponse:
+    since, shown = position
+    now = _now()
     runs = runlist.runs_created_after(project, filters, after, payloads=payloads)
-    if not runs:
+    # A run's row changes as more of its spans arrive (steps, tokens, status): the page's rows are
+    # replaced in place. Rows written by a store transaction that began before the previous poll
+    # carry that earlier time: the margin takes them in, at the cost of resending a row a few times.
+    updated = runlist.runs_updated_since(project, shown, since - UPDATE_MARGIN, payloads=payloads)
+    if not runs and not updated:
         return HttpResponse(status=204)  # htmx keeps the poller as it is
-    newest_id = max(run.pk for run in runs)
+    newest_id = max((run.pk for run in runs), default=after)
     context = {
         "project": project,
         "payloads": payloads,
         "rows": [_row(project, run, payloads) for run in runs],
-        "live_url": f"?{_query(params, after=str(newest_id))}",
+        "updated": [_row(project, run, payloads) for run in updated],
+        "live_url": f"?{_query(params, after=str(newest_id), since=now)}",
         "poll_seconds": POLL_SECONDS,
         "new": True,
     }
