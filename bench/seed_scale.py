@@ -12,7 +12,7 @@ LLM and tool calls), for the replay page; it is stored through the real ingest s
 Rows are what ingest would store: each distinct run shape is built as normalized steps and put through
 the ingest pipeline's own `stage` (pricing, redaction, previews), once; the runs then vary only in ids,
 times and the order number in their question, and their aggregates are summed as the store sums them.
-Rollup tables, when they exist, are recomputed after loading; then ANALYZE.
+The dashboards' rollups (traces.rollups), when they exist, are refreshed after loading; then ANALYZE.
 
 Prints progress, the project's slug, the 1,000-step run's trace id and the total time. Fails if the slug
 is taken (seed into a fresh AGENTOPS_HOME, or pass another --slug).
@@ -21,6 +21,7 @@ is taken (seed into a fresh AGENTOPS_HOME, or pass another --slug).
 from __future__ import annotations
 
 import argparse
+import importlib
 import io
 import multiprocessing
 import os
@@ -360,17 +361,15 @@ def _months(now: float, days: float) -> set[tuple[int, int]]:
     return months
 
 
-def _recompute_rollups(project_id: int) -> str:
-    """Fill the dashboard rollups if the dashboards keep any (they are optional to this seed)."""
+def _refresh_rollups() -> str:
+    """Fill the dashboards' hourly rollups (traces.rollups) for the rows just written, when they exist."""
     try:
-        from traces.services import rollups  # type: ignore[attr-defined]
+        rollups = importlib.import_module("traces.rollups")
     except ImportError:
-        return "no rollup tables: nothing to recompute"
-    recompute = getattr(rollups, "rollups_recompute", None)
-    if recompute is None:
-        return "rollups module has no rollups_recompute: not filled"
-    recompute(project_id=project_id)
-    return "rollups recomputed"
+        return "no rollups (traces.rollups): nothing to refresh"
+    began = time.perf_counter()
+    result = rollups.refresh()
+    return f"rollups: {result.hours:,} project-hours recomputed in {time.perf_counter() - began:.1f} s"
 
 
 def main(argv: Sequence[str] | None = None) -> None:
@@ -410,7 +409,7 @@ def main(argv: Sequence[str] | None = None) -> None:
                 print(f"  {done:,} runs, {12 * done:,} steps ({rate:,.0f} runs/s)", flush=True)
     long_trace = _store_long_run(config, now)
     print(f"1,000-step run: {long_trace}", flush=True)
-    print(_recompute_rollups(project.pk), flush=True)
+    print(_refresh_rollups(), flush=True)
     with connection.cursor() as cursor:
         analyzed = time.perf_counter()
         cursor.execute("ANALYZE traces_run")

@@ -43,7 +43,7 @@ from django.test import Client  # noqa: E402
 from django.urls import NoReverseMatch, reverse  # noqa: E402
 
 from agentops.tenancy import services  # noqa: E402
-from agentops.tenancy.models import Project, User  # noqa: E402
+from agentops.tenancy.models import Membership, Project, User  # noqa: E402
 from agentops.tenancy.roles import Role  # noqa: E402
 from traces.models import Run  # noqa: E402
 
@@ -67,12 +67,12 @@ class Timing:
     p95_ms: float
     queries: int
     status: int
+    kbytes: float  # size of the page: a sudden drop says a page rendered empty
 
 
 def _engineer(project: Project) -> User:
-    user = User.objects.filter(email=BENCH_USER).first()
-    if user is None:
-        user = services.user_create(email=BENCH_USER, password=None)
+    user = User.objects.filter(email=BENCH_USER).first() or services.user_create(email=BENCH_USER)
+    if not Membership.objects.filter(user=user, project=project).exists():
         services.membership_grant(user=user, project=project, role=Role.ENGINEER)
     return user
 
@@ -86,7 +86,7 @@ def _url(page: Page) -> str | None:
     return None
 
 
-def _time(request: Callable[[], int], repeat: int) -> Timing:
+def _time(request: Callable[[], tuple[int, int]], repeat: int) -> Timing:
     # Counted with an execute wrapper: the query log is emptied at each request's start.
     executed: list[str] = []
 
@@ -95,7 +95,7 @@ def _time(request: Callable[[], int], repeat: int) -> Timing:
         return execute(sql, params, many, context)
 
     with connection.execute_wrapper(count):
-        status = request()  # warm-up: caches, the plan cache, the first template compile
+        status, size = request()  # warm-up: caches, the plan cache, the first template compile
     samples = []
     for _ in range(repeat):
         began = time.perf_counter()
@@ -103,23 +103,23 @@ def _time(request: Callable[[], int], repeat: int) -> Timing:
         samples.append((time.perf_counter() - began) * 1000)
     samples.sort()
     p95 = samples[min(len(samples) - 1, round(0.95 * (len(samples) - 1)))]
-    return Timing(statistics.median(samples), p95, len(executed), status)
+    return Timing(statistics.median(samples), p95, len(executed), status, size / 1024)
 
 
-def _get(client: Client, url: str) -> Callable[[], int]:
-    def request() -> int:
+def _get(client: Client, url: str) -> Callable[[], tuple[int, int]]:
+    def request() -> tuple[int, int]:
         response = client.get(url)
-        return int(response.status_code)
+        return int(response.status_code), len(response.content)
 
     return request
 
 
-def _count(project_id: int) -> Callable[[], int]:
-    def request() -> int:
+def _count(project_id: int) -> Callable[[], tuple[int, int]]:
+    def request() -> tuple[int, int]:
         with connection.cursor() as cursor:
             cursor.execute("SELECT count(*) FROM traces_run WHERE project_id = %s", [project_id])
             cursor.fetchone()
-        return 200
+        return 200, 0
 
     return request
 
@@ -160,7 +160,7 @@ def main(argv: Sequence[str] | None = None) -> None:
 
     reference = _time(_get(client, "/healthz"), args.repeat)
     count = _time(_count(project.pk), args.repeat)
-    print(f"\n{'page':<28}{'median ms':>10}{'p95 ms':>10}{'x healthz':>11}{'queries':>9}  target")
+    print(f"\n{'page':<28}{'median ms':>10}{'p95 ms':>10}{'x healthz':>11}{'queries':>9}{'KB':>7}  target")
     print(f"{'healthz (reference)':<28}{reference.median_ms:>10.1f}{reference.p95_ms:>10.1f}{1:>11.1f}{'':>9}")
     print(f"{'SELECT count(*) runs':<28}{count.median_ms:>10.1f}{count.p95_ms:>10.1f}{'':>11}{'':>9}")
     for page in pages:
@@ -183,7 +183,7 @@ def main(argv: Sequence[str] | None = None) -> None:
             verdict = f"< {page.target_ms:.0f} ms: {met}"
         print(
             f"{page.label:<28}{timing.median_ms:>10.1f}{timing.p95_ms:>10.1f}{ratio:>11.1f}{timing.queries:>9}"
-            f"  {verdict}"
+            f"{timing.kbytes:>7.0f}  {verdict}"
         )
 
 
