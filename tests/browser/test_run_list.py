@@ -1,16 +1,18 @@
 """The run list in chromium: it renders, a run stored while it is open appears without a reload, a run
-that grows updates its row in place, and the filter form puts the filters in the URL."""
+that grows updates its row in place, the filter form puts the filters in the URL, and a row leads to
+its session's thread."""
 
 from __future__ import annotations
 
 import re
+import time
 
 import pytest
 
 from agentops.tenancy.roles import Role
 from tests.browser.conftest import screenshot
 from tests.factories import make_member, make_project, make_run
-from tests.otlp import AgentTrace, protobuf
+from tests.otlp import NS, AgentTrace, protobuf
 from traces.ingest.decode import decode_request
 from traces.selectors import load_ingest_config
 from traces.services import ingest_batch
@@ -95,3 +97,19 @@ def test_a_row_updates_in_place_when_more_of_its_run_arrives(logged_in_page):
     assert page.evaluate("window.__notReloaded") is True
     assert page.locator("tr.run").count() == 1  # replaced, not added
     screenshot(page, "run-list-updated-in-place")
+
+
+def test_a_row_leads_to_its_session_thread(logged_in_page):
+    project = make_project(name="Sessions")
+    user = make_member(project, Role.ENGINEER)
+    first = make_run(project, AgentTrace(session="chat-9", start_ns=time.time_ns() - 120 * NS))
+    second = make_run(project, AgentTrace(session="chat-9"))
+    make_run(project, AgentTrace(session="chat-10"))
+    page = logged_in_page(user)
+    page.goto(f"/p/{project.slug}/runs/")
+    page.locator(f"tr.run[data-trace='{second.trace_hex}'] a.session-link").click()
+    page.wait_for_url(f"**/p/{project.slug}/sessions/chat-9/")
+    thread = page.locator("li.thread-run").evaluate_all("items => items.map(i => i.dataset.trace)")
+    assert thread == [first.trace_hex, second.trace_hex]  # in start order, the other session left out
+    assert page.locator("li.thread-run .bubble.user").first.inner_text().endswith("Where is order 100?")
+    screenshot(page, "session-thread")
