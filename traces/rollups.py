@@ -14,6 +14,7 @@ dashboard as soon as it is stored, a dashboard request first catches its own pro
 one chunk (the beat refresh does the rest). Recomputes of one project take an advisory lock, so
 concurrent ones queue instead of colliding. A run counts in the hour it started in; so do its steps.
 
+End users are many, so each hour keeps its TOP_USERS end users by cost per (agent, bundle, environment).
 Latency is kept as a sparse histogram with 8 buckets per doubling (each ~9% wide): percentiles read
 from it are within a bucket of the exact ones (`percentile`).
 """
@@ -36,6 +37,9 @@ BUCKETS_PER_DOUBLING = 8
 # Runs updated shortly before the last refresh started may have committed after it read: look back.
 OVERLAP = timedelta(minutes=5)
 HOURS_PER_CHUNK = 24
+# End users are many (a run each, at worst): each hour keeps only its top spenders per (agent, bundle,
+# environment), so "cost by end user" ranks the big ones right and may undercount a small one.
+TOP_USERS = 10
 # A run's start moves earlier when an earlier span arrives late, but never past its end: recomputing every
 # hour from its start to its end covers the hour it counted in before. Capped, against absurd end times.
 MAX_RUN_HOURS = 24 * 7
@@ -124,9 +128,13 @@ runs AS (
       ON s.project_id = runs.project_id AND s.trace_id = runs.trace_id AND s.start_time >= runs.start_time
 )
 INSERT INTO traces_runhourbreakdown (project_id, hour, agent, bundle, environment, dim, key, count, errors, cost_usd)
-SELECT project_id, hour, agent, bundle, environment, 'user', user_id, count(*),
-       count(*) FILTER (WHERE error_count > 0), coalesce(sum(cost_usd), 0)
-FROM runs GROUP BY 1, 2, 3, 4, 5, 7
+SELECT project_id, hour, agent, bundle, environment, 'user', user_id, n, errors, cost FROM (
+    SELECT project_id, hour, agent, bundle, environment, user_id, count(*) AS n,
+           count(*) FILTER (WHERE error_count > 0) AS errors, coalesce(sum(cost_usd), 0) AS cost,
+           row_number() OVER (PARTITION BY project_id, hour, agent, bundle, environment
+                              ORDER BY coalesce(sum(cost_usd), 0) DESC, count(*) DESC, user_id) AS rank
+    FROM runs GROUP BY 1, 2, 3, 4, 5, 6
+) u WHERE rank <= {TOP_USERS}
 UNION ALL
 SELECT project_id, hour, agent, bundle, environment, 'model', model, count(*),
        count(*) FILTER (WHERE status = 'error'), coalesce(sum(cost_usd) FILTER (WHERE NOT usage_is_aggregate), 0)

@@ -157,3 +157,19 @@ def test_a_project_catch_up_leaves_the_full_refresh_watermark_alone():
     assert not RollupWatermark.objects.exists()
     rollups.refresh()
     assert RollupWatermark.objects.get().refreshed_at is not None
+
+
+@pytestmark_db
+def test_each_hour_keeps_its_top_spending_end_users():
+    project = make_project()
+    start = (time.time_ns() // (3600 * NS) - 2) * 3600 * NS + 60 * NS  # all in one hour
+    for i in range(rollups.TOP_USERS + 2):
+        make_run(project, AgentTrace(start_ns=start + i * NS, user=f"u{i:02d}"))
+    make_run(project, AgentTrace(start_ns=start, user="zz-big", llm_calls=4))  # last by name, first by cost
+    rollups.refresh()
+    users = RunHourBreakdown.objects.filter(project=project, dim="user").order_by("-cost_usd", "key")
+    assert users.count() == rollups.TOP_USERS
+    assert users[0].key == "zz-big"
+    assert [u.key for u in users[1:]] == [f"u{i:02d}" for i in range(rollups.TOP_USERS - 1)]
+    # The runs themselves are all counted, whatever the user breakdown keeps.
+    assert RunHour.objects.get(project=project).runs == rollups.TOP_USERS + 3
