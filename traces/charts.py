@@ -107,6 +107,8 @@ def cost_and_tokens_over_time(series: Sequence[SeriesPoint]) -> Figure:
             "Cost and tokens",
             yaxis={"title": {"text": "USD"}, "rangemode": "tozero"},
             yaxis2={"title": {"text": "tokens"}, "overlaying": "y", "side": "right", "rangemode": "tozero"},
+            # Below the plot: on the right it would cover the second axis.
+            legend={"orientation": "h", "y": -0.3},
         ),
     }
 
@@ -201,24 +203,29 @@ BUNDLE_METRICS: tuple[tuple[str, Callable[[BundleStat], float | None]], ...] = (
 def bundles_side_by_side(bundles: Sequence[BundleStat]) -> Figure:
     """A small panel per metric, a bar per bundle in each (in the given order, newest first), so that the
     newest bundle compares with the previous one at a glance. Metrics are per run: bundles with different
-    traffic compare fairly; each panel has its own scale because the units differ."""
-    names = [b.bundle or "(none)" for b in bundles]
+    traffic compare fairly; each panel has its own scale because the units differ. A trace per (metric,
+    bundle): a bundle keeps its colour in every panel and has one legend entry."""
     data = []
-    layout = _layout("Bundles side by side", showlegend=False, height=300)
+    layout = _layout("Bundles side by side", height=320, legend={"orientation": "h", "y": -0.2})
     layout["grid"] = {"rows": 1, "columns": len(BUNDLE_METRICS), "pattern": "independent"}
     for i, (label, value) in enumerate(BUNDLE_METRICS, start=1):
         suffix = "" if i == 1 else str(i)
-        data.append(
-            {
-                "type": "bar",
-                "name": label,
-                "x": names,
-                "y": [value(b) for b in bundles],
-                "xaxis": f"x{suffix}",
-                "yaxis": f"y{suffix}",
-                "marker": {"color": [_PALETTE[j % len(_PALETTE)] for j in range(len(names))]},
-            }
-        )
+        for j, b in enumerate(bundles):
+            name = b.bundle or "(none)"
+            data.append(
+                {
+                    "type": "bar",
+                    "name": name,
+                    "legendgroup": name,
+                    "showlegend": i == 1,
+                    "x": [name],
+                    "y": [value(b)],
+                    "xaxis": f"x{suffix}",
+                    "yaxis": f"y{suffix}",
+                    "marker": {"color": _PALETTE[j % len(_PALETTE)]},
+                    "hovertemplate": f"{name}: %{{y}} {label}<extra></extra>",
+                }
+            )
         layout[f"xaxis{suffix}"] = {"title": {"text": label, "font": {"size": 11}}, "showticklabels": False}
     return {"data": data, "layout": layout}
 

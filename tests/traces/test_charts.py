@@ -108,19 +108,23 @@ def test_steps_histogram_of_nothing():
 
 def test_bundles_side_by_side_has_a_panel_per_metric_with_per_run_values():
     fig = charts.bundles_side_by_side([_bundle("new", 3, errors=1), _bundle("old", 0)])
-    assert len(fig["data"]) == len(charts.BUNDLE_METRICS)
+    assert len(fig["data"]) == 2 * len(charts.BUNDLE_METRICS)
     assert fig["layout"]["grid"]["columns"] == len(charts.BUNDLE_METRICS)
-    by_name = {t["name"]: t for t in fig["data"]}
-    assert by_name["error rate %"]["x"] == ["new", "old"]
-    assert by_name["error rate %"]["y"] == [33.33, None]  # no runs in the window: no value, not zero
-    assert by_name["cost/run USD"]["y"] == [0.5, None]
-    assert by_name["steps/run"]["y"] == [4.0, None]
-    assert by_name["p95 ms"]["y"] == [200.0, 200.0]
-    axes = [(t["xaxis"], t["yaxis"]) for t in fig["data"]]
-    assert axes[0] == ("x", "y") and axes[1] == ("x2", "y2") and len(set(axes)) == len(axes)
+    values = {(t["name"], t["xaxis"]): t["y"][0] for t in fig["data"]}
+    axis = {label: "x" if i == 0 else f"x{i + 1}" for i, (label, _) in enumerate(charts.BUNDLE_METRICS)}
+    assert values["new", axis["error rate %"]] == 33.33
+    assert values["old", axis["error rate %"]] is None  # no runs in the window: no value, not zero
+    assert values["new", axis["cost/run USD"]] == 0.5
+    assert values["new", axis["steps/run"]] == 4.0
+    assert values["old", axis["p95 ms"]] == 200.0
+    assert all(t["yaxis"] == t["xaxis"].replace("x", "y") for t in fig["data"])
     assert "xaxis7" in fig["layout"]
-    # A bundle keeps its colour across the panels.
-    assert len({tuple(t["marker"]["color"]) for t in fig["data"]}) == 1
+    # A bundle keeps its colour across the panels and has one legend entry.
+    for name in ("new", "old"):
+        traces = [t for t in fig["data"] if t["name"] == name]
+        assert len({t["marker"]["color"] for t in traces}) == 1
+        assert sum(t["showlegend"] for t in traces) == 1
+    assert fig["data"][0]["marker"]["color"] != fig["data"][1]["marker"]["color"]
 
 
 def test_bundle_traffic_has_a_trace_per_bundle():

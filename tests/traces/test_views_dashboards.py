@@ -180,8 +180,12 @@ def test_an_agent_with_an_odd_name_has_its_dashboard(personas):
     assert rows == ["new", "old"]  # newest first; other agents' bundles are not listed
     assert "50.0%" in response.text  # each bundle has half the traffic
     side = _figure(response, "side_by_side")
-    errors = next(t for t in side["data"] if t["name"] == "error rate %")
-    assert (errors["x"], errors["y"]) == (["new", "old"], [0.0, 100.0])
+    # The first panel is the error rate, a bar per bundle.
+    errors = [(t["name"], t["y"]) for t in side["data"] if t["xaxis"] == "x"]
+    assert errors == [("new", [0.0]), ("old", [100.0])]
+    # The table shows the same per-run metrics as text: the old bundle's error rate, its cost per run.
+    cells = re.findall(r'<td class="num">(.*?)</td>', response.text)
+    assert cells[:1] == ["0.0"] and "100.0" in cells
     traffic = _figure(response, "traffic")
     assert sorted(t["name"] for t in traffic["data"]) == ["new", "old"]
 

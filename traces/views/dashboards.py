@@ -130,6 +130,12 @@ def _controls(request: HttpRequest) -> tuple[Params | None, dict[str, Any]]:
     return params, context | {"params": params}
 
 
+def _metric_text(label: str, value: float | None) -> str:
+    if value is None:
+        return "\u2013"  # an en dash: no value
+    return f"{value:,.4f}" if "USD" in label else f"{value:,.1f}"
+
+
 @project_view(Perm.VIEW_PROJECT)
 def project_dashboard(request: HttpRequest, project: Project) -> HttpResponse:
     params, controls = _controls(request)
@@ -181,7 +187,7 @@ def agent_dashboard(request: HttpRequest, project: Project, agent: str) -> HttpR
             {
                 "stat": b,
                 "share": 100 * b.runs / total if total else 0.0,
-                "metrics": [value(b) for _, value in charts.BUNDLE_METRICS],
+                "metrics": [_metric_text(label, value(b)) for label, value in charts.BUNDLE_METRICS],
             }
             for b in bundles
         ],
