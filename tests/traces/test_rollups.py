@@ -173,3 +173,39 @@ def test_each_hour_keeps_its_top_spending_end_users():
     assert [u.key for u in users[1:]] == [f"u{i:02d}" for i in range(rollups.TOP_USERS - 1)]
     # The runs themselves are all counted, whatever the user breakdown keeps.
     assert RunHour.objects.get(project=project).runs == rollups.TOP_USERS + 3
+
+
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_recomputes_of_one_project_queue_instead_of_colliding():
+    """Two dashboard requests may catch the same project up at once: the advisory lock makes the second
+    wait, then replace the first's rows, instead of failing on the unique key."""
+    import threading
+
+    from django.db import connection as main_connection
+
+    project = make_project()
+    make_run(project, AgentTrace())
+    hour = Run.objects.get(project=project).start_time.replace(minute=0, second=0, microsecond=0)
+    errors: list[BaseException] = []
+    barrier = threading.Barrier(4)
+
+    def recompute() -> None:
+        from django.db import connection
+
+        try:
+            barrier.wait()
+            for _ in range(5):
+                rollups.recompute_hours(project.pk, [hour], now=datetime.now(UTC))
+        except BaseException as exc:  # reported below, whatever it is
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=recompute) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert not errors, errors
+    main_connection.ensure_connection()
+    assert [r[2] for r in _rows(project)] == [1]
