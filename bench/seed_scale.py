@@ -74,6 +74,8 @@ RUN_COLUMNS = (
     "input_preview", "input_preview_ns", "output_preview", "output_preview_ns", "tags", "resource", "updated_at",
 )  # fmt: skip
 _I = {name: i for i, name in enumerate(STEP_COLUMNS)}
+_PROJECT, _TRACE, _SPAN, _PARENT = _I["project_id"], _I["trace_id"], _I["span_id"], _I["parent_span_id"]
+_START, _END, _CONTENT = _I["start_time"], _I["end_time"], (_I["input"], _I["output"])
 _ROOT_RANK_NS = 9223372036854775807
 
 
@@ -267,7 +269,6 @@ def _pick(rng: random.Random, by_key: dict[tuple[Any, ...], int]) -> int:
 _TEMPLATES: list[Template] = []
 _BY_KEY: dict[tuple[Any, ...], int] = {}
 _PROJECT_ID = 0
-_SPAN_SEEN: set[int] = set()
 
 
 def _load_chunk(args: tuple[int, int, float, float, int]) -> int:
@@ -284,14 +285,14 @@ def _load_chunk(args: tuple[int, int, float, float, int]) -> int:
         start_us = int((now - rng.random() * days * 86400) * 1_000_000)
         for fields, (s, e), has_parent in zip(tpl.fields, tpl.offsets, tpl.parents, strict=True):
             row = list(fields)
-            span = base_span + int(row[2])
-            row[0], row[1], row[2] = project, trace, str(span)
+            # The template's span ids are 1..12 (the root is 1): the run's are offset from its base.
+            row[_PROJECT], row[_TRACE], row[_SPAN] = project, trace, str(base_span + int(row[_SPAN]))
             if has_parent:
-                row[3] = str(base_span + 1)
-            row[6] = _iso(start_us + s)
+                row[_PARENT] = str(base_span + 1)
+            row[_START] = _iso(start_us + s)
             if e is not None:
-                row[7] = _iso(start_us + e)
-            for col in (26, 27):
+                row[_END] = _iso(start_us + e)
+            for col in _CONTENT:
                 if ORDER in row[col]:
                     row[col] = row[col].replace(ORDER, order)
             steps_buf.write("\t".join(row))
