@@ -80,6 +80,9 @@ def test_an_engineer_sees_a_new_run_appear_in_the_list_without_reloading(
     # A reload would lose this; the new row must arrive by htmx into the same document.
     page.evaluate("window.__e2eNoReload = true")
     screenshot(page, "e2e-run-list-empty")
+    # As an engineer waiting for a run: the list polls at least once while it is still empty.
+    with page.expect_response(lambda response: "after=" in response.url, timeout=WAIT_MS):
+        pass
 
     run = send_run(live_server, project)
 
