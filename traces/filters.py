@@ -90,9 +90,9 @@ class RunFilters:
         }
         runs = runs.filter(**{k: v for k, v in exact.items() if v is not None})
         if self.model:
-            runs = runs.filter(models_used__contains=[self.model])
+            runs = _narrowed(runs, runs.filter(models_used__contains=[self.model]))
         if self.tool:
-            runs = runs.filter(tools_used__contains=[self.tool])
+            runs = _narrowed(runs, runs.filter(tools_used__contains=[self.tool]))
         if self.min_cost is not None:
             runs = runs.filter(cost_usd__gte=self.min_cost)
         if self.min_duration_ms is not None:
@@ -106,15 +106,21 @@ class RunFilters:
 
 
 def _search(runs: QuerySet[Run], q: str) -> QuerySet[Run]:
-    """Runs whose previews hold q's words, chosen by how many do (one query to find out).
+    """Runs whose previews hold q's words (the text index), narrowed as `_narrowed` says."""
+    return _narrowed(runs, runs.filter(RawSQL(f"{RUN_SEARCH_VECTOR} @@ {_PREFIX_QUERY}", [q], BooleanField())))
+
+
+def _narrowed(runs: QuerySet[Run], matches: QuerySet[Run]) -> QuerySet[Run]:
+    """`matches` (runs narrowed by a condition an index answers: text, models used, tools used), chosen
+    by how many there are (one query to find out).
 
     Newest first with a LIMIT, Postgres either walks the recent-runs index testing each run, fast when
-    matches are many, or reads the text index, fast when they are few; it cannot tell which from its
-    statistics, and a wrong guess (walking a million runs for a word none has) takes seconds. So the
-    text index is asked first, for at most RARE_MATCHES runs: if that is all there are, the page is
-    picked among their ids; if there are more, matches are dense and the walk finds a page at once.
+    matches are many, or reads the condition's index, fast when they are few; it cannot tell which from
+    its statistics, and a wrong guess (walking a million runs for a word, or a model, none has) takes
+    seconds. So the condition's index is asked first, for at most RARE_MATCHES runs: if that is all there
+    are, the page is picked among their ids; if there are more, matches are dense and the walk finds a
+    page at once.
     """
-    matches = runs.filter(RawSQL(f"{RUN_SEARCH_VECTOR} @@ {_PREFIX_QUERY}", [q], BooleanField()))
     found = list(matches.order_by().values_list("id", flat=True)[: RARE_MATCHES + 1])
     return runs.filter(id__in=found) if len(found) <= RARE_MATCHES else matches
 

@@ -11,7 +11,7 @@ shows both as lowercase hex, as OTLP/JSON does (see traces.ids).
 from __future__ import annotations
 
 from django.contrib.postgres.fields import ArrayField
-from django.contrib.postgres.indexes import BrinIndex
+from django.contrib.postgres.indexes import BrinIndex, GinIndex
 from django.db import models
 
 from agentops.tenancy.models import Project
@@ -120,6 +120,13 @@ class Run(models.Model):
             models.Index(fields=["project", "-start_time", "-id"], name="run_project_recent"),
             models.Index(fields=["project", "agent", "bundle", "-start_time"], name="run_project_agent"),
             models.Index(fields=["project", "session_id", "start_time"], name="run_project_session"),
+            # The run list's filters that can match few runs of many: without these a rare user, or a model
+            # no run used, walked the newest-runs index through a million runs (1.8 s and 3.4 s measured).
+            models.Index(fields=["project", "user_id", "-start_time"], name="run_project_user"),
+            models.Index(fields=["project", "environment", "-start_time"], name="run_project_environment"),
+            models.Index(fields=["project", "bundle", "-start_time"], name="run_project_bundle"),
+            GinIndex(fields=["models_used"], name="run_models_used"),
+            GinIndex(fields=["tools_used"], name="run_tools_used"),
             # The rollup refresh (traces.rollups) finds the hours to recompute by the runs changed since.
             # BRIN: a summarizing index, which (Postgres 16+) leaves ingest's run upserts HOT, and rows
             # are appended roughly in updated_at order.
