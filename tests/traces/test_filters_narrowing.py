@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 from django.http import QueryDict
 
+from agentops.tenancy.models import Project
 from tests.factories import make_project, make_run
 from tests.otlp import AgentTrace
 from traces import filters
@@ -15,7 +16,7 @@ from traces.selectors import project_runs
 pytestmark = pytest.mark.django_db
 
 
-def listed(project, query: str) -> list[str]:  # type: ignore[no-untyped-def]
+def listed(project: Project, query: str) -> list[str]:
     runs, _ = page(parse_filters(QueryDict(query)).apply(project_runs(project)), None, 50)
     return [r.trace_id.hex for r in runs]
 
