@@ -40,7 +40,18 @@ def _iso(at: datetime) -> str:
     return at.isoformat()
 
 
-def runs_over_time(series: Sequence[SeriesPoint]) -> Figure:
+Span = tuple[datetime, datetime]
+
+
+def _time_axis(span: Span | None) -> dict[str, Any]:
+    """The x axis of a time series: the whole selected window, so that one point is not drawn on an
+    axis zoomed to a millisecond around it, and sparse data keeps its place in time."""
+    if span is None:
+        return {}
+    return {"xaxis": {"type": "date", "range": [_iso(span[0]), _iso(span[1])]}}
+
+
+def runs_over_time(series: Sequence[SeriesPoint], span: Span | None = None) -> Figure:
     """Runs per bucket, errors stacked on top of the successful ones."""
     x = [_iso(p.at) for p in series]
     return {
@@ -48,11 +59,11 @@ def runs_over_time(series: Sequence[SeriesPoint]) -> Figure:
             {"type": "bar", "name": "ok", "x": x, "y": [p.runs - p.errors for p in series]},
             {"type": "bar", "name": "error", "x": x, "y": [p.errors for p in series], "marker": {"color": "#c0392b"}},
         ],
-        "layout": _layout("Runs", barmode="stack"),
+        "layout": _layout("Runs", barmode="stack", **_time_axis(span)),
     }
 
 
-def error_rate_over_time(series: Sequence[SeriesPoint]) -> Figure:
+def error_rate_over_time(series: Sequence[SeriesPoint], span: Span | None = None) -> Figure:
     """Share of runs with an error, in percent."""
     return {
         "data": [
@@ -64,11 +75,11 @@ def error_rate_over_time(series: Sequence[SeriesPoint]) -> Figure:
                 "y": [round(100 * p.errors / p.runs, 2) if p.runs else 0 for p in series],
             }
         ],
-        "layout": _layout("Error rate (%)", yaxis={"rangemode": "tozero"}),
+        "layout": _layout("Error rate (%)", yaxis={"rangemode": "tozero"}, **_time_axis(span)),
     }
 
 
-def latency_over_time(series: Sequence[SeriesPoint]) -> Figure:
+def latency_over_time(series: Sequence[SeriesPoint], span: Span | None = None) -> Figure:
     """p50 and p95 run latency in milliseconds; a bucket whose runs have no end has a gap (None)."""
     x = [_iso(p.at) for p in series]
     return {
@@ -76,11 +87,11 @@ def latency_over_time(series: Sequence[SeriesPoint]) -> Figure:
             {"type": "scatter", "mode": "lines+markers", "name": "p50", "x": x, "y": [p.p50_ms for p in series]},
             {"type": "scatter", "mode": "lines+markers", "name": "p95", "x": x, "y": [p.p95_ms for p in series]},
         ],
-        "layout": _layout("Latency (ms)", yaxis={"rangemode": "tozero"}),
+        "layout": _layout("Latency (ms)", yaxis={"rangemode": "tozero"}, **_time_axis(span)),
     }
 
 
-def cost_and_tokens_over_time(series: Sequence[SeriesPoint]) -> Figure:
+def cost_and_tokens_over_time(series: Sequence[SeriesPoint], span: Span | None = None) -> Figure:
     """Cost (USD, bars, left axis) and tokens (lines, right axis)."""
     x = [_iso(p.at) for p in series]
     return {
@@ -109,6 +120,7 @@ def cost_and_tokens_over_time(series: Sequence[SeriesPoint]) -> Figure:
             yaxis2={"title": {"text": "tokens"}, "overlaying": "y", "side": "right", "rangemode": "tozero"},
             # Below the plot: on the right it would cover the second axis.
             legend={"orientation": "h", "y": -0.3},
+            **_time_axis(span),
         ),
     }
 

@@ -131,3 +131,17 @@ def test_bundle_traffic_has_a_trace_per_bundle():
     fig = charts.bundle_traffic([("b1", T0, 2), ("b1", T1, 1), ("", T1, 4)])
     assert [(t["name"], t["y"]) for t in fig["data"]] == [("b1", [2, 1]), ("(none)", [4])]
     assert fig["layout"]["barmode"] == "stack"
+
+
+def test_time_series_span_the_selected_window_whatever_the_data() -> None:
+    start, end = datetime(2026, 11, 15, tzinfo=UTC), datetime(2026, 11, 22, tzinfo=UTC)
+    one_point = [SeriesPoint(T0, 1, 1, 1000.0, 1000.0, Decimal("0.01"), 10, 1)]
+    for make in (
+        charts.runs_over_time,
+        charts.error_rate_over_time,
+        charts.latency_over_time,
+        charts.cost_and_tokens_over_time,
+    ):
+        axis = make(one_point, (start, end))["layout"]["xaxis"]
+        assert axis == {"type": "date", "range": [start.isoformat(), end.isoformat()]}, make.__name__
+        assert "xaxis" not in make(one_point)["layout"]
