@@ -15,18 +15,11 @@ from django.contrib.postgres.indexes import BrinIndex, GinIndex
 from django.db import models
 
 from agentops.tenancy.models import Project
+from traces.ingest.steps import StepKind
 
-
-class StepKind(models.TextChoices):
-    AGENT = "AGENT"
-    LLM = "LLM"
-    TOOL = "TOOL"
-    RETRIEVER = "RETRIEVER"
-    EMBEDDING = "EMBEDDING"
-    CHAIN = "CHAIN"
-    GUARDRAIL = "GUARDRAIL"
-    APPROVAL = "APPROVAL"
-    SPAN = "SPAN"
+# One definition of the kinds, the pipeline's; the column's choices follow it (labels as TextChoices
+# would make them, so that migrations see no change).
+STEP_KIND_CHOICES = [(kind.value, kind.name.replace("_", " ").title()) for kind in StepKind]
 
 
 class RunStatus(models.TextChoices):
@@ -162,7 +155,7 @@ class Step(models.Model):
     span_id = models.BigIntegerField()
     parent_span_id = models.BigIntegerField(null=True)
     name = models.TextField()
-    kind = models.CharField(max_length=16, choices=StepKind.choices)
+    kind = models.CharField(max_length=16, choices=STEP_KIND_CHOICES)
     start_time = models.DateTimeField()
     end_time = models.DateTimeField(null=True)
     duration_ns = models.BigIntegerField(null=True)
