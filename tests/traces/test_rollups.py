@@ -7,7 +7,9 @@ import statistics
 import time
 from datetime import UTC, datetime, timedelta
 
+import psycopg
 import pytest
+from django.db import connection
 
 from tests.factories import make_project, make_run
 from tests.otlp import AgentTrace, protobuf
@@ -209,3 +211,22 @@ def test_concurrent_recomputes_of_one_project_queue_instead_of_colliding():
     assert not errors, errors
     main_connection.ensure_connection()
     assert [r[2] for r in _rows(project)] == [1]
+
+
+@pytest.mark.django_db
+def test_a_catch_up_that_cannot_finish_in_its_budget_gives_up_and_leaves_the_transaction_usable():
+    """A page's catch-up waits for nothing: here a full refresh holds the project's rollup lock."""
+    project = make_project()
+    make_run(project, AgentTrace())
+    holder = psycopg.connect(**connection.get_connection_params())
+    try:
+        holder.execute("SELECT pg_advisory_lock(hashtext('traces.rollups'), %s)", [project.pk])
+        assert rollups.refresh_project(project.pk, budget_ms=200) == 0
+        assert not RunHour.objects.filter(project=project).exists()
+        with connection.cursor() as cursor:  # the budget did not outlive the catch-up
+            cursor.execute("SELECT current_setting('statement_timeout')")
+            assert cursor.fetchone()[0] == "0"
+    finally:
+        holder.close()
+    assert rollups.refresh_project(project.pk) > 0
+    assert RunHour.objects.filter(project=project).exists()

@@ -12,7 +12,8 @@ bundle and environment slice the runs. An invalid range answers 400 with the pag
 An agent never seen in the project is a 404. Any role that may view the project may see dashboards:
 they hold no payloads. The page costs a fixed number of queries, whatever the data: it reads the
 hourly rollups, after catching the project's up with its newest runs (traces.rollups.refresh_project,
-bounded), so a run shows here as soon as it is stored.
+within a time budget), so a run shows here as soon as it is stored; where that cannot be done in time
+(a project of a million runs under live traffic), as of the last beat refresh, at most a minute old.
 """
 
 from __future__ import annotations
