@@ -181,6 +181,11 @@ INGEST_LOCK_TIMEOUT_MS = _int("INGEST_LOCK_TIMEOUT_MS", 5000)
 STATIC_URL = "/static/"
 STATIC_ROOT = Path(env.str("STATIC_ROOT", default=str(AGENTOPS_HOME / "static")))
 STATICFILES_DIRS = [PACKAGE_DIR / "static"]
+STATICFILES_FINDERS = [
+    "django.contrib.staticfiles.finders.FileSystemFinder",
+    "django.contrib.staticfiles.finders.AppDirectoriesFinder",
+    "agentops.staticfinders.PackagedAssetsFinder",  # plotly.js from the pinned plotly package
+]
 # Serve straight from the app folders: no collectstatic step is needed for `agentops up`.
 WHITENOISE_USE_FINDERS = True
 WHITENOISE_AUTOREFRESH = DEBUG
