@@ -12,6 +12,7 @@ from django.db import connection, transaction
 
 from agentops.tenancy.audit import audit_record
 from agentops.tenancy.models import Project
+from traces.ingest.decode import rejection_message
 from traces.ingest.normalize import normalize_batch
 from traces.ingest.redact import RedactionPolicy
 from traces.ingest.rows import ProjectConfig, stage
@@ -31,10 +32,7 @@ class IngestResult:
 
     @property
     def rejection_message(self) -> str:
-        if not self.rejected:
-            return ""
-        count = len(self.rejected)
-        return f"{count} span{'s' if count != 1 else ''} rejected; first: {self.rejected[0]}"
+        return rejection_message(self.rejected)
 
 
 def ingest_batch(*, config: ProjectConfig, batch: DecodedBatch) -> IngestResult:

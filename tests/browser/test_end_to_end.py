@@ -24,7 +24,7 @@ from agentops.tenancy.roles import Role
 from tests.browser.conftest import screenshot
 from tests.factories import PASSWORD, make_member, make_project, make_run, make_user
 from tests.otlp import AgentTrace
-from tests.traces.conftest import SdkRun, emit_agent_run, purge_steps
+from tests.traces.conftest import SdkRun, emit_agent_run
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
@@ -37,7 +37,6 @@ TOOL_STEP = 2
 def project() -> Iterator[Project]:
     project = make_project(name="E2E project")
     yield project
-    purge_steps(project)
 
 
 @pytest.fixture

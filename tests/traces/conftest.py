@@ -16,7 +16,6 @@ from agentops.tenancy import services
 from agentops.tenancy.models import Project, User
 from agentops.tenancy.roles import Role
 from tests.factories import make_project
-from traces.models import Step
 
 PROTOBUF = "application/x-protobuf"
 JSON = "application/json"
@@ -61,15 +60,8 @@ def make_engineer(project: Project) -> User:
 def ingest(request: pytest.FixtureRequest, db: None) -> Iterator[IngestSetup]:
     project = make_project()
     setup = setup_for(project, make_engineer(project))
+    # Steps left by live_server tests are emptied by tests/conftest.py's _empty_unmanaged_tables.
     yield setup
-    if {"live_server", "transactional_db"} & set(request.fixturenames):
-        purge_steps(setup.project)
-
-
-def purge_steps(*projects: Project) -> None:
-    # traces_step is unmanaged (hand-made partitioned table), so the flush that ends a transactional test
-    # (live_server) leaves its rows behind; delete them so no later test sees another test's steps.
-    Step.objects.filter(project_id__in=[p.pk for p in projects]).delete()
 
 
 def api_get(client: Any, url: str, setup: IngestSetup) -> Any:

@@ -30,7 +30,6 @@ from tests.traces.conftest import (
     IngestSetup,
     SdkRun,
     emit_agent_run,
-    purge_steps,
     setup_for,
 )
 
@@ -190,23 +189,20 @@ def test_the_same_trace_as_otlp_json_reads_back_identically(
     twin_project = make_project()
     services.membership_grant(user=ingest.engineer, project=twin_project, role=Role.ENGINEER)
     twin = setup_for(twin_project, ingest.engineer)
-    try:
-        (resource_spans,) = encode_spans(ids.spans).resource_spans
-        spans = [span for scope in resource_spans.scope_spans for span in scope.spans]
-        body = otlp_json(spans, ids.resource)
-        assert f'"{ids.trace_id}"' in body.decode()  # hex ids, as OTLP/JSON writes them
-        headers = {"Content-Type": JSON, "Authorization": f"Bearer {twin.key}"}
-        if gzipped:
-            body = gzip.compress(body)
-            headers["Content-Encoding"] = "gzip"
+    (resource_spans,) = encode_spans(ids.spans).resource_spans
+    spans = [span for scope in resource_spans.scope_spans for span in scope.spans]
+    body = otlp_json(spans, ids.resource)
+    assert f'"{ids.trace_id}"' in body.decode()  # hex ids, as OTLP/JSON writes them
+    headers = {"Content-Type": JSON, "Authorization": f"Bearer {twin.key}"}
+    if gzipped:
+        body = gzip.compress(body)
+        headers["Content-Encoding"] = "gzip"
 
-        response = requests.post(live_server.url + "/v1/traces", data=body, headers=headers, timeout=30)
+    response = requests.post(live_server.url + "/v1/traces", data=body, headers=headers, timeout=30)
 
-        assert response.status_code == 200, response.text
-        assert response.headers["Content-Type"] == JSON
-        assert response.content == b"{}"
-        twin_run = fetch_run(live_server.url, twin, ids.trace_id)
-        assert_agent_run(twin_run, ids)
-        assert twin_run == fetch_run(live_server.url, ingest, ids.trace_id)
-    finally:
-        purge_steps(twin_project)
+    assert response.status_code == 200, response.text
+    assert response.headers["Content-Type"] == JSON
+    assert response.content == b"{}"
+    twin_run = fetch_run(live_server.url, twin, ids.trace_id)
+    assert_agent_run(twin_run, ids)
+    assert twin_run == fetch_run(live_server.url, ingest, ids.trace_id)

@@ -15,7 +15,7 @@ The JSON walk lives in `decode_json`, the span rules in `validate`.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 from google.protobuf.message import DecodeError as ProtobufDecodeError
@@ -59,12 +59,13 @@ def decode_request(body: bytes, content_type: str) -> DecodedBatch:
     return decode_json(body)
 
 
-def rejection_message(rejections: list[Rejection]) -> str:
-    """The partial_success error_message: how many spans were rejected and the first problem."""
-    if not rejections:
+def rejection_message(reasons: Sequence[str]) -> str:
+    """The partial_success error_message: how many spans were rejected and the first problem. Reasons
+    come from decoding (Rejection.reason) and from staging (traces.ingest.rows)."""
+    if not reasons:
         return ""
-    count = len(rejections)
-    return f"{count} span{'s' if count != 1 else ''} rejected; first: {rejections[0].reason}"
+    count = len(reasons)
+    return f"{count} span{'s' if count != 1 else ''} rejected; first: {reasons[0]}"
 
 
 # --- protobuf -----------------------------------------------------------------------------------

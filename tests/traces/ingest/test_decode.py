@@ -734,7 +734,12 @@ def test_status_in_json_and_for_unsupported_content_types() -> None:
 def test_rejection_message_names_the_count_and_first_problem() -> None:
     batch = _pb_batch_with(name="")
 
-    assert rejection_message(batch.rejections) == "1 span rejected; first: span 3: name must not be empty"
+    assert (
+        rejection_message([r.reason for r in batch.rejections])
+        == "1 span rejected; first: span 3: name must not be empty"
+    )
     assert rejection_message([]) == ""
     logs_like = decode_request(ExportTraceServiceRequest(resource_spans=[ResourceSpans(scope_spans=[ScopeSpans(spans=[PbSpan(), PbSpan()])])]).SerializeToString(), PB)  # fmt: skip
-    assert rejection_message(logs_like.rejections).startswith("2 spans rejected; first: span 0: traceId")
+    assert rejection_message([r.reason for r in logs_like.rejections]).startswith(
+        "2 spans rejected; first: span 0: traceId"
+    )
