@@ -191,6 +191,11 @@ def _lookup(model: str, provider: str | None, day: date) -> _Found | str:
     return _Found(info=info, prices=info.get_prices(datetime.combine(day, datetime.min.time(), UTC)))
 
 
+def warm() -> None:
+    """Load genai-prices' snapshot now (a web worker does at start) rather than in the first batch."""
+    get_snapshot()
+
+
 def _override(model: str, overrides: Mapping[str, ModelPrice] | None) -> ModelPrice | None:
     if not overrides:
         return None

@@ -29,8 +29,11 @@ class AgentopsWSGI(BaseApplication):
             self.cfg.set(key, value)
 
     def load(self) -> Any:
+        # Runs in each worker after the fork (the app is not preloaded).
+        from agentops.heap import warm_and_freeze
         from agentops.wsgi import application
 
+        warm_and_freeze()
         return application
 
 

@@ -1,0 +1,22 @@
+"""Garbage-collector settings for long-running web workers.
+
+CPython's cyclic collector walks every tracked object on each full collection. A web worker holds a
+large heap that never becomes garbage (Django, the URL and template machinery, genai-prices' whole price
+snapshot), and ingest allocates hundreds of thousands of short-lived objects per batch, which trigger
+collections often. Measured on the ingest pipeline (bench spans, in process): normalizing cost 51 µs per
+span with the collector as it comes and 30 µs with the startup heap frozen, the rest of the pipeline
+unchanged. Reference cycles are still collected; only the objects alive at startup are left out.
+"""
+
+from __future__ import annotations
+
+import gc
+
+
+def warm_and_freeze() -> None:
+    """Load what ingest loads lazily, then move every object alive now out of the collector's walks."""
+    from traces.ingest.pricing import warm as warm_prices
+
+    warm_prices()
+    gc.collect()
+    gc.freeze()
