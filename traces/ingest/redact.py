@@ -32,35 +32,49 @@ BUILTIN_RULES = frozenset({EMAIL, CARD, API_KEY})
 CUSTOM = "custom"
 
 # Each rule is its own pass. Measured on 1.5 KB messages, one alternation of every rule ran 3 to 10 times
-# slower than separate passes: a pattern that starts with a literal or a small character set is found by
-# a fast scan in C, an alternation of them is tried branch by branch at every position.
-# Each pattern is paired with a literal that every match contains (None: there is none). A pass runs only
-# on text holding its literal: a substring search in C costs a fraction of the pattern's own scan, and
-# most text holds none of them.
-_BUILTIN_PATTERNS: dict[str, tuple[tuple[str, str | None], ...]] = {
+# slower than separate passes: a pattern that starts with a literal is found by a fast scan in C, an
+# alternation of them is tried branch by branch at every position.
+# A pattern that starts with a literal needs no gate: re's own prefix search is as fast as `in`. The
+# others are paired with a gate, a cheap test that every text holding a match passes (None: they have a
+# literal prefix). Measured on the benchmark's batches (650 KB of JSON per 512 spans): the card pattern
+# alone took 2.5-3 ms a batch, since re tests a leading character class char by char; its digit count
+# gate takes 0.4 ms.
+_BUILTIN_PATTERNS: dict[str, tuple[tuple[str, Callable[[str], bool] | None], ...]] = {
     EMAIL: (
         # Anchored on a boundary before the local part so a run of word characters is scanned once.
-        (r"(?<![\w.%+-])[\w.%+-]{1,64}@[A-Za-z0-9-]{1,63}(?:\.[A-Za-z0-9-]{1,63})*\.[A-Za-z]{2,24}\b", "@"),
+        (
+            r"(?<![\w.%+-])[\w.%+-]{1,64}@[A-Za-z0-9-]{1,63}(?:\.[A-Za-z0-9-]{1,63})*\.[A-Za-z]{2,24}\b",
+            lambda text: "@" in text,
+        ),
     ),
     CARD: (
         # Contiguous, or grouped as printed: 4-4-4-4(-3), Amex 4-6-5. Not preceded by a digit or dash.
         (
             r"[2-6](?<![\d-][2-6])(?:\d{12,18}|\d{3}(?:[ -]\d{4}){3}(?:[ -]\d{3})?|(?<=3)[47]\d{2}[ -]\d{6}[ -]\d{5})(?!\d)",
-            None,
+            lambda text: _digit_count(text) >= 13,
         ),
     ),
     API_KEY: (
         # OpenAI (sk-, sk-proj-, sk-svcacct-) and Anthropic (sk-ant-) keys: a word start, a digit somewhere,
         # so a slug like "risk-management-strategies-for-..." stays.
-        (r"sk-(?<![\w-]sk-)(?=[\w-]*\d)[\w-]{32,}", "sk-"),
-        (r"A[KS]IA[0-9A-Z]{16}\b", "IA"),  # AWS access key ids
-        (r"gh[pousr]_[A-Za-z0-9]{36,}", "_"),  # GitHub tokens
-        (r"github_pat_\w{22,}", "github_pat_"),
-        (r"xox[abprs]-[A-Za-z0-9-]{10,}", "xox"),  # Slack tokens
+        (r"sk-(?<![\w-]sk-)(?=[\w-]*\d)[\w-]{32,}", None),
+        (r"A[KS]IA[0-9A-Z]{16}\b", None),  # AWS access key ids
+        (r"gh[pousr]_[A-Za-z0-9]{36,}", None),  # GitHub tokens
+        (r"github_pat_\w{22,}", None),
+        (r"xox[abprs]-[A-Za-z0-9-]{10,}", None),  # Slack tokens
         # "Bearer <token>": the word stays, the token goes.
-        (r"[Bb]earer (?=[\w.~+/-]*\d)[\w.~+/-]{16,}=*", "earer "),
+        (r"[Bb]earer (?=[\w.~+/-]*\d)[\w.~+/-]{16,}=*", lambda text: "earer " in text),
     ),
 }
+
+_DIGITS = b"0123456789"
+
+
+def _digit_count(text: str) -> int:
+    # Two passes in C (encode, delete the digits) instead of a regex testing every character.
+    data = text.encode("utf-8", "surrogatepass")
+    return len(data) - len(data.translate(None, _DIGITS))
+
 
 # Attributes that carry message content, per convention (see the reference fact sheet, section 2.2).
 # A key matches when it equals one of these or continues it with a dot (llm.input_messages.0.message...).
@@ -120,10 +134,10 @@ def _compile_custom(pattern: str) -> re.Pattern[str]:
     return compiled
 
 
-# One pass: the compiled pattern's sub, its replacement, and the literal gating it (None: always runs).
+# One pass: the compiled pattern's sub, its replacement, and the gate it runs behind (None: always runs).
 # Plain tuples, looped over inline in redact_text: a method call per pass per text cost more than the
 # regex scans themselves.
-_Pass = tuple[Callable[..., str], Callable[[re.Match[str]], str], str | None]
+_Pass = tuple[Callable[..., str], Callable[[re.Match[str]], str], Callable[[str], bool] | None]
 
 
 @dataclass(frozen=True)
@@ -162,7 +176,7 @@ class RedactionPolicy:
 
     def redact_text(self, text: str) -> str:
         for sub, replacement, gate in self._passes:
-            if gate is None or gate in text:
+            if gate is None or gate(text):
                 text = sub(replacement, text)
         return text
 
