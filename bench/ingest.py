@@ -114,17 +114,18 @@ def reference_copy(database_url: str, bodies: list[bytes]) -> tuple[int, float]:
     import django
 
     django.setup()
+    from traces.ingest.columns import STEP_COLUMNS
     from traces.ingest.decode import decode_request
     from traces.ingest.normalize import normalize_batch
     from traces.ingest.redact import BUILTIN_RULES, RedactionPolicy
-    from traces.ingest.rows import ProjectConfig, stage
-    from traces.ingest.store import STEP_COLUMNS
+    from traces.ingest.rows import ProjectConfig, stage, step_values
 
     config = ProjectConfig(project_id=1, redaction=RedactionPolicy(builtin=BUILTIN_RULES))
     prepared = []
     for body in bodies:
         staged = stage(normalize_batch(decode_request(body, "application/x-protobuf").spans), config)
-        prepared.append([row[: len(STEP_COLUMNS)] for row in staged.rows])
+        # Typed as traces_step holds them (a UUID, datetimes): the rows as a plain client would send them.
+        prepared.append([step_values(row) for row in staged.rows])
     columns = ", ".join(STEP_COLUMNS)
     with psycopg.connect(database_url) as conn:
         conn.execute("DROP TABLE IF EXISTS bench_copy_reference")

@@ -47,7 +47,8 @@ from django.core.management import call_command  # noqa: E402 (after django.setu
 from django.db import connection, transaction  # noqa: E402 (after django.setup)
 
 from agentops.tenancy import services  # noqa: E402 (after django.setup)
-from traces.ingest.rows import ProjectConfig, stage  # noqa: E402 (after django.setup)
+from traces.ingest.columns import STAGE_COLUMNS  # noqa: E402 (after django.setup)
+from traces.ingest.rows import ProjectConfig, stage, step_values  # noqa: E402 (after django.setup)
 from traces.ingest.steps import Step, StepKind  # noqa: E402 (after django.setup)
 from traces.ingest.store import STEP_COLUMNS, store_rows  # noqa: E402 (after django.setup)
 from traces.partitions import ensure_months  # noqa: E402 (after django.setup)
@@ -202,23 +203,22 @@ def _template(shape: Shape, config: ProjectConfig) -> Template:
     t0 = 1_750_000_000 * 1_000_000_000
     staged = stage(_steps(shape, llm_calls=6, t0=t0), config)
     assert not staged.rejected and len(staged.rows) == 12, staged.rejected
-    rows = staged.rows
-    n = len(STEP_COLUMNS)
+    rows = [step_values(row) for row in staged.rows]
     fields, offsets, parents = [], [], []
     for row, start_ns in zip(rows, staged.start_ns, strict=True):
-        fields.append([_copy_text(v) for v in row[:n]])
+        fields.append([_copy_text(v) for v in row])
         end = row[_I["end_time"]]
         offsets.append(
             ((start_ns - t0) // 1000, None if end is None else (row[_I["duration_ns"]] + start_ns - t0) // 1000)
         )
         parents.append(row[_I["parent_span_id"]] is not None)
-    root = rows[0]
-    ctx = {name: i + n for i, name in enumerate(("is_root", "needs_price", "agent", "agent_rank", "bundle"))}
+    root, root_stage = rows[0], staged.rows[0]
+    ctx = {name: i for i, name in enumerate(STAGE_COLUMNS)}
     llm = [r for r in rows if r[_I["kind"]] == "LLM"]
     run = {
         "name": root[_I["name"]],
-        "agent": root[ctx["agent"]],
-        "bundle": root[ctx["bundle"]],
+        "agent": root_stage[ctx["agent"]],
+        "bundle": root_stage[ctx["bundle"]],
         "environment": shape.environment,
         "step_count": len(rows),
         "llm_calls": len(llm),
@@ -229,13 +229,13 @@ def _template(shape: Shape, config: ProjectConfig) -> Template:
             for col in ("input_tokens", "output_tokens", "cache_read_tokens", "cache_write_tokens", "reasoning_tokens")
         },
         "cost_usd": sum((r[_I["cost_usd"]] or Decimal(0) for r in rows), Decimal(0)),
-        "unpriced_steps": sum(bool(r[ctx["needs_price"]]) and not r[_I["priced"]] for r in rows),
+        "unpriced_steps": sum(bool(r[ctx["needs_price"]]) and not r[ctx["priced"]] for r in staged.rows),
         "models_used": sorted({r[_I["model"]] for r in rows if r[_I["model"]]}),
         "tools_used": sorted({r[_I["tool_name"]] for r in rows if r[_I["tool_name"]]}),
-        # The root's previews win (stage columns 9 and 10 after the step's own).
-        "input_preview": root[n + 9],
-        "output_preview": root[n + 10],
-        "resource": root[n + 13],
+        # The root's previews win.
+        "input_preview": root_stage[ctx["input_preview"]],
+        "output_preview": root_stage[ctx["output_preview"]],
+        "resource": root_stage[ctx["resource"]],
     }
     return Template(fields, offsets, parents, run, duration_us=max(e or s for s, e in offsets))
 

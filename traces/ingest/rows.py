@@ -6,7 +6,8 @@ cannot hold, say) is rejected alone, with a reason, and the rest of the batch go
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+import uuid
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -14,9 +15,9 @@ from typing import Any
 
 import orjson
 
-from traces.ids import trace_from_hex
+from traces.ingest.columns import STAGE_COLUMNS, STEP_COLUMNS
 from traces.ingest.pricing import ModelPrice, price_usage
-from traces.ingest.redact import RedactionPolicy, is_content_key, redact_json_text
+from traces.ingest.redact import RedactionPolicy, is_content_key, redact_json_text, redact_texts
 from traces.ingest.steps import Step, StepKind
 
 PREVIEW_CHARS = 300
@@ -42,7 +43,7 @@ class ProjectConfig:
 
 @dataclass
 class Staged:
-    rows: list[tuple[Any, ...]]
+    rows: list[list[Any]]  # in STAGE_COLUMNS order
     start_ns: list[int]
     rejected: list[str]  # one reason per rejected step
 
@@ -146,12 +147,25 @@ def _validate(step: Step) -> str | None:
     return None
 
 
+# Where the texts that redaction rewrites sit in a staged row.
+_COL = {name: i for i, name in enumerate(STAGE_COLUMNS)}
+_ERROR, _INPUT, _OUTPUT = _COL["error_message"], _COL["input"], _COL["output"]
+_ATTRIBUTES, _EVENTS, _CONTEXT = _COL["attributes"], _COL["events"], _COL["context"]
+_INPUT_PREVIEW, _OUTPUT_PREVIEW = _COL["input_preview"], _COL["output_preview"]
+
+
 def stage(steps: Iterable[Step], config: ProjectConfig) -> Staged:
+    """Rows in STAGE_COLUMNS order. Redaction runs once over the whole batch's texts (redact_texts):
+    the rows are built with the texts as sent, and their redacted versions put in place at the end."""
     staged = Staged(rows=[], start_ns=[], rejected=[])
     seen: set[tuple[str, str, int]] = set()
     traces_with_resource: set[str] = set()
     resource_json: dict[int, str] = {}  # spans of one request share their resource: dump it once
     policy = config.redaction
+    drop = policy.drop_content
+    texts: list[str] = []  # to redact: (row, column) in `places`, and whether the text is JSON
+    places: list[tuple[list[Any], int]] = []
+    json_texts: list[bool] = []
     for step in steps:
         # By the stored key: Postgres keeps microseconds, and a second stage row of one stored step
         # would be counted into its run twice.
@@ -164,16 +178,13 @@ def stage(steps: Iterable[Step], config: ProjectConfig) -> Staged:
             staged.rejected.append(problem)
             continue
         cost, priced, unpriced_reason, needs_price = _price(step, config)
-        drop = policy.drop_content
         attributes = step.attributes
         if drop:
             attributes = {k: v for k, v in attributes.items() if not is_content_key(k)}
         is_root = step.parent_span_id is None
         is_llm = step.kind == StepKind.LLM
-        # Previews are made from the values as sent, so they are redacted as text here.
+        # Previews are made from the values as sent, so they are redacted as text with the rest.
         show = (is_root or is_llm) and not drop
-        input_preview = policy.redact_text(_preview(step.input, role="user")) if show else ""
-        output_preview = policy.redact_text(_preview(step.output, role="assistant")) if show else ""
         agent = step.agent_name or (step.service_name if is_root else None) or ""
         if step.bundle_id:
             bundle, bundle_rank = step.bundle_id, 1
@@ -181,8 +192,6 @@ def stage(steps: Iterable[Step], config: ProjectConfig) -> Staged:
             bundle, bundle_rank = step.service_version, 2
         else:
             bundle, bundle_rank = "", 9
-        end_ns = step.end_ns if step.end_ns else None
-        start_time = ns_to_datetime(step.start_ns)
         # The resource goes with the root, and with the first step of each trace in the batch (the
         # root may come in another batch); the run keeps the root's.
         resource = None
@@ -193,61 +202,94 @@ def stage(steps: Iterable[Step], config: ProjectConfig) -> Staged:
                 resource_json[key_id] = _redacted_json(step.resource, policy) or "{}"
             resource = resource_json[key_id]
         context = {k: v for k, v in (("tags", step.tags), ("metadata", step.metadata), ("links", step.links)) if v}
-        staged.rows.append(
-            (
-                config.project_id,
-                trace_from_hex(step.trace_id),
-                _span_int(step.span_id),
-                _span_int(step.parent_span_id) if step.parent_span_id else None,
-                _clean_text(step.name),
-                str(step.kind),
-                start_time,
-                ns_to_datetime(end_ns) if end_ns else None,
-                end_ns - step.start_ns if end_ns else None,
-                step.status,
-                _clean_text(step.error_type),
-                _clean_text(policy.redact_text(step.error_message) if step.error_message else None),
-                _clean_text(step.model),
-                _clean_text(step.provider),
-                step.input_tokens,
-                step.output_tokens,
-                step.cache_read_tokens,
-                step.cache_write_tokens,
-                step.reasoning_tokens,
-                step.usage_is_aggregate,
-                cost,
-                priced,
-                unpriced_reason,
-                step.reported_cost_usd,
-                _clean_text(step.tool_name),
-                _clean_text(step.tool_call_id),
-                None if drop else _redacted_json(step.input, policy),
-                None if drop else _redacted_json(step.output, policy),
-                _redacted_json(attributes, policy) if attributes else "{}",
-                # Events carry content too (old per-message events): dropped with it, else redacted.
-                "[]" if drop or not step.events else (_redacted_json(step.events, policy) or "[]"),
-                step.convention,
-                _redacted_json(context, policy) if context else None,
-                # staging-only context
-                is_root,
-                needs_price,
-                _clean_text(agent),
-                _ROOT_RANK if is_root else step.start_ns,
-                _clean_text(bundle),
-                bundle_rank,
-                _clean_text(step.environment) or "",
-                _clean_text(step.session_id) or "",
-                _clean_text(step.user_id) or "",
-                _clean_text(input_preview),
-                _clean_text(output_preview),
-                step.start_ns,
-                [_clean_text(str(t)) for t in step.tags],
-                resource,
-            )
-        )
+        row = [
+            config.project_id,
+            step.trace_id,  # 32 hex digits, which the uuid column reads as they are
+            _span_int(step.span_id),
+            _span_int(step.parent_span_id) if step.parent_span_id else None,
+            _clean_text(step.name),
+            str(step.kind),
+            step.start_ns,  # the store turns nanoseconds into start_time, end_time and duration_ns
+            step.end_ns or None,
+            step.status,
+            _clean_text(step.error_type),
+            _clean_text(step.error_message),
+            _clean_text(step.model),
+            _clean_text(step.provider),
+            step.input_tokens,
+            step.output_tokens,
+            step.cache_read_tokens,
+            step.cache_write_tokens,
+            step.reasoning_tokens,
+            step.usage_is_aggregate,
+            cost,
+            priced,
+            unpriced_reason,
+            step.reported_cost_usd,
+            _clean_text(step.tool_name),
+            _clean_text(step.tool_call_id),
+            None if drop else _json(step.input),
+            None if drop else _json(step.output),
+            _json(attributes) if attributes else "{}",
+            # Events carry content too (old per-message events): dropped with it, else redacted.
+            "[]" if drop or not step.events else (_json(step.events) or "[]"),
+            step.convention,
+            _json(context) if context else None,
+            # staging-only context
+            is_root,
+            needs_price,
+            _clean_text(agent),
+            _ROOT_RANK if is_root else step.start_ns,
+            _clean_text(bundle),
+            bundle_rank,
+            _clean_text(step.environment) or "",
+            _clean_text(step.session_id) or "",
+            _clean_text(step.user_id) or "",
+            _clean_text(_preview(step.input, role="user")) if show else "",
+            _clean_text(_preview(step.output, role="assistant")) if show else "",
+            [_clean_text(str(t)) for t in step.tags],
+            resource,
+        ]
+        for column, is_json in _REDACTED:
+            text = row[column]
+            if text and text not in _EMPTY:
+                texts.append(text)
+                places.append((row, column))
+                json_texts.append(is_json)
+        staged.rows.append(row)
         staged.start_ns.append(step.start_ns)
+    if policy.has_rules and texts:
+        for (row, column), text in zip(places, redact_texts(texts, policy, json_texts=json_texts), strict=True):
+            row[column] = text
     return staged
 
 
+_REDACTED = (
+    (_ERROR, False),
+    (_INPUT, True),
+    (_OUTPUT, True),
+    (_ATTRIBUTES, True),
+    (_EVENTS, True),
+    (_CONTEXT, True),
+    (_INPUT_PREVIEW, False),
+    (_OUTPUT_PREVIEW, False),
+)
+_EMPTY = frozenset({"{}", "[]"})
+
+
 def _span_int(hex_id: str) -> int:
-    return int.from_bytes(bytes.fromhex(hex_id), "big", signed=True)
+    # Span ids are stored as signed bigint: the 64 bits as they are.
+    value = int(hex_id, 16)
+    return value - (1 << 64) if value >= (1 << 63) else value
+
+
+def step_values(row: Sequence[Any]) -> tuple[Any, ...]:
+    """A staged row's values for traces_step's STEP_COLUMNS, typed as the table holds them: the stage
+    carries the trace id as hex text and times as nanoseconds, which the store converts in SQL."""
+    values = dict(zip(STAGE_COLUMNS, row, strict=True))
+    start_ns, end_ns = values["start_ns"], values["end_ns"]
+    values["trace_id"] = uuid.UUID(hex=values["trace_id"])
+    values["start_time"] = ns_to_datetime(start_ns)
+    values["end_time"] = ns_to_datetime(end_ns) if end_ns else None
+    values["duration_ns"] = end_ns - start_ns if end_ns else None
+    return tuple(values[name] for name in STEP_COLUMNS)

@@ -19,37 +19,39 @@ from typing import Any
 
 from django.db import connection
 
-# Columns of traces_step written by ingest, in COPY order.
-STEP_COLUMNS = (
-    "project_id", "trace_id", "span_id", "parent_span_id", "name", "kind", "start_time", "end_time",
-    "duration_ns", "status", "error_type", "error_message", "model", "provider", "input_tokens",
-    "output_tokens", "cache_read_tokens", "cache_write_tokens", "reasoning_tokens", "usage_is_aggregate",
-    "cost_usd", "priced", "unpriced_reason", "reported_cost_usd", "tool_name", "tool_call_id", "input",
-    "output", "attributes", "events", "convention", "context",
-)  # fmt: skip
-# Staging-only columns: run context and previews, used for the run aggregates, not stored per step.
-CONTEXT_COLUMNS = (
-    "is_root", "needs_price", "agent", "agent_rank", "bundle", "bundle_rank", "environment", "session_id",
-    "user_id", "input_preview", "output_preview", "start_ns", "tags", "resource",
-)  # fmt: skip
-STAGE_COLUMNS = STEP_COLUMNS + CONTEXT_COLUMNS
+from traces.ingest.columns import STAGE_COLUMNS, STEP_COLUMNS
 
 _STAGE_DDL = """
 CREATE TEMP TABLE IF NOT EXISTS step_stage (
     project_id bigint, trace_id uuid, span_id bigint, parent_span_id bigint, name text, kind text,
-    start_time timestamptz, end_time timestamptz, duration_ns bigint, status text, error_type text,
+    start_ns bigint, end_ns bigint, status text, error_type text,
     error_message text, model text, provider text, input_tokens bigint, output_tokens bigint,
     cache_read_tokens bigint, cache_write_tokens bigint, reasoning_tokens bigint, usage_is_aggregate boolean,
     cost_usd numeric, priced boolean, unpriced_reason text, reported_cost_usd numeric, tool_name text,
     tool_call_id text, input jsonb, output jsonb, attributes jsonb, events jsonb, convention text,
     context jsonb,
     is_root boolean, needs_price boolean, agent text, agent_rank bigint, bundle text, bundle_rank int,
-    environment text, session_id text, user_id text, input_preview text, output_preview text, start_ns bigint,
+    environment text, session_id text, user_id text, input_preview text, output_preview text,
     tags text[], resource jsonb
 ) WITH (toast_tuple_target = 8160) ON COMMIT DELETE ROWS
 """
 
 _STEP_COLS_SQL = ", ".join(STEP_COLUMNS)
+
+
+def _timestamp(ns: str) -> str:
+    # Exact to the microsecond: whole seconds are exact as a double, and so is the rest in microseconds.
+    # Done here rather than in Python: a bigint is cheaper to send and to parse than a timestamp's text.
+    return f"(to_timestamp({ns} / 1000000000) + ({ns} % 1000000000 / 1000) * interval '1 microsecond')"
+
+
+# The stage's expression for each step column: times arrive as nanoseconds.
+_FROM_STAGE = {
+    "start_time": _timestamp("start_ns"),
+    "end_time": _timestamp("end_ns"),
+    "duration_ns": "end_ns - start_ns",
+}
+_STAGE_SELECT_SQL = ", ".join(_FROM_STAGE.get(name, name) for name in STEP_COLUMNS)
 
 # Ranks order the candidates for a run-level value: the lower wins. The root span's value always wins;
 # otherwise the earliest step's (rank = its start in ns). Previews: the root's input and output win;
@@ -57,13 +59,15 @@ _STEP_COLS_SQL = ", ".join(STEP_COLUMNS)
 _STORE = f"""
 WITH ins AS (
     INSERT INTO traces_step ({_STEP_COLS_SQL})
-    SELECT {_STEP_COLS_SQL} FROM step_stage ORDER BY project_id, trace_id, span_id
+    SELECT {_STAGE_SELECT_SQL} FROM step_stage ORDER BY project_id, trace_id, span_id
     ON CONFLICT DO NOTHING
-    RETURNING project_id, trace_id, span_id, start_time
+    RETURNING project_id, trace_id, span_id, start_time, end_time
 ), s AS (
     -- The stage may still hold earlier batches of this transaction, maybe of another project with the
     -- same ids: only the rows inserted now, matched on the whole key, count.
-    SELECT st.* FROM ins JOIN step_stage st USING (project_id, trace_id, span_id, start_time)
+    SELECT st.*, ins.start_time, ins.end_time
+    FROM ins JOIN step_stage st USING (project_id, trace_id, span_id)
+    WHERE ins.start_time = {_timestamp("st.start_ns")}
 ), agg AS (
     SELECT
         s.project_id, s.trace_id,

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from traces.ingest.redact import (
     BUILTIN_RULES,
@@ -13,6 +16,7 @@ from traces.ingest.redact import (
     is_content_key,
     redact_attributes,
     redact_content,
+    redact_texts,
     redact_value,
 )
 
@@ -252,3 +256,50 @@ def test_long_runs_without_matches_are_left_alone(blob: str) -> None:
     # Shapes that make a careless e-mail or card pattern backtrack quadratically (minutes on 1 MB, such as a
     # base64 image in a message); these patterns scan each run once.
     assert redact_value(blob, ALL) == blob
+
+
+# --- redact_texts: a batch's texts at once, as text by text ------------------------------------------
+
+_SECRETS = [
+    "jane.doe@example.com",
+    "4111 1111 1111 1111",
+    "5500-0000-0000-0004",
+    "378282246310005",
+    OPENAI_KEY,
+    ANTHROPIC_KEY,
+    "AKIAIOSFODNN7EXAMPLE",
+    "ghp_" + "a1B2" * 9,
+    "github_pat_" + "x9" * 12,
+    "xoxb-1234567890-abcdef",
+    "Bearer abc.def-123456789012345",
+]
+_FILLER = st.text(alphabet='abc xyz-_.@:,0123456789é…\n"{}', max_size=40)
+_TEXT = st.lists(st.one_of(_FILLER, st.sampled_from(_SECRETS)), max_size=6).map("".join)
+
+
+@settings(max_examples=300, deadline=None)
+@given(texts=st.lists(_TEXT, max_size=12), policy=st.sampled_from([ALL, EMAIL, CARD, KEYS]))
+def test_redact_texts_equals_redacting_each_text_alone(texts: list[str], policy: RedactionPolicy) -> None:
+    expected = [policy.redact_text(text) for text in texts]
+    assert redact_texts(texts, policy, json_texts=[False] * len(texts)) == expected
+
+
+def test_redact_texts_keeps_json_valid_and_falls_back_per_text() -> None:
+    texts = [
+        json.dumps({"to": "a@b.co", "card": "4111111111111111"}),
+        "plain a@b.co",
+        json.dumps(["\nbob@example.com"]),  # a match that starts on an escape's letter
+        "no NUL here",
+    ]
+    out = redact_texts(texts, ALL, json_texts=[True, False, True, False])
+    assert json.loads(out[0]) == {"to": "[REDACTED:email]", "card": "[REDACTED:card]"}
+    assert out[1] == "plain [REDACTED:email]"
+    assert json.loads(out[2]) == ["\n[REDACTED:email]"]
+    assert out[3] == "no NUL here"
+
+
+def test_redact_texts_with_nul_or_custom_patterns_redacts_each_text_alone() -> None:
+    custom = RedactionPolicy.from_settings(builtin=["email"], custom=[r"a.b"])
+    texts = ["xa\x00b a@b.co", "a", "b"]
+    assert redact_texts(texts, custom, json_texts=[False] * 3) == [custom.redact_text(t) for t in texts]
+    assert redact_texts(texts, ALL, json_texts=[False] * 3) == [ALL.redact_text(t) for t in texts]
