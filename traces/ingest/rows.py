@@ -202,7 +202,7 @@ def stage(steps: Iterable[Step], config: ProjectConfig) -> Staged:
                 resource_json[key_id] = _redacted_json(step.resource, policy) or "{}"
             resource = resource_json[key_id]
         context = {k: v for k, v in (("tags", step.tags), ("metadata", step.metadata), ("links", step.links)) if v}
-        row = [
+        row: list[Any] = [
             config.project_id,
             step.trace_id,  # 32 hex digits, which the uuid column reads as they are
             _span_int(step.span_id),

@@ -203,8 +203,8 @@ class StoreResult:
     runs_touched: int
 
 
-def store_rows(rows: Sequence[tuple[Any, ...]]) -> StoreResult:
-    """Store staged rows (tuples in STAGE_COLUMNS order). Must run inside a transaction, with the
+def store_rows(rows: Sequence[Sequence[Any]]) -> StoreResult:
+    """Store staged rows (in STAGE_COLUMNS order). Must run inside a transaction, with the
     partitions of the rows' months created beforehand (traces.partitions.ensure_months)."""
     if not rows:
         return StoreResult(0, 0)
