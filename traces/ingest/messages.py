@@ -100,9 +100,15 @@ def from_otel(value: Any) -> list[Message] | None:
                 return None
             out.extend(converted)
             continue
+        sent_role = item.get("role")
+        new_role = role(sent_role)
+        new_parts = [_otel_part(p) for p in parts]
+        if new_role == sent_role and all(new is old for new, old in zip(new_parts, parts, strict=True)):
+            out.append(item)  # already in the one shape (as OTel emitters send it): no copy
+            continue
         msg = dict(item)
-        msg["role"] = role(item.get("role"))
-        msg["parts"] = [_otel_part(p) for p in parts]
+        msg["role"] = new_role
+        msg["parts"] = new_parts
         out.append(msg)
     return out
 

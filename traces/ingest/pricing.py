@@ -108,6 +108,16 @@ class PriceResult:
 class _Found:
     info: ModelInfo
     prices: SnapshotPrice | None  # None when prices change within a day (off-peak hours): resolved per call
+    # The four per-token prices when `prices` is flat and untiered, taken once: asking genai-prices'
+    # price object for them on every step cost more than the arithmetic.
+    flat: tuple[Decimal | None, Decimal | None, Decimal | None, Decimal | None] | None = None
+
+
+def _flat_prices(prices: SnapshotPrice) -> tuple[Decimal | None, Decimal | None, Decimal | None, Decimal | None] | None:
+    four = (prices.input_mtok, prices.output_mtok, prices.cache_read_mtok, prices.cache_write_mtok)
+    if not _is_flat(prices) or any(isinstance(price, TieredPrices) for price in four):
+        return None
+    return four  # type: ignore[return-value]
 
 
 def _unpriced(reason: str) -> PriceResult:
@@ -188,7 +198,8 @@ def _lookup(model: str, provider: str | None, day: date) -> _Found | str:
     conditional = [] if isinstance(info.prices, SnapshotPrice) else info.prices
     if any(isinstance(price.constraint, TimeOfDateConstraint) for price in conditional):
         return _Found(info=info, prices=None)
-    return _Found(info=info, prices=info.get_prices(datetime.combine(day, datetime.min.time(), UTC)))
+    prices = info.get_prices(datetime.combine(day, datetime.min.time(), UTC))
+    return _Found(info=info, prices=prices, flat=_flat_prices(prices))
 
 
 def warm() -> None:
@@ -249,6 +260,8 @@ def price_usage(
     found = _lookup(model_key, provider_key, at_utc.date())
     if isinstance(found, str):
         return _unpriced(found)
+    if found.flat is not None:
+        return PriceResult(cost_usd=_flat_cost(*found.flat, tokens), priced=True, source="genai-prices", reason=None)
     prices = found.prices if found.prices is not None else found.info.get_prices(at_utc)
     try:
         cost = snapshot_cost(prices, tokens)

@@ -99,8 +99,9 @@ def _preview(value: Any, *, role: str | None) -> str:
     if value is None:
         return ""
     if isinstance(value, list) and value and isinstance(value[0], dict) and "parts" in value[0]:
-        chosen = [m for m in value if role is None or m.get("role") == role] or value
-        text = _text_of_parts(chosen[-1])
+        # The last message of that role (else the last message), found from the end.
+        last = next((m for m in reversed(value) if role is None or m.get("role") == role), value[-1])
+        text = _text_of_parts(last)
     elif isinstance(value, str):
         text = value
     else:

@@ -32,8 +32,9 @@ class StepKind(StrEnum):
 MODEL_CALL_KINDS = frozenset({StepKind.LLM, StepKind.EMBEDDING})
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Step:
+    # Not frozen, for speed (see traces.ingest.spans.Span): nothing changes a step after normalize.
     trace_id: str  # 32 lowercase hex
     span_id: str  # 16 lowercase hex
     parent_span_id: str | None
