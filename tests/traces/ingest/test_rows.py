@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -21,7 +22,7 @@ from tests.otlp import NS, SpanSpec, otlp_json, protobuf
 from traces.ingest.decode import decode_request
 from traces.ingest.normalize import normalize_batch
 from traces.ingest.redact import BUILTIN_RULES, RedactionPolicy
-from traces.ingest.rows import PREVIEW_CHARS, ProjectConfig, Staged, stage
+from traces.ingest.rows import PREVIEW_CHARS, ProjectConfig, Staged, ns_to_datetime, stage
 from traces.ingest.steps import Step
 from traces.ingest.store import STAGE_COLUMNS
 from traces.models import Run
@@ -302,6 +303,23 @@ def test_the_latest_times_otlp_can_express_are_rejected_alone_and_the_last_stora
     assert len(result.rejected) == 1 and "after 2262-04-11" in result.rejected[0]
     run = Run.objects.get(project=project, trace_id=trace_id.hex())
     assert (run.name, run.start_time.year, run.step_count) == ("2262", 2262, 1)
+    # The store computes times from nanoseconds in SQL: exact to the microsecond even at the far end.
+    step = StoredStep.objects.get(project=project, trace_id=trace_id.hex())
+    assert (step.start_time, step.end_time) == (ns_to_datetime(last_kept - NS), ns_to_datetime(last_kept))
+    assert step.duration_ns == NS
+
+
+@pytest.mark.django_db
+def test_times_are_stored_to_the_microsecond():
+    project = make_project()
+    trace_id = os.urandom(16)
+    start = 1_763_000_000_123_456_789
+    body = protobuf([SpanSpec("t", {"x": 1}, start_ns=start, end_ns=start + 1_999).build(trace_id)])
+    ingest_batch(config=load_ingest_config(project.pk), batch=decode_request(body, "application/x-protobuf"))
+    step = StoredStep.objects.get(project=project, trace_id=trace_id.hex())
+    assert step.start_time == datetime(2025, 11, 13, 2, 13, 20, 123456, tzinfo=UTC)
+    assert step.end_time == datetime(2025, 11, 13, 2, 13, 20, 123458, tzinfo=UTC)
+    assert step.duration_ns == 1_999
 
 
 def test_stage_of_nothing_is_empty():
