@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
+from django.db import connection
 from django.db.models import QuerySet
 from django.utils import timezone
 from guardian.core import ObjectPermissionChecker
@@ -100,17 +101,28 @@ def _touch(model: type[IngestKey] | type[ApiToken], pk: int, last_used_at: Any) 
         model.objects.filter(pk=pk).update(last_used_at=now)
 
 
+_ACTIVE_INGEST_KEY = (
+    f"SELECT id, project_id, last_used_at FROM {IngestKey._meta.db_table} WHERE key_hash = %s AND revoked_at IS NULL"
+)
+_ACTIVE_INGEST_KEY_FIELDS = ["id", "project_id", "last_used_at"]
+
+
 def active_ingest_key(secret: str) -> IngestKey | None:
-    """The unrevoked ingest key whose secret this is, with its project; marks it used."""
+    """The unrevoked ingest key whose secret this is (its other fields and project load on access);
+    marks it used.
+
+    One plain query: every OTLP request asks, and building it through the ORM cost 0.7-1.2 ms of CPU
+    against 0.2 ms (measured), a few percent of a 512-span batch.
+    """
     if not secret.startswith(IngestKey.PREFIX):
         return None
-    key = (
-        IngestKey.objects.select_related("project")
-        .filter(key_hash=hash_secret(secret), revoked_at__isnull=True)
-        .first()
-    )
-    if key is not None:
-        _touch(IngestKey, key.pk, key.last_used_at)
+    with connection.cursor() as cursor:
+        cursor.execute(_ACTIVE_INGEST_KEY, [hash_secret(secret)])
+        row = cursor.fetchone()  # key_hash is unique
+    if row is None:
+        return None
+    key = IngestKey.from_db(connection.alias, _ACTIVE_INGEST_KEY_FIELDS, row)
+    _touch(IngestKey, key.pk, key.last_used_at)
     return key
 
 
