@@ -38,7 +38,10 @@ def read_bounded(stream: Readable, max_bytes: int = MAX_BODY_BYTES) -> bytes:
     chunks: list[bytes] = []
     total = 0
     while True:
-        chunk = stream.read(min(CHUNK_BYTES, max_bytes + 1 - total))
+        # As much as the limit allows in one call (a stream returns at most the body; memory stays
+        # bounded by the limit): gunicorn buffers the body and copies what is left of it on every
+        # read, so 256 KiB at a time cost ~1 ms of copying for a 785 KiB batch.
+        chunk = stream.read(max_bytes + 1 - total)
         if not chunk:
             return b"".join(chunks)
         total += len(chunk)
