@@ -273,7 +273,7 @@ _SECRETS = [
     "xoxb-1234567890-abcdef",
     "Bearer abc.def-123456789012345",
 ]
-_FILLER = st.text(alphabet='abc xyz-_.@:,0123456789é…\n"{}', max_size=40)
+_FILLER = st.text(alphabet='abc xyz-_.@:,0123456789é…\n"{}\x00IAgh', max_size=40)
 _TEXT = st.lists(st.one_of(_FILLER, st.sampled_from(_SECRETS)), max_size=6).map("".join)
 
 
