@@ -26,6 +26,7 @@ Choices made so that the UI can render every convention the same way:
 from __future__ import annotations
 
 import json
+from operator import is_
 from typing import Any
 
 from traces.ingest.conventions.base import loads
@@ -103,7 +104,7 @@ def from_otel(value: Any) -> list[Message] | None:
         sent_role = item.get("role")
         new_role = role(sent_role)
         new_parts = [_otel_part(p) for p in parts]
-        if new_role == sent_role and all(new is old for new, old in zip(new_parts, parts, strict=True)):
+        if new_role == sent_role and all(map(is_, new_parts, parts)):
             out.append(item)  # already in the one shape (as OTel emitters send it): no copy
             continue
         msg = dict(item)

@@ -203,20 +203,33 @@ def stage(steps: Iterable[Step], config: ProjectConfig) -> Staged:
                 resource_json[key_id] = _redacted_json(step.resource, policy) or "{}"
             resource = resource_json[key_id]
         context = {k: v for k, v in (("tags", step.tags), ("metadata", step.metadata), ("links", step.links)) if v}
+        # Postgres text cannot hold NUL: one test over all of the step's texts, cleaning only if needed.
+        texts_of_step = (
+            step.name, step.error_type, step.error_message, step.model, step.provider, step.tool_name,
+            step.tool_call_id, agent, bundle, step.environment or "", step.session_id or "", step.user_id or "",
+            _preview(step.input, role="user") if show else "",
+            _preview(step.output, role="assistant") if show else "",
+        )  # fmt: skip
+        if "\x00" in "".join(filter(None, texts_of_step)):
+            texts_of_step = tuple(map(_clean_text, texts_of_step))  # type: ignore[assignment]
+        (
+            name, error_type, error_message, model, provider, tool_name, tool_call_id, agent, bundle,
+            environment, session_id, user_id, input_preview, output_preview,
+        ) = texts_of_step  # fmt: skip
         row: list[Any] = [
             config.project_id,
             step.trace_id,  # 32 hex digits, which the uuid column reads as they are
             _span_int(step.span_id),
             _span_int(step.parent_span_id) if step.parent_span_id else None,
-            _clean_text(step.name),
+            name,
             str(step.kind),
             step.start_ns,  # the store turns nanoseconds into start_time, end_time and duration_ns
             step.end_ns or None,
             step.status,
-            _clean_text(step.error_type),
-            _clean_text(step.error_message),
-            _clean_text(step.model),
-            _clean_text(step.provider),
+            error_type,
+            error_message,
+            model,
+            provider,
             step.input_tokens,
             step.output_tokens,
             step.cache_read_tokens,
@@ -227,8 +240,8 @@ def stage(steps: Iterable[Step], config: ProjectConfig) -> Staged:
             priced,
             unpriced_reason,
             step.reported_cost_usd,
-            _clean_text(step.tool_name),
-            _clean_text(step.tool_call_id),
+            tool_name,
+            tool_call_id,
             None if drop else _json(step.input),
             None if drop else _json(step.output),
             _json(attributes) if attributes else "{}",
@@ -239,16 +252,16 @@ def stage(steps: Iterable[Step], config: ProjectConfig) -> Staged:
             # staging-only context
             is_root,
             needs_price,
-            _clean_text(agent),
+            agent,
             _ROOT_RANK if is_root else step.start_ns,
-            _clean_text(bundle),
+            bundle,
             bundle_rank,
-            _clean_text(step.environment) or "",
-            _clean_text(step.session_id) or "",
-            _clean_text(step.user_id) or "",
-            _clean_text(_preview(step.input, role="user")) if show else "",
-            _clean_text(_preview(step.output, role="assistant")) if show else "",
-            [_clean_text(str(t)) for t in step.tags],
+            environment,
+            session_id,
+            user_id,
+            input_preview,
+            output_preview,
+            [_clean_text(str(t)) for t in step.tags] if step.tags else [],
             resource,
         ]
         for column, is_json in _REDACTED:

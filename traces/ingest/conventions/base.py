@@ -54,6 +54,13 @@ def as_decimal(value: Any) -> Decimal | None:
     return result if result.is_finite() else None
 
 
+def has_key_prefix(attrs: dict[str, Any], prefix: str) -> bool:
+    """Whether any attribute key starts with `prefix`. One join and one search in C: a generator testing
+    key by key cost four times as much on a span's ten-odd keys. Keys are joined with NUL, which no
+    prefix holds; only a key with NUL inside (which OTel SDKs do not send) could be taken for two."""
+    return "\x00" + prefix in "\x00" + "\x00".join(attrs)
+
+
 def loads(value: Any) -> Any:
     """Parse a string that holds a JSON object, array or string; anything else is returned as is."""
     if isinstance(value, str) and value[:1] in ("{", "[", '"'):

@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from traces.ingest import messages as m
-from traces.ingest.conventions.base import Draft, as_str, loads
+from traces.ingest.conventions.base import Draft, as_str, has_key_prefix, loads
 from traces.ingest.spans import Span
 from traces.ingest.steps import StepKind
 
@@ -32,7 +32,7 @@ _ASSOCIATION = "traceloop.association.properties."
 
 def matches(span: Span) -> bool:
     attrs = span.attributes
-    return "llm.request.type" in attrs or any(key.startswith("traceloop.") for key in attrs)
+    return "llm.request.type" in attrs or has_key_prefix(attrs, "traceloop.")
 
 
 def kind(attrs: dict[str, Any]) -> StepKind | None:

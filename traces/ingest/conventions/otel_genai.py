@@ -16,7 +16,7 @@ from __future__ import annotations
 from typing import Any
 
 from traces.ingest import messages as m
-from traces.ingest.conventions.base import Draft, as_str, loads
+from traces.ingest.conventions.base import Draft, as_str, has_key_prefix, loads
 from traces.ingest.spans import Span, SpanEvent
 from traces.ingest.steps import StepKind
 
@@ -47,7 +47,7 @@ _MESSAGE_EVENTS = {
 
 
 def matches(span: Span) -> bool:
-    return any(key.startswith("gen_ai.") for key in span.attributes)
+    return has_key_prefix(span.attributes, "gen_ai.")
 
 
 def kind(attrs: dict[str, Any]) -> StepKind | None:
