@@ -52,6 +52,15 @@ _FROM_STAGE = {
     "duration_ns": "end_ns - start_ns",
 }
 _STAGE_SELECT_SQL = ", ".join(_FROM_STAGE.get(name, name) for name in STEP_COLUMNS)
+# The stage columns the run aggregates read.
+_AGGREGATED = (
+    "project_id", "trace_id", "span_id", "name", "kind", "status", "model", "tool_name", "input_tokens",
+    "output_tokens", "cache_read_tokens", "cache_write_tokens", "reasoning_tokens", "usage_is_aggregate",
+    "cost_usd", "priced", "reported_cost_usd", "is_root", "needs_price", "agent", "agent_rank", "bundle",
+    "bundle_rank", "environment", "session_id", "user_id", "input_preview", "output_preview", "start_ns",
+    "tags", "resource",
+)  # fmt: skip
+_AGGREGATED_SQL = ", ".join(f"st.{name}" for name in _AGGREGATED)
 
 # Ranks order the candidates for a run-level value: the lower wins. The root span's value always wins;
 # otherwise the earliest step's (rank = its start in ns). Previews: the root's input and output win;
@@ -65,7 +74,9 @@ WITH ins AS (
 ), s AS (
     -- The stage may still hold earlier batches of this transaction, maybe of another project with the
     -- same ids: only the rows inserted now, matched on the whole key, count.
-    SELECT st.*, ins.start_time, ins.end_time
+    -- Only what the aggregates read: not the payloads, which made this CTE (and the sorts over it)
+    -- copy a few kilobytes a step.
+    SELECT {_AGGREGATED_SQL}, ins.start_time, ins.end_time
     FROM ins JOIN step_stage st USING (project_id, trace_id, span_id)
     WHERE ins.start_time = {_timestamp("st.start_ns")}
 ), agg AS (
