@@ -131,26 +131,27 @@ def _pb_span(pb: Any, resource: Attributes, scope_name: str, scope_version: str)
     if problem:
         return problem
     kind, status = pb.kind, pb.status
+    # Positional, in Span's field order, each line naming its field (as normalize builds a Step: keyword
+    # arguments are matched one by one against the parameter names, for every span of every batch).
     return Span(
-        trace_id=pb.trace_id,
-        span_id=pb.span_id,
-        parent_span_id=parent_or_none(pb.parent_span_id),
-        name=pb.name,
+        pb.trace_id,  # trace_id
+        pb.span_id,  # span_id
+        parent_or_none(pb.parent_span_id),  # parent_span_id
+        pb.name,  # name
         # Enum values newer than this decoder are kept as "unspecified" rather than losing the span.
-        kind=kind if 0 <= kind <= 5 else 0,
-        start_time_unix_nano=pb.start_time_unix_nano,
-        end_time_unix_nano=pb.end_time_unix_nano,
-        status_code=status.code if 0 <= status.code <= 2 else 0,
-        status_message=status.message,
-        attributes=_pb_attributes(pb.attributes),
-        events=tuple(
-            SpanEvent(name=ev.name, time_unix_nano=ev.time_unix_nano, attributes=_pb_attributes(ev.attributes))
-            for ev in pb.events
+        kind if 0 <= kind <= 5 else 0,  # kind
+        pb.start_time_unix_nano,  # start_time_unix_nano
+        pb.end_time_unix_nano,  # end_time_unix_nano
+        status.code if 0 <= status.code <= 2 else 0,  # status_code
+        status.message,  # status_message
+        _pb_attributes(pb.attributes),  # attributes
+        tuple(  # events
+            SpanEvent(ev.name, ev.time_unix_nano, _pb_attributes(ev.attributes)) for ev in pb.events
         ),
-        links=links,
-        resource=resource,
-        scope_name=scope_name,
-        scope_version=scope_version,
+        links,  # links
+        resource,  # resource
+        scope_name,  # scope_name
+        scope_version,  # scope_version
     )
 
 

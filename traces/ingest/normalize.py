@@ -105,47 +105,49 @@ def _finish(span: Span, d: Draft, context: _ResourceContext) -> Step:
     # Usage on anything but a model call is a sum over children (agent and chain spans): storage must
     # not add it to run totals, or the run counts its tokens twice.
     aggregate = d.usage_is_aggregate or (d.has_usage() and d.kind not in MODEL_CALL_KINDS)
+    # Positional, in Step's field order, each line naming its field: with 37 keyword arguments the call
+    # took 3.6 µs, positional 0.65 (every keyword is matched against the parameter names).
     return Step(
-        trace_id=span.trace_id.hex(),
-        span_id=span.span_id.hex(),
-        parent_span_id=span.parent_span_id.hex() if span.parent_span_id else None,
-        name=span.name,
-        kind=d.kind,
-        start_ns=span.start_time_unix_nano,
-        end_ns=span.end_time_unix_nano or None,
-        status=d.status,  # type: ignore[arg-type]
-        error_type=d.error_type,
-        error_message=d.error_message,
-        model=d.model,
-        provider=d.provider,
-        input_tokens=d.input_tokens,
-        output_tokens=d.output_tokens,
-        cache_read_tokens=d.cache_read_tokens,
-        cache_write_tokens=d.cache_write_tokens,
-        reasoning_tokens=d.reasoning_tokens,
-        usage_is_aggregate=aggregate,
-        reported_cost_usd=d.reported_cost_usd,
-        tool_name=d.tool_name,
-        tool_call_id=d.tool_call_id,
-        input=jsonable_payload(d.input),
-        output=jsonable_payload(d.output),
-        attributes=jsonable(d.attrs),
-        events=[
+        span.trace_id.hex(),  # trace_id
+        span.span_id.hex(),  # span_id
+        span.parent_span_id.hex() if span.parent_span_id else None,  # parent_span_id
+        span.name,  # name
+        d.kind,  # kind
+        span.start_time_unix_nano,  # start_ns
+        span.end_time_unix_nano or None,  # end_ns
+        d.status,  # type: ignore[arg-type]  # status
+        d.error_type,  # error_type
+        d.error_message,  # error_message
+        d.model,  # model
+        d.provider,  # provider
+        d.input_tokens,  # input_tokens
+        d.output_tokens,  # output_tokens
+        d.cache_read_tokens,  # cache_read_tokens
+        d.cache_write_tokens,  # cache_write_tokens
+        d.reasoning_tokens,  # reasoning_tokens
+        aggregate,  # usage_is_aggregate
+        d.reported_cost_usd,  # reported_cost_usd
+        d.tool_name,  # tool_name
+        d.tool_call_id,  # tool_call_id
+        jsonable_payload(d.input),  # input
+        jsonable_payload(d.output),  # output
+        jsonable(d.attrs),  # attributes
+        [  # events
             {"name": e.name, "time_ns": e.time_unix_nano, "attributes": jsonable(e.attributes)} for e in span.events
         ],
-        convention=d.convention,
-        service_name=context.service_name,
-        service_version=context.service_version,
-        agent_name=d.agent_name,
-        bundle_id=context.bundle_id,
-        environment=d.environment or context.environment,
-        session_id=d.session_id,
-        user_id=d.user_id,
-        tags=d.tags,
-        metadata=jsonable(d.metadata),
-        links=[
+        d.convention,  # convention
+        context.service_name,  # service_name
+        context.service_version,  # service_version
+        d.agent_name,  # agent_name
+        context.bundle_id,  # bundle_id
+        d.environment or context.environment,  # environment
+        d.session_id,  # session_id
+        d.user_id,  # user_id
+        d.tags,  # tags
+        jsonable(d.metadata),  # metadata
+        [  # links
             {"trace_id": link.trace_id.hex(), "span_id": link.span_id.hex(), "attributes": jsonable(link.attributes)}
             for link in span.links
         ],
-        resource=context.attributes,
+        context.attributes,  # resource
     )

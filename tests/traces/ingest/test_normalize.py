@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import re
 import time
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -410,3 +412,17 @@ def test_normalize_throughput_is_measured(capsys: pytest.CaptureFixture[str]) ->
             f"\nnormalize_batch: {_measure(batch):,.0f} steps/s on 512 synthetic OTel GenAI spans; "
             f"{_measure(replay):,.0f} steps/s on 512 spans replayed from the captured fixtures"
         )
+
+
+@pytest.mark.parametrize(
+    ("module", "call", "cls"),
+    [("traces/ingest/normalize.py", "return Step(", Step), ("traces/ingest/decode.py", "return Span(", Span)],
+)
+def test_positional_constructor_calls_name_the_fields_in_order(module: str, call: str, cls: type) -> None:
+    # The hot paths build Step and Span positionally (keyword matching cost more than the rest of the
+    # call), with a comment naming each field: the comments must follow the dataclass's field order.
+    source = (Path(__file__).resolve().parents[3] / module).read_text()
+    start = source.index(call)
+    body = source[start : source.index("\n    )\n", start)]
+    named = re.findall(r"#\s*(?:type: ignore\[[^\]]*\]\s*#\s*)?(\w+)\s*$", body, re.MULTILINE)
+    assert named == [f.name for f in dataclasses.fields(cls)]
