@@ -281,11 +281,11 @@ def redact_texts(texts: Sequence[str], policy: RedactionPolicy, *, json_texts: S
 
     A batch holds thousands of short texts (attributes, previews): per text, the call overhead of every
     rule cost more than its scan. Here the texts are joined with NUL, and each rule runs only on the
-    texts holding its gate: its literal (found by `str.find` over the joined text) or its digits
-    (counted for all texts with one `bytes.translate`). ASCII texts are joined apart from the others:
-    one non-ASCII character makes a joined string two or four bytes a character, and every scan of it
-    slower. Custom patterns have no gate: with any, or with a text holding NUL, each text is redacted
-    alone.
+    texts holding its gate: one of its literals (all found in one Aho-Corasick pass over the joined
+    bytes; by `str.find` for the few non-ASCII texts) or its digits (counted for all texts with one
+    `bytes.translate`). ASCII texts are joined apart from the others: one non-ASCII character makes a
+    joined string two or four bytes a character, and its offsets no longer byte offsets. Custom
+    patterns have no gate: with any, or with a text holding NUL, each text is redacted alone.
     """
     if not policy.has_rules:
         return list(texts)
