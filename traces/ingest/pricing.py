@@ -104,20 +104,17 @@ class PriceResult:
     reason: str | None  # why it is unpriced; None when priced
 
 
+# Per million tokens: input, output, cache read, cache write.
+_FlatPrices = tuple[Decimal | None, Decimal | None, Decimal | None, Decimal | None]
+
+
 @dataclass(frozen=True, slots=True)
 class _Found:
     info: ModelInfo
     prices: SnapshotPrice | None  # None when prices change within a day (off-peak hours): resolved per call
     # The four per-token prices when `prices` is flat and untiered, taken once: asking genai-prices'
     # price object for them on every step cost more than the arithmetic.
-    flat: tuple[Decimal | None, Decimal | None, Decimal | None, Decimal | None] | None = None
-
-
-def _flat_prices(prices: SnapshotPrice) -> tuple[Decimal | None, Decimal | None, Decimal | None, Decimal | None] | None:
-    four = (prices.input_mtok, prices.output_mtok, prices.cache_read_mtok, prices.cache_write_mtok)
-    if not _is_flat(prices) or any(isinstance(price, TieredPrices) for price in four):
-        return None
-    return four  # type: ignore[return-value]
+    flat: _FlatPrices | None = None
 
 
 def _unpriced(reason: str) -> PriceResult:
@@ -163,8 +160,22 @@ def _at_tier(price: Decimal | TieredPrices | None, input_tokens: int) -> Decimal
     return price
 
 
+def _flat_prices(prices: SnapshotPrice) -> _FlatPrices | None:
+    """The four per-token prices of a price the flat formula covers without tiers; None otherwise."""
+    four = (prices.input_mtok, prices.output_mtok, prices.cache_read_mtok, prices.cache_write_mtok)
+    if not _is_flat(prices) or any(isinstance(price, TieredPrices) for price in four):
+        return None
+    return four  # type: ignore[return-value]
+
+
 def snapshot_cost(prices: SnapshotPrice, tokens: tuple[int, int, int, int]) -> Decimal:
-    """The cost of `tokens` (input incl. cache, output, cache read, cache write) at a genai-prices price."""
+    """The cost of `tokens` (input incl. cache, output, cache read, cache write) at a genai-prices price.
+
+    price_usage computes the same, for the untiered flat prices, from _flat_prices taken once per
+    lookup: both go through _flat_prices and _flat_cost, which the every-price test checks here."""
+    flat = _flat_prices(prices)
+    if flat is not None:
+        return _flat_cost(*flat, tokens)
     input_tokens, output_tokens, cache_read, cache_write = tokens
     if _is_flat(prices):
         return _flat_cost(
