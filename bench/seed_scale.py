@@ -47,10 +47,10 @@ from django.core.management import call_command  # noqa: E402 (after django.setu
 from django.db import connection, transaction  # noqa: E402 (after django.setup)
 
 from agentops.tenancy import services  # noqa: E402 (after django.setup)
-from traces.ingest.columns import STAGE_COLUMNS  # noqa: E402 (after django.setup)
+from traces.ingest.columns import STAGE_COLUMNS, STEP_COLUMNS  # noqa: E402 (after django.setup)
 from traces.ingest.rows import ProjectConfig, stage, step_values  # noqa: E402 (after django.setup)
 from traces.ingest.steps import Step, StepKind  # noqa: E402 (after django.setup)
-from traces.ingest.store import STEP_COLUMNS, store_rows  # noqa: E402 (after django.setup)
+from traces.ingest.store import store_rows  # noqa: E402 (after django.setup)
 from traces.partitions import ensure_months  # noqa: E402 (after django.setup)
 from traces.selectors import load_ingest_config  # noqa: E402 (after django.setup)
 

@@ -291,9 +291,11 @@ def redact_texts(texts: Sequence[str], policy: RedactionPolicy, *, json_texts: S
         return list(texts)
     out = list(texts)
     if not policy.custom:
-        ascii_ = [i for i, text in enumerate(texts) if text.isascii()]
-        groups = (ascii_, sorted(set(range(len(texts))) - set(ascii_))) if len(ascii_) < len(texts) else (ascii_,)
-        for group in groups:
+        ascii_: list[int] = []
+        other: list[int] = []
+        for i, text in enumerate(texts):
+            (ascii_ if text.isascii() else other).append(i)
+        for group in (ascii_, other):
             redacted = _redact_joined([texts[i] for i in group], policy)
             if redacted is None:
                 break

@@ -19,12 +19,12 @@ import pytest
 
 from tests.factories import make_project
 from tests.otlp import NS, SpanSpec, otlp_json, protobuf
+from traces.ingest.columns import STAGE_COLUMNS
 from traces.ingest.decode import decode_request
 from traces.ingest.normalize import normalize_batch
 from traces.ingest.redact import BUILTIN_RULES, RedactionPolicy
 from traces.ingest.rows import PREVIEW_CHARS, ProjectConfig, Staged, ns_to_datetime, stage
 from traces.ingest.steps import Step
-from traces.ingest.store import STAGE_COLUMNS
 from traces.models import Run
 from traces.models import Step as StoredStep
 from traces.selectors import load_ingest_config
