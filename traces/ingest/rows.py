@@ -148,11 +148,20 @@ def _validate(step: Step) -> str | None:
     return None
 
 
-# Where the texts that redaction rewrites sit in a staged row.
-_COL = {name: i for i, name in enumerate(STAGE_COLUMNS)}
-_ERROR, _INPUT, _OUTPUT = _COL["error_message"], _COL["input"], _COL["output"]
-_ATTRIBUTES, _EVENTS, _CONTEXT = _COL["attributes"], _COL["events"], _COL["context"]
-_INPUT_PREVIEW, _OUTPUT_PREVIEW = _COL["input_preview"], _COL["output_preview"]
+# The staged columns that redaction rewrites, by position, and whether each holds JSON.
+_REDACTED = tuple(
+    (STAGE_COLUMNS.index(name), is_json)
+    for name, is_json in (
+        ("error_message", False),
+        ("input", True),
+        ("output", True),
+        ("attributes", True),
+        ("events", True),
+        ("context", True),
+        ("input_preview", False),
+        ("output_preview", False),
+    )
+)
 
 
 def stage(steps: Iterable[Step], config: ProjectConfig) -> Staged:
@@ -277,18 +286,6 @@ def stage(steps: Iterable[Step], config: ProjectConfig) -> Staged:
         for (row, column), text in zip(places, redact_texts(texts, policy, json_texts=json_texts), strict=True):
             row[column] = text
     return staged
-
-
-_REDACTED = (
-    (_ERROR, False),
-    (_INPUT, True),
-    (_OUTPUT, True),
-    (_ATTRIBUTES, True),
-    (_EVENTS, True),
-    (_CONTEXT, True),
-    (_INPUT_PREVIEW, False),
-    (_OUTPUT_PREVIEW, False),
-)
 
 
 def _span_int(hex_id: str) -> int:
