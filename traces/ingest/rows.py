@@ -173,9 +173,7 @@ def stage(steps: Iterable[Step], config: ProjectConfig) -> Staged:
     resource_json: dict[int, str] = {}  # spans of one request share their resource: dump it once
     policy = config.redaction
     drop = policy.drop_content
-    texts: list[str] = []  # to redact: (row, column) in `places`, and whether the text is JSON
-    places: list[tuple[list[Any], int]] = []
-    json_texts: list[bool] = []
+    candidates: dict[str, list[tuple[list[Any], Step]]] = {}  # each trace's root and LLM steps: previews
     for step in steps:
         # By the stored key: Postgres keeps microseconds, and a second stage row of one stored step
         # would be counted into its run twice.
@@ -192,9 +190,6 @@ def stage(steps: Iterable[Step], config: ProjectConfig) -> Staged:
         if drop:
             attributes = {k: v for k, v in attributes.items() if not is_content_key(k)}
         is_root = step.parent_span_id is None
-        is_llm = step.kind == StepKind.LLM
-        # Previews are made from the values as sent, so they are redacted as text with the rest.
-        show = (is_root or is_llm) and not drop
         agent = step.agent_name or (step.service_name if is_root else None) or ""
         if step.bundle_id:
             bundle, bundle_rank = step.bundle_id, 1
@@ -216,14 +211,12 @@ def stage(steps: Iterable[Step], config: ProjectConfig) -> Staged:
         texts_of_step = (
             step.name, step.error_type, step.error_message, step.model, step.provider, step.tool_name,
             step.tool_call_id, agent, bundle, step.environment or "", step.session_id or "", step.user_id or "",
-            _preview(step.input, role="user") if show else "",
-            _preview(step.output, role="assistant") if show else "",
         )  # fmt: skip
         if "\x00" in "".join(filter(None, texts_of_step)):
             texts_of_step = tuple(map(_clean_text, texts_of_step))  # type: ignore[assignment]
         (
             name, error_type, error_message, model, provider, tool_name, tool_call_id, agent, bundle,
-            environment, session_id, user_id, input_preview, output_preview,
+            environment, session_id, user_id,
         ) = texts_of_step  # fmt: skip
         row: list[Any] = [
             config.project_id,
@@ -268,11 +261,23 @@ def stage(steps: Iterable[Step], config: ProjectConfig) -> Staged:
             environment,
             session_id,
             user_id,
-            input_preview,
-            output_preview,
+            "",  # input_preview and output_preview: see _previews
+            "",
             [_clean_text(str(t)) for t in step.tags] if step.tags else [],
             resource,
         ]
+        if (is_root or step.kind == StepKind.LLM) and not drop:
+            candidates.setdefault(step.trace_id, []).append((row, step))
+        staged.rows.append(row)
+        staged.start_ns.append(step.start_ns)
+    for of_trace in candidates.values():
+        _previews(of_trace)
+    if not policy.has_rules:
+        return staged
+    texts: list[str] = []  # to redact: (row, column) in `places`, and whether the text is JSON
+    places: list[tuple[list[Any], int]] = []
+    json_texts: list[bool] = []
+    for row in staged.rows:
         for column, is_json in _REDACTED:
             text = row[column]
             # Not `text not in {...}`: that would hash every text, kilobytes of JSON each.
@@ -280,12 +285,37 @@ def stage(steps: Iterable[Step], config: ProjectConfig) -> Staged:
                 texts.append(text)
                 places.append((row, column))
                 json_texts.append(is_json)
-        staged.rows.append(row)
-        staged.start_ns.append(step.start_ns)
-    if policy.has_rules and texts:
+    if texts:
         for (row, column), text in zip(places, redact_texts(texts, policy, json_texts=json_texts), strict=True):
             row[column] = text
     return staged
+
+
+_INPUT_PREVIEW = STAGE_COLUMNS.index("input_preview")
+_OUTPUT_PREVIEW = STAGE_COLUMNS.index("output_preview")
+
+
+def _previews(candidates: list[tuple[list[Any], Step]]) -> None:
+    """Set the previews of one trace's root and LLM steps in a batch: only those that can win.
+
+    A run shows one input and one output preview: the root's, else the earliest LLM input and the
+    latest LLM output (the store merges batches by the same ranks, skipping empty previews). So only
+    the batch's first non-empty preview in that order is made; the other rows keep "". Previews are
+    made from the values as sent, and redacted as text with the rest of the row.
+
+    If that step is already stored (a retried batch), the store ignores it and its run already holds a
+    preview ranked at least as well, which the other candidates here could not beat anyway.
+    """
+    by_input = sorted(candidates, key=lambda c: (c[1].parent_span_id is not None, c[1].start_ns))
+    for row, step in by_input:
+        if text := _clean_text(_preview(step.input, role="user")):
+            row[_INPUT_PREVIEW] = text
+            break
+    by_output = sorted(candidates, key=lambda c: (c[1].parent_span_id is not None, -c[1].start_ns))
+    for row, step in by_output:
+        if text := _clean_text(_preview(step.output, role="assistant")):
+            row[_OUTPUT_PREVIEW] = text
+            break
 
 
 def _span_int(hex_id: str) -> int:

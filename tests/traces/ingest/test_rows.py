@@ -208,6 +208,27 @@ def test_previews_come_from_the_root_and_llm_steps_only_and_are_cut_to_length():
     assert [col(staged, "agent_rank", i) for i in range(3)] == [-1, staged.start_ns[1], staged.start_ns[2]]
 
 
+def _chat(question: str, answer: str, offset: int) -> SpanSpec:
+    asked = [{"role": "user", "parts": [{"type": "text", "content": question}]}]
+    answered = [{"role": "assistant", "parts": [{"type": "text", "content": answer}]}]
+    messages = {"gen_ai.input.messages": json.dumps(asked), "gen_ai.output.messages": json.dumps(answered)}
+    return span(f"chat {offset}", {**CHAT, **messages}, offset=offset)
+
+
+def test_only_the_previews_that_can_win_the_run_are_made():
+    # Without the root, the run shows the earliest LLM input and the latest LLM output (store.py merges
+    # batches by these ranks): the other steps of the trace carry no preview.
+    specs = [_chat("", "", 0), _chat("first question", "first answer", 1), _chat("last question", "", 2)]
+    staged = stage(steps_of(*specs), CONFIG)
+    previews = [(col(staged, "input_preview", i), col(staged, "output_preview", i)) for i in range(3)]
+    # Empty previews are skipped: the next candidate in rank order gives the run its preview.
+    assert previews == [("", ""), ("first question", "first answer"), ("", "")]
+    # Each trace of a batch picks its own.
+    other = steps_of(_chat("other question", "other answer", 5), trace_id=b"\x08" * 16)
+    staged = stage([*steps_of(*specs), *other], CONFIG)
+    assert (col(staged, "input_preview", 3), col(staged, "output_preview", 3)) == ("other question", "other answer")
+
+
 def test_previews_are_redacted():
     messages = [{"role": "user", "parts": [{"type": "text", "content": "mail me at ann@example.com"}]}]
     (step,) = steps_of(span("chat gpt-4o", {**CHAT, "gen_ai.input.messages": json.dumps(messages)}))
