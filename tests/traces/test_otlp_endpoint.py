@@ -4,10 +4,13 @@ retried batch that must change nothing. What was stored is read back from the da
 
 from __future__ import annotations
 
+import gc
 import gzip
 import json
 import os
+import sys
 import zlib
+from types import FrameType
 from typing import Any
 
 import pytest
@@ -23,6 +26,8 @@ from agentops.tenancy import services
 from tests.factories import make_project
 from tests.otlp import NS, AgentTrace, SpanSpec, otlp_json, protobuf
 from tests.traces.conftest import JSON, PROTOBUF, IngestSetup, api_get, make_engineer, setup_for
+from traces import services as traces_services
+from traces.ingest import decode
 from traces.models import Run, Step
 
 pytestmark = pytest.mark.django_db
@@ -453,3 +458,33 @@ def test_the_same_trace_in_two_projects_makes_two_runs_each_counting_its_own_ste
     assert _run_row(other, trace) | {"project_id": mine["project_id"]} == mine
     assert Step.objects.filter(project=ingest.project).count() == 4
     assert Step.objects.filter(project=other.project).count() == 4
+
+
+BATCH_WORK = (decode.decode_request.__code__, traces_services.ingest_batch.__code__)
+
+
+def test_storing_a_batch_runs_no_cyclic_collection(client: Client, ingest: IngestSetup) -> None:
+    # A batch is tens of thousands of acyclic objects, freed by reference counting: the collections
+    # their allocations would trigger only walk them (agentops.heap.collections_paused).
+    body = protobuf([span for _ in range(20) for span in AgentTrace().built()])
+    in_ingest: list[bool] = []  # for each collection: whether it ran while a batch was being ingested
+
+    def record(phase: str, info: dict[str, int]) -> None:
+        if phase == "start":
+            frame: FrameType | None = sys._getframe(1)
+            while frame is not None and frame.f_code not in BATCH_WORK:
+                frame = frame.f_back
+            in_ingest.append(frame is not None)
+
+    threshold = gc.get_threshold()
+    gc.set_threshold(700, 10, 10)  # CPython's default: without the pause, a batch triggers dozens
+    gc.callbacks.append(record)
+    try:
+        response = post(client, body, key=ingest.key)
+    finally:
+        gc.callbacks.remove(record)
+        gc.set_threshold(*threshold)
+    assert partial_success(response) == (0, "")
+    assert stored_steps(ingest) == len(AgentTrace().built()) * 20
+    assert in_ingest.count(True) == 0
+    assert in_ingest  # the callback saw collections (the first request imports the URLconf)
