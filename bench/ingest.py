@@ -1,6 +1,6 @@
 """Ingest benchmark: realistic agent traffic through POST /v1/traces, against a raw-COPY reference.
 
-    python bench/ingest.py [--batches 120] [--exporters 3] [--workers 3]
+    python bench/ingest.py [--batches 120] [--exporters 3] [--workers 3] [--rounds 3]
 
 Starts its own agentops web (gunicorn) on an embedded PostgreSQL in a temporary AGENTOPS_HOME (or
 uses DATABASE_URL when set), creates a project, and has several exporter processes send 512-span
@@ -11,6 +11,11 @@ protobuf batches concurrently. Reports:
 - peak resident memory of the server processes and of the database processes;
 - the machine's reference, measured in the same run: a raw psycopg COPY of the same rows into a bare
   table (512-row transactions, each committed), and our throughput as a share of it.
+
+It runs several rounds, each a load into emptied tables followed by the reference, and prints every
+round and the median round's ratio. The machine is shared: a slow spell that falls on one phase of a
+single run moved its ratio by ten points; measured back to back, both phases of a round share the
+machine's state, and the median leaves out one unlucky round either way.
 """
 
 from __future__ import annotations
@@ -29,7 +34,9 @@ import sys
 import tempfile
 import threading
 import time
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import psutil
 
@@ -119,16 +126,14 @@ def _checkpoint(database_url: str) -> None:
         print("(no CHECKPOINT: the database user may not; a phase may pay for the other's WAL)")
 
 
-def reference_copy(database_url: str, bodies: list[bytes]) -> tuple[int, float]:
-    """Rows/s of a raw COPY of the same step rows into a bare table, one committed transaction per batch."""
-    import psycopg
-
+def reference_rows(database_url: str, bodies: list[bytes]) -> list[list[tuple[object, ...]]]:
+    """The step rows of every batch, typed as traces_step holds them (a UUID, datetimes): the rows as a
+    plain client would send them to the reference COPY. Built once, for every round."""
     os.environ["DATABASE_URL"] = database_url
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "agentops.settings")
     import django
 
     django.setup()
-    from traces.ingest.columns import STEP_COLUMNS
     from traces.ingest.decode import decode_request
     from traces.ingest.normalize import normalize_batch
     from traces.ingest.redact import BUILTIN_RULES, RedactionPolicy
@@ -138,13 +143,22 @@ def reference_copy(database_url: str, bodies: list[bytes]) -> tuple[int, float]:
     prepared = []
     for body in bodies:
         staged = stage(normalize_batch(decode_request(body, "application/x-protobuf").spans), config)
-        # Typed as traces_step holds them (a UUID, datetimes): the rows as a plain client would send them.
         prepared.append([step_values(row) for row in staged.rows])
+    return prepared
+
+
+def reference_copy(database_url: str, prepared: list[list[tuple[object, ...]]]) -> tuple[int, float]:
+    """Rows/s of a raw COPY of the same step rows into a bare table, one committed transaction per batch."""
+    import psycopg
+
+    from traces.ingest.columns import STEP_COLUMNS
+
     columns = ", ".join(STEP_COLUMNS)
     with psycopg.connect(database_url) as conn:
         conn.execute("DROP TABLE IF EXISTS bench_copy_reference")
         conn.execute("CREATE TABLE bench_copy_reference AS SELECT * FROM traces_step WITH NO DATA")
         conn.commit()
+        _checkpoint(database_url)
         started = time.perf_counter()
         rows = 0
         for batch in prepared:
@@ -159,12 +173,106 @@ def reference_copy(database_url: str, bodies: list[bytes]) -> tuple[int, float]:
     return rows, elapsed
 
 
+@dataclass
+class Round:
+    stored: int
+    runs: int
+    wall: float
+    latencies: list[float]
+    cpu_server: float
+    cpu_db: float
+    peak_server: int
+    peak_db: int
+    reference_rows: int
+    reference_elapsed: float
+
+    @property
+    def spans_per_s(self) -> float:
+        return self.stored / self.wall
+
+    @property
+    def reference_per_s(self) -> float:
+        return self.reference_rows / self.reference_elapsed
+
+    @property
+    def ratio(self) -> float:
+        return self.spans_per_s / self.reference_per_s
+
+
+def load(db_url: str, server_pid: int, port: int, key: str, bodies: list[bytes], exporters: int) -> dict[str, Any]:
+    """Send every batch through the endpoint from `exporters` processes, into empty tables."""
+    import psycopg
+
+    with psycopg.connect(db_url) as conn:
+        conn.execute("TRUNCATE traces_step, traces_run")
+        conn.commit()
+    _checkpoint(db_url)
+    postmaster = _postmaster_pid(db_url)  # once: each lookup would open (fork) a new backend
+    cpu_server0, cpu_db0 = _cpu(_tree(server_pid)), _cpu(_tree(postmaster))
+    peak = {"server": 0, "db": 0}
+    stop = threading.Event()
+
+    def sample() -> None:
+        while not stop.is_set():
+            peak["server"] = max(peak["server"], _rss(_tree(server_pid)))
+            peak["db"] = max(peak["db"], _rss(_tree(postmaster)))
+            time.sleep(0.25)
+
+    sampler = threading.Thread(target=sample, daemon=True)
+    sampler.start()
+    slices = [bodies[i::exporters] for i in range(exporters)]
+    started = time.perf_counter()
+    with multiprocessing.Pool(exporters) as pool:
+        results = pool.map(_exporter, [(port, s, key) for s in slices])
+    wall = time.perf_counter() - started
+    stop.set()
+    sampler.join()
+    cpu_server = _cpu(_tree(server_pid)) - cpu_server0
+    cpu_db = _cpu(_tree(postmaster)) - cpu_db0
+    with psycopg.connect(db_url) as conn:
+        stored, runs = conn.execute(
+            "SELECT (SELECT count(*) FROM traces_step), (SELECT count(*) FROM traces_run)"
+        ).fetchone() or (0, 0)
+    return {
+        "stored": stored, "runs": runs, "wall": wall, "latencies": sorted(x for r in results for x in r),
+        "cpu_server": cpu_server, "cpu_db": cpu_db, "peak_server": peak["server"], "peak_db": peak["db"],
+    }  # fmt: skip
+
+
+def _report(rounds: list[Round], args: argparse.Namespace, bodies: list[bytes]) -> None:
+    kib = sum(len(b) for b in bodies) / len(bodies) / 1024
+    print()
+    print(f"batches                      {len(bodies)} x ~512 spans ({kib:.0f} KiB protobuf each)")
+    print(f"exporters / workers x threads {args.exporters} / {args.workers} x {args.threads}")
+    print(f"rounds                       {len(rounds)} (each: load, then the reference, each after a CHECKPOINT)")
+    print()
+    print("round  spans/s  p50/p95 ms  server s/1k  db s/1k  peak MiB srv/db  ref rows/s  ratio")
+    for i, r in enumerate(rounds, 1):
+        p50 = statistics.median(r.latencies) * 1000
+        p95 = r.latencies[int(len(r.latencies) * 0.95) - 1] * 1000
+        print(
+            f"{i:>5}  {r.spans_per_s:>7,.0f}  {p50:>4.0f} / {p95:<4.0f}  {r.cpu_server / r.stored * 1000:>11.3f}"
+            f"  {r.cpu_db / r.stored * 1000:>7.3f}  {r.peak_server / 2**20:>7.0f} / {r.peak_db / 2**20:<5.0f}"
+            f"  {r.reference_per_s:>10,.0f}  {r.ratio:>5.0%}"
+        )
+    median = sorted(rounds, key=lambda r: r.ratio)[len(rounds) // 2]
+    print()
+    print(f"spans stored (in database)   {median.stored} in {median.runs} runs, every round")
+    print(f"durably stored, median round {median.spans_per_s:,.0f} spans/s")
+    print(f"reference, median round      {median.reference_per_s:,.0f} rows/s")
+    print(f"ratio to reference           median {median.ratio:.0%}, rounds {min(r.ratio for r in rounds):.0%}-"
+          f"{max(r.ratio for r in rounds):.0%}")  # fmt: skip
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--batches", type=int, default=120, help="512-span batches to send")
     parser.add_argument("--exporters", type=int, default=3, help="concurrent exporter processes")
     parser.add_argument("--workers", type=int, default=3, help="gunicorn worker processes")
     parser.add_argument("--threads", type=int, default=1, help="threads per gunicorn worker (1: sync workers)")
+    parser.add_argument(
+        "--rounds", type=int, default=3, help="load + reference rounds; the median round's ratio is the result"
+    )
     args = parser.parse_args()
 
     home = Path(tempfile.mkdtemp(prefix="agentops-bench-"))
@@ -189,7 +297,6 @@ def main() -> None:
 
         print(f"generating {args.batches} batches ...", flush=True)
         bodies = list(batches(args.batches))
-        spans_sent = sum(len(b) for b in bodies)  # bytes, for the record below
         port = _free_port()
         server = subprocess.Popen(
             [*agentops, "web", "--host", "127.0.0.1", "--port", str(port), "--workers", str(args.workers),
@@ -210,62 +317,14 @@ def main() -> None:
         with multiprocessing.Pool(args.workers * 2) as pool:
             pool.map(_exporter, [(port, bodies[:3], key)] * (args.workers * 2))
 
-        import psycopg
-
-        with psycopg.connect(db_url) as conn:
-            conn.execute("TRUNCATE traces_step, traces_run")
-            conn.commit()
-        _checkpoint(db_url)
-        postmaster = _postmaster_pid(db_url)  # once: each lookup would open (fork) a new backend
-        server_procs = _tree(server.pid)
-        db_procs = _tree(postmaster)
-        cpu_server0, cpu_db0 = _cpu(server_procs), _cpu(db_procs)
-        peak = {"server": 0, "db": 0}
-        stop = threading.Event()
-
-        def sample() -> None:
-            while not stop.is_set():
-                peak["server"] = max(peak["server"], _rss(_tree(server.pid)))
-                peak["db"] = max(peak["db"], _rss(_tree(postmaster)))
-                time.sleep(0.25)
-
-        sampler = threading.Thread(target=sample, daemon=True)
-        sampler.start()
-        slices = [bodies[i :: args.exporters] for i in range(args.exporters)]
-        started = time.perf_counter()
-        with multiprocessing.Pool(args.exporters) as pool:
-            results = pool.map(_exporter, [(port, s, key) for s in slices])
-        wall = time.perf_counter() - started
-        stop.set()
-        sampler.join()
-        cpu_server = _cpu(_tree(server.pid)) - cpu_server0
-        cpu_db = _cpu(_tree(postmaster)) - cpu_db0
-        with psycopg.connect(db_url) as conn:
-            stored, runs = conn.execute(
-                "SELECT (SELECT count(*) FROM traces_step), (SELECT count(*) FROM traces_run)"
-            ).fetchone() or (0, 0)
-        latencies = sorted(x for r in results for x in r)
-
-        _checkpoint(db_url)
-        ref_rows, ref_elapsed = reference_copy(db_url, bodies)
-        ours = stored / wall
-        reference = ref_rows / ref_elapsed
-        print()
-        print(
-            f"batches                      {len(bodies)} x ~512 spans ({spans_sent / len(bodies) / 1024:.0f} KiB protobuf each)"
-        )
-        print(f"exporters / workers x threads {args.exporters} / {args.workers} x {args.threads}")
-        print(f"spans stored (in database)   {stored} in {runs} runs")
-        print(f"wall time                    {wall:.2f} s")
-        print(f"durably stored               {ours:,.0f} spans/s")
-        print(
-            f"request latency p50 / p95    {statistics.median(latencies) * 1000:.0f} ms / {latencies[int(len(latencies) * 0.95) - 1] * 1000:.0f} ms"
-        )
-        print(f"server CPU per 1,000 spans   {cpu_server / stored * 1000:.3f} s")
-        print(f"database CPU per 1,000 spans {cpu_db / stored * 1000:.3f} s")
-        print(f"peak memory server / db      {peak['server'] / 2**20:.0f} MiB / {peak['db'] / 2**20:.0f} MiB")
-        print(f"reference: raw COPY          {reference:,.0f} rows/s ({ref_rows} rows in {ref_elapsed:.2f} s)")
-        print(f"ratio to reference           {ours / reference:.0%}")
+        print(f"preparing the reference's rows, {args.rounds} rounds ...", flush=True)
+        prepared = reference_rows(db_url, bodies)
+        rounds = []
+        for _ in range(args.rounds):
+            measured = load(db_url, server.pid, port, key, bodies, args.exporters)
+            ref_rows, ref_elapsed = reference_copy(db_url, prepared)
+            rounds.append(Round(**measured, reference_rows=ref_rows, reference_elapsed=ref_elapsed))
+        _report(rounds, args, bodies)
     finally:
         if server is not None:
             os.killpg(server.pid, signal.SIGTERM)
