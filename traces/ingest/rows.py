@@ -84,6 +84,11 @@ def _json(value: Any) -> str | None:
     return text
 
 
+def _payload_json(value: Any, text: str | None) -> str | None:
+    # The text normalize made, unless it holds \u0000, which jsonb rejects and _json cleans.
+    return text if text is not None and "\\u0000" not in text else _json(value)
+
+
 def _redacted_json(value: Any, policy: RedactionPolicy) -> str | None:
     text = _json(value)
     return None if text is None else redact_json_text(text, policy)
@@ -244,8 +249,8 @@ def stage(steps: Iterable[Step], config: ProjectConfig) -> Staged:
             step.reported_cost_usd,
             tool_name,
             tool_call_id,
-            None if drop else _json(step.input),
-            None if drop else _json(step.output),
+            None if drop else _payload_json(step.input, step.input_json),
+            None if drop else _payload_json(step.output, step.output_json),
             _json(attributes) if attributes else "{}",
             # Events carry content too (old per-message events): dropped with it, else redacted.
             "[]" if drop or not step.events else (_json(step.events) or "[]"),

@@ -15,7 +15,7 @@ import pytest
 
 from tests.fixtures.otlp.loader import cases, load_spans
 from traces.ingest import messages
-from traces.ingest.conventions.base import jsonable
+from traces.ingest.conventions.base import jsonable, jsonable_payload
 from traces.ingest.normalize import detect_kind, normalize, normalize_batch
 from traces.ingest.spans import Span, SpanEvent
 from traces.ingest.steps import Step, StepKind
@@ -298,6 +298,23 @@ def test_every_convention_renders_the_same_conversation_the_same_way() -> None:
 def test_jsonable_keeps_json_values_and_converts_the_rest() -> None:
     assert jsonable({"a": (1, 2.5, None, True)}) == {"a": [1, 2.5, None, True]}
     assert jsonable(float("inf")) == "Infinity"
+
+
+def test_payloads_keep_their_json_text_only_when_it_is_theirs() -> None:
+    # Storage writes input_json / output_json instead of serializing the payload again.
+    steps = [step for convention, case in cases() for step in normalize_batch(load_spans(convention, case))]
+    kept = 0
+    for step in steps:
+        for value, text in ((step.input, step.input_json), (step.output, step.output_json)):
+            if text is not None:
+                kept += 1
+                assert json.loads(text) == value
+            else:
+                assert value is None or isinstance(value, str)
+    assert kept > 20
+    # A payload that JSON cannot hold as it is (bytes, a non-string key) is converted, and has no text.
+    assert jsonable_payload({"raw": b"\x00\x01", 1: "one"}) == ({"raw": "AAE=", "1": "one"}, None)
+    assert jsonable_payload("plain text") == ("plain text", None)
 
 
 # --- throughput ---------------------------------------------------------------------------------------

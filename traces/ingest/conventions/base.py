@@ -96,20 +96,21 @@ def jsonable(value: Any) -> Any:
     return str(value)
 
 
-def jsonable_payload(value: Any) -> Any:
-    """jsonable() for inputs and outputs, which are nearly always parsed JSON already.
+def jsonable_payload(value: Any) -> tuple[Any, str | None]:
+    """jsonable() for inputs and outputs, which are nearly always parsed JSON already; with the value's
+    JSON text when checking it produced one, for storage to use instead of serializing it again.
 
     Checking with the C encoder first is several times cheaper than walking a message list in Python.
     """
     if value is None or type(value) is str:
-        return value
+        return value, None
     try:
         # orjson refuses what JSONB cannot hold (bytes, odd keys) several times faster than json does.
         # Non-finite floats it writes as null; parsed JSON has none (orjson does not parse them).
-        orjson.dumps(value)
+        text = orjson.dumps(value)
     except TypeError:
-        return jsonable(value)
-    return value
+        return jsonable(value), None
+    return value, text.decode()
 
 
 def normalize_provider(value: str | None) -> str | None:
