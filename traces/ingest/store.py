@@ -3,7 +3,9 @@
 1. COPY the rows into a temporary staging table (the fastest way into Postgres).
 2. INSERT them into traces_step ... ON CONFLICT DO NOTHING, in (trace, span) order so that concurrent
    batches lock rows in the same order; RETURNING gives the rows actually inserted, so an exporter's
-   retry of a batch adds nothing.
+   retry of a batch adds nothing. The rows are sorted here and copied in that order, which a scan of
+   the fresh stage gives back: an ORDER BY in the INSERT made Postgres copy every row, payloads and all,
+   into a sort (about 2.5 ms of a 12 ms statement, for 504 rows).
 3. Upsert each run's aggregates from the inserted rows only, in trace order (no deadlocks between
    concurrent batches of one trace). Sums and counts add; minima, maxima and "the root's value wins"
    fields merge, so a run is the same whatever order and grouping its spans arrive in.
@@ -15,6 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from operator import itemgetter
 from typing import Any
 
 from django.db import connection
@@ -37,6 +40,7 @@ CREATE TEMP TABLE IF NOT EXISTS step_stage (
 """
 
 _STEP_COLS_SQL = ", ".join(STEP_COLUMNS)
+_KEY_ORDER = itemgetter(STAGE_COLUMNS.index("trace_id"), STAGE_COLUMNS.index("span_id"))
 
 
 def _timestamp(ns: str) -> str:
@@ -68,7 +72,7 @@ _AGGREGATED_SQL = ", ".join(f"st.{name}" for name in _AGGREGATED)
 _STORE = f"""
 WITH ins AS (
     INSERT INTO traces_step ({_STEP_COLS_SQL})
-    SELECT {_STAGE_SELECT_SQL} FROM step_stage ORDER BY project_id, trace_id, span_id
+    SELECT {_STAGE_SELECT_SQL} FROM step_stage  -- in the (trace, span) order of the COPY: see store_rows
     ON CONFLICT DO NOTHING
     RETURNING project_id, trace_id, span_id, start_time, end_time
 ), s AS (
@@ -223,7 +227,12 @@ def store_rows(rows: Sequence[Sequence[Any]]) -> StoreResult:
         pg = cursor.cursor  # the psycopg cursor: COPY is not part of the DB-API
         pg.execute(_STAGE_DDL)
         with pg.copy(f"COPY step_stage ({', '.join(STAGE_COLUMNS)}) FROM STDIN") as copy:
-            for row in rows:
+            # In key order (one project per batch; hex trace ids sort as the uuids do, span ids are the
+            # bigints): a sequential scan of a temporary table filled by one COPY returns its rows in the
+            # order written, so the INSERT takes its row locks in key order, as every other batch does.
+            # Were that order ever lost, two overlapping batches could deadlock: Postgres would abort one,
+            # the endpoint answer 503 and the exporter retry; nothing would be stored twice or lost.
+            for row in sorted(rows, key=_KEY_ORDER):
                 copy.write_row(row)
         pg.execute(_STORE)
         result = pg.fetchone()

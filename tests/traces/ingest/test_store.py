@@ -510,6 +510,20 @@ def test_concurrent_overlapping_batches_of_the_same_traces(committed_project, bu
         assert expected["bundle_source"] == bundle
 
 
+def test_a_batch_is_inserted_in_key_order_whatever_order_it_came_in(project):
+    # Concurrent batches must take their row locks in one order: store.py copies the rows into the stage
+    # sorted, and the INSERT reads them back with a plain scan of it, as this does (the stage keeps its
+    # rows until the commit, which the test's transaction never reaches).
+    trace_ids = [os.urandom(16) for _ in range(3)]
+    spans = [s for t in trace_ids for s in with_trace(AGENT_RUN, t)]
+    store(project, random.Random(3).sample(spans, len(spans)))
+    with connections["default"].cursor() as cursor:
+        cursor.execute("SELECT trace_id, span_id FROM step_stage")
+        scanned = [(trace.hex, span) for trace, span in cursor.fetchall()]
+    assert len(scanned) == len(spans)
+    assert scanned == sorted(scanned)
+
+
 def test_the_same_span_with_starts_in_the_same_microsecond_is_counted_once(project):
     # Postgres keeps microseconds: two copies of a span whose starts differ by nanoseconds are one row.
     trace_id = os.urandom(16)
