@@ -19,7 +19,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from traces.ingest.conventions import generic, langfuse, logfire, openinference, openllmetry, otel_genai
-from traces.ingest.conventions.base import Draft, as_str, jsonable, jsonable_payload
+from traces.ingest.conventions.base import Draft, as_str, jsonable, jsonable_attributes, jsonable_payload
 from traces.ingest.spans import Span
 from traces.ingest.steps import MODEL_CALL_KINDS, Step, StepKind
 
@@ -107,6 +107,7 @@ def _finish(span: Span, d: Draft, context: _ResourceContext) -> Step:
     aggregate = d.usage_is_aggregate or (d.has_usage() and d.kind not in MODEL_CALL_KINDS)
     input_, input_json = jsonable_payload(d.input)
     output, output_json = jsonable_payload(d.output)
+    attributes, attributes_json = jsonable_attributes(d.attrs)
     # Positional, in Step's field order, each line naming its field: with 37 keyword arguments the call
     # took 3.6 µs, positional 0.65 (every keyword is matched against the parameter names).
     return Step(
@@ -133,7 +134,7 @@ def _finish(span: Span, d: Draft, context: _ResourceContext) -> Step:
         d.tool_call_id,  # tool_call_id
         input_,  # input
         output,  # output
-        jsonable(d.attrs),  # attributes
+        attributes,  # attributes
         [  # events
             {"name": e.name, "time_ns": e.time_unix_nano, "attributes": jsonable(e.attributes)} for e in span.events
         ],
@@ -154,4 +155,5 @@ def _finish(span: Span, d: Draft, context: _ResourceContext) -> Step:
         context.attributes,  # resource
         input_json,  # input_json
         output_json,  # output_json
+        attributes_json,  # attributes_json
     )

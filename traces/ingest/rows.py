@@ -85,7 +85,8 @@ def _json(value: Any) -> str | None:
 
 
 def _payload_json(value: Any, text: str | None) -> str | None:
-    # The text normalize made, unless it holds \u0000, which jsonb rejects and _json cleans.
+    # The text normalize made (see Step.input_json), unless it holds \u0000, which jsonb rejects and
+    # _json cleans.
     return text if text is not None and "\\u0000" not in text else _json(value)
 
 
@@ -191,9 +192,10 @@ def stage(steps: Iterable[Step], config: ProjectConfig) -> Staged:
             staged.rejected.append(problem)
             continue
         cost, priced, unpriced_reason, needs_price = _price(step, config)
-        attributes = step.attributes
+        attributes, attributes_json = step.attributes, step.attributes_json
         if drop:
             attributes = {k: v for k, v in attributes.items() if not is_content_key(k)}
+            attributes_json = None  # of the attributes before dropping
         is_root = step.parent_span_id is None
         agent = step.agent_name or (step.service_name if is_root else None) or ""
         if step.bundle_id:
@@ -251,7 +253,7 @@ def stage(steps: Iterable[Step], config: ProjectConfig) -> Staged:
             tool_call_id,
             None if drop else _payload_json(step.input, step.input_json),
             None if drop else _payload_json(step.output, step.output_json),
-            _json(attributes) if attributes else "{}",
+            _payload_json(attributes, attributes_json) if attributes else "{}",
             # Events carry content too (old per-message events): dropped with it, else redacted.
             "[]" if drop or not step.events else (_json(step.events) or "[]"),
             step.convention,

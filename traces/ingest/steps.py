@@ -74,7 +74,8 @@ class Step:
     # resource the span came with (shared by every span of a request: store it once per run).
     links: list[dict[str, Any]] = field(default_factory=list)
     resource: dict[str, Any] = field(default_factory=dict)
-    # The JSON text of input and output when normalize already serialized them (to check that they are
-    # JSON-able): storage uses it rather than serializing a message list twice. None: not at hand.
+    # The JSON text of input, output and attributes when normalize already serialized them (to check
+    # that they are JSON-able): storage uses it rather than serializing them twice. None: not at hand.
     input_json: str | None = None
     output_json: str | None = None
+    attributes_json: str | None = None

@@ -15,7 +15,7 @@ import pytest
 
 from tests.fixtures.otlp.loader import cases, load_spans
 from traces.ingest import messages
-from traces.ingest.conventions.base import jsonable, jsonable_payload
+from traces.ingest.conventions.base import jsonable, jsonable_attributes, jsonable_payload
 from traces.ingest.normalize import detect_kind, normalize, normalize_batch
 from traces.ingest.spans import Span, SpanEvent
 from traces.ingest.steps import Step, StepKind
@@ -311,10 +311,17 @@ def test_payloads_keep_their_json_text_only_when_it_is_theirs() -> None:
                 assert json.loads(text) == value
             else:
                 assert value is None or isinstance(value, str)
-    assert kept > 20
+        if step.attributes_json is not None:
+            kept += 1
+            assert json.loads(step.attributes_json) == step.attributes
+    assert kept > 40
     # A payload that JSON cannot hold as it is (bytes, a non-string key) is converted, and has no text.
     assert jsonable_payload({"raw": b"\x00\x01", 1: "one"}) == ({"raw": "AAE=", "1": "one"}, None)
     assert jsonable_payload("plain text") == ("plain text", None)
+    # Attributes orjson would write lossily (non-finite floats as null) or not at all go through jsonable.
+    assert jsonable_attributes({"a": 1, "b": [1.5, "x"]}) == ({"a": 1, "b": [1.5, "x"]}, '{"a":1,"b":[1.5,"x"]}')
+    assert jsonable_attributes({"x": float("nan"), "y": float("-inf")}) == ({"x": "NaN", "y": "-Infinity"}, None)
+    assert jsonable_attributes({"raw": b"\x00"}) == ({"raw": "AA=="}, None)
 
 
 # --- throughput ---------------------------------------------------------------------------------------

@@ -113,6 +113,20 @@ def jsonable_payload(value: Any) -> tuple[Any, str | None]:
     return value, text.decode()
 
 
+def jsonable_attributes(attributes: dict[str, Any]) -> tuple[dict[str, Any], str | None]:
+    """jsonable() for a span's leftover attributes, with their JSON text when orjson could write them
+    as they are. Decoded attribute values are nearly always JSON already; orjson writes the rest (bytes)
+    only by refusing, and non-finite floats as null, so any null sends the dict through jsonable(),
+    which spells them out ("NaN"), and makes no text."""
+    try:
+        text = orjson.dumps(attributes)
+    except TypeError:
+        return jsonable(attributes), None
+    if b"null" in text:
+        return jsonable(attributes), None
+    return attributes, text.decode()
+
+
 def normalize_provider(value: str | None) -> str | None:
     """Lowercase OTel-style provider ids: "Anthropic" -> "anthropic", "az.ai.openai" -> "azure.ai.openai"."""
     if not value:
