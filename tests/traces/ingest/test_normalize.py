@@ -245,6 +245,29 @@ def test_system_instructions_become_a_leading_system_message() -> None:
     assert step.attributes == {"gen_ai.operation.name": "chat"}
 
 
+def test_otel_messages_already_in_the_one_shape_are_kept_and_others_converted() -> None:
+    canonical = [
+        {"role": "user", "parts": [{"type": "text", "content": "hi"}]},
+        {"role": "assistant", "parts": [{"type": "tool_call", "id": "c1", "name": "f", "arguments": {"a": 1}}]},
+    ]
+    kept = messages.from_otel(canonical)
+    assert kept is not None and [id(m) for m in kept] == [id(m) for m in canonical]
+    converted = messages.from_otel(
+        [
+            {"role": "developer", "parts": [{"type": "text", "content": "be brief"}]},
+            {"role": ["odd"], "parts": ["plain"]},
+            {"role": "assistant", "parts": [{"type": "tool_call", "id": "c2", "name": "f", "arguments": '{"a": 2}'}]},
+            {"role": "tool", "parts": [{"type": "tool_call_response", "id": "c2", "result": 3}]},
+        ]
+    )
+    assert converted == [
+        {"role": "system", "parts": [{"type": "text", "content": "be brief"}]},
+        {"role": "user", "parts": [{"type": "text", "content": "plain"}]},
+        {"role": "assistant", "parts": [{"type": "tool_call", "id": "c2", "name": "f", "arguments": {"a": 2}}]},
+        {"role": "tool", "parts": [{"type": "tool_call_response", "id": "c2", "response": 3}]},
+    ]
+
+
 def test_openai_messages_convert_to_the_canonical_shape() -> None:
     converted = messages.from_openai(
         {
