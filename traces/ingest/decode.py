@@ -92,7 +92,11 @@ def _pb_value(value: Any) -> Any:
 
 
 def _pb_attributes(key_values: Iterable[Any]) -> Attributes:
-    return {kv.key: _pb_value(kv.value) for kv in key_values}
+    # Strings, most attributes, are read here without a call of _pb_value each.
+    return {
+        kv.key: value.string_value if (value := kv.value).WhichOneof("value") == "string_value" else _pb_value(value)
+        for kv in key_values
+    }
 
 
 def _decode_protobuf(body: bytes) -> DecodedBatch:
@@ -119,9 +123,10 @@ def _decode_protobuf(body: bytes) -> DecodedBatch:
 
 def _pb_span(pb: Any, resource: Attributes, scope_name: str, scope_version: str) -> Span | str:
     """The decoded span, or what is wrong with it."""
-    problem = span_problem(
-        pb.trace_id, pb.span_id, pb.parent_span_id, pb.name, pb.start_time_unix_nano, pb.end_time_unix_nano
-    )
+    # Each field read builds a new Python object from the protobuf: read once, for the checks and the span.
+    trace_id, span_id, parent, name = pb.trace_id, pb.span_id, pb.parent_span_id, pb.name
+    start, end = pb.start_time_unix_nano, pb.end_time_unix_nano
+    problem = span_problem(trace_id, span_id, parent, name, start, end)
     if problem:
         return problem
     links = tuple(
@@ -131,18 +136,19 @@ def _pb_span(pb: Any, resource: Attributes, scope_name: str, scope_version: str)
     if problem:
         return problem
     kind, status = pb.kind, pb.status
+    code = status.code
     # Positional, in Span's field order, each line naming its field (as normalize builds a Step: keyword
     # arguments are matched one by one against the parameter names, for every span of every batch).
     return Span(
-        pb.trace_id,  # trace_id
-        pb.span_id,  # span_id
-        parent_or_none(pb.parent_span_id),  # parent_span_id
-        pb.name,  # name
+        trace_id,  # trace_id
+        span_id,  # span_id
+        parent_or_none(parent),  # parent_span_id
+        name,  # name
         # Enum values newer than this decoder are kept as "unspecified" rather than losing the span.
         kind if 0 <= kind <= 5 else 0,  # kind
-        pb.start_time_unix_nano,  # start_time_unix_nano
-        pb.end_time_unix_nano,  # end_time_unix_nano
-        status.code if 0 <= status.code <= 2 else 0,  # status_code
+        start,  # start_time_unix_nano
+        end,  # end_time_unix_nano
+        code if 0 <= code <= 2 else 0,  # status_code
         status.message,  # status_message
         _pb_attributes(pb.attributes),  # attributes
         tuple(  # events
