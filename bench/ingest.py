@@ -246,22 +246,22 @@ def _report(rounds: list[Round], args: argparse.Namespace, bodies: list[bytes]) 
     print(f"exporters / workers x threads {args.exporters} / {args.workers} x {args.threads}")
     print(f"rounds                       {len(rounds)} (each: load, then the reference, each after a CHECKPOINT)")
     print()
-    print("round  spans/s  p50/p95 ms  server s/1k  db s/1k  peak MiB srv/db  ref rows/s  ratio")
+    print("round  spans/s  p50/p95 ms  server s/1k  db s/1k  peak MiB srv/db  ref rows/s   ratio")
     for i, r in enumerate(rounds, 1):
         p50 = statistics.median(r.latencies) * 1000
         p95 = r.latencies[int(len(r.latencies) * 0.95) - 1] * 1000
         print(
             f"{i:>5}  {r.spans_per_s:>7,.0f}  {p50:>4.0f} / {p95:<4.0f}  {r.cpu_server / r.stored * 1000:>11.3f}"
             f"  {r.cpu_db / r.stored * 1000:>7.3f}  {r.peak_server / 2**20:>7.0f} / {r.peak_db / 2**20:<5.0f}"
-            f"  {r.reference_per_s:>10,.0f}  {r.ratio:>5.0%}"
+            f"  {r.reference_per_s:>10,.0f}  {r.ratio:>6.1%}"
         )
     median = sorted(rounds, key=lambda r: r.ratio)[len(rounds) // 2]
     print()
     print(f"spans stored (in database)   {median.stored} in {median.runs} runs, every round")
     print(f"durably stored, median round {median.spans_per_s:,.0f} spans/s")
     print(f"reference, median round      {median.reference_per_s:,.0f} rows/s")
-    print(f"ratio to reference           median {median.ratio:.0%}, rounds {min(r.ratio for r in rounds):.0%}-"
-          f"{max(r.ratio for r in rounds):.0%}")  # fmt: skip
+    print(f"ratio to reference           median {median.ratio:.1%}, rounds {min(r.ratio for r in rounds):.1%}-"
+          f"{max(r.ratio for r in rounds):.1%}")  # fmt: skip
 
 
 def main() -> None:
