@@ -114,10 +114,10 @@ def jsonable_payload(value: Any) -> tuple[Any, str | None]:
 
 
 def jsonable_attributes(attributes: dict[str, Any]) -> tuple[dict[str, Any], str | None]:
-    """jsonable() for a span's leftover attributes, with their JSON text when orjson could write them
-    as they are. Decoded attribute values are nearly always JSON already; orjson writes the rest (bytes)
-    only by refusing, and non-finite floats as null, so any null sends the dict through jsonable(),
-    which spells them out ("NaN"), and makes no text."""
+    """jsonable() for a span's leftover attributes, with their JSON text when orjson can write them as
+    they are, as it nearly always can. orjson refuses bytes and writes non-finite floats as null: a
+    refusal or any null sends the dict through jsonable() instead (which spells out "NaN"), with no
+    text."""
     try:
         text = orjson.dumps(attributes)
     except TypeError:
