@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from functools import lru_cache
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
 from genai_prices import Usage
 from genai_prices.data_snapshot import find_provider_by_id, get_snapshot
@@ -96,8 +96,9 @@ class ModelPrice:
     cache_write_per_mtok: Decimal | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class PriceResult:
+class PriceResult(NamedTuple):
+    # A named tuple, not a frozen dataclass: one is made for every priced step, and a frozen dataclass
+    # sets each field through object.__setattr__ (1.5 against 0.6 µs a result, by keyword).
     cost_usd: Decimal | None
     priced: bool
     source: PriceSource | None

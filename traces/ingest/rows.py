@@ -132,7 +132,9 @@ def _price(step: Step, config: ProjectConfig) -> tuple[Decimal | None, bool, str
         output_tokens=step.output_tokens or 0,
         cache_read_tokens=step.cache_read_tokens or 0,
         cache_write_tokens=step.cache_write_tokens or 0,
-        at=ns_to_datetime(step.start_ns),
+        # To the second: prices change at a date or a time of day, always on a whole second, so a start
+        # cut to the second is on the same side of every change; and it takes 0.3 µs instead of 1.1.
+        at=datetime.fromtimestamp(step.start_ns // 1_000_000_000, UTC),
         overrides=config.price_overrides,
     )
     if result.cost_usd is not None and result.cost_usd > _MAX_COST:  # an override's price, mistyped
