@@ -19,7 +19,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from traces.ingest.conventions import generic, langfuse, logfire, openinference, openllmetry, otel_genai
-from traces.ingest.conventions.base import Draft, as_str, jsonable, jsonable_attributes, jsonable_payload
+from traces.ingest.conventions.base import Draft, as_str, jsonable, jsonable_with_text
 from traces.ingest.spans import Span
 from traces.ingest.steps import MODEL_CALL_KINDS, Step, StepKind
 
@@ -105,9 +105,9 @@ def _finish(span: Span, d: Draft, context: _ResourceContext) -> Step:
     # Usage on anything but a model call is a sum over children (agent and chain spans): storage must
     # not add it to run totals, or the run counts its tokens twice.
     aggregate = d.usage_is_aggregate or (d.has_usage() and d.kind not in MODEL_CALL_KINDS)
-    input_, input_json = jsonable_payload(d.input)
-    output, output_json = jsonable_payload(d.output)
-    attributes, attributes_json = jsonable_attributes(d.attrs)
+    input_, input_json = jsonable_with_text(d.input)
+    output, output_json = jsonable_with_text(d.output)
+    attributes, attributes_json = jsonable_with_text(d.attrs)
     # Positional, in Step's field order, each line naming its field: with 37 keyword arguments the call
     # took 3.6 µs, positional 0.65 (every keyword is matched against the parameter names).
     return Step(

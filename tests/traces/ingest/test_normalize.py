@@ -15,7 +15,7 @@ import pytest
 
 from tests.fixtures.otlp.loader import cases, load_spans
 from traces.ingest import messages
-from traces.ingest.conventions.base import jsonable, jsonable_attributes, jsonable_payload
+from traces.ingest.conventions.base import jsonable, jsonable_with_text
 from traces.ingest.normalize import detect_kind, normalize, normalize_batch
 from traces.ingest.spans import Span, SpanEvent
 from traces.ingest.steps import Step, StepKind
@@ -245,6 +245,22 @@ def test_system_instructions_become_a_leading_system_message() -> None:
     assert step.attributes == {"gen_ai.operation.name": "chat"}
 
 
+def test_a_payload_holding_nan_keeps_it_spelled_out() -> None:
+    # Python's json.dumps writes NaN, which orjson refuses and json reads back as a float; orjson would
+    # write it as null, silently changing what the agent sent.
+    step = normalize(
+        make_span(
+            {
+                "gen_ai.operation.name": "execute_tool",
+                "gen_ai.tool.name": "t",
+                "gen_ai.tool.call.arguments": '{"x": NaN}',
+            }
+        )
+    )
+    assert step is not None
+    assert (step.input, step.input_json) == ({"x": "NaN"}, None)
+
+
 def test_otel_messages_already_in_the_one_shape_are_kept_and_others_converted() -> None:
     canonical = [
         {"role": "user", "parts": [{"type": "text", "content": "hi"}]},
@@ -338,13 +354,12 @@ def test_payloads_keep_their_json_text_only_when_it_is_theirs() -> None:
             kept += 1
             assert json.loads(step.attributes_json) == step.attributes
     assert kept > 40
-    # A payload that JSON cannot hold as it is (bytes, a non-string key) is converted, and has no text.
-    assert jsonable_payload({"raw": b"\x00\x01", 1: "one"}) == ({"raw": "AAE=", "1": "one"}, None)
-    assert jsonable_payload("plain text") == ("plain text", None)
-    # Attributes orjson would write lossily (non-finite floats as null) or not at all go through jsonable.
-    assert jsonable_attributes({"a": 1, "b": [1.5, "x"]}) == ({"a": 1, "b": [1.5, "x"]}, '{"a":1,"b":[1.5,"x"]}')
-    assert jsonable_attributes({"x": float("nan"), "y": float("-inf")}) == ({"x": "NaN", "y": "-Infinity"}, None)
-    assert jsonable_attributes({"raw": b"\x00"}) == ({"raw": "AA=="}, None)
+    # A value JSON cannot hold as it is (bytes, a non-string key) or that orjson would write lossily
+    # (non-finite floats as null) goes through jsonable, and has no text.
+    assert jsonable_with_text({"a": 1, "b": [1.5, "x"]}) == ({"a": 1, "b": [1.5, "x"]}, '{"a":1,"b":[1.5,"x"]}')
+    assert jsonable_with_text({"raw": b"\x00\x01", 1: "one"}) == ({"raw": "AAE=", "1": "one"}, None)
+    assert jsonable_with_text([{"x": float("nan"), "y": float("-inf")}]) == ([{"x": "NaN", "y": "-Infinity"}], None)
+    assert jsonable_with_text("plain text") == ("plain text", None)
 
 
 # --- throughput ---------------------------------------------------------------------------------------

@@ -96,35 +96,23 @@ def jsonable(value: Any) -> Any:
     return str(value)
 
 
-def jsonable_payload(value: Any) -> tuple[Any, str | None]:
-    """jsonable() for inputs and outputs, which are nearly always parsed JSON already; with the value's
-    JSON text when checking it produced one, for storage to use instead of serializing it again.
+def jsonable_with_text(value: Any) -> tuple[Any, str | None]:
+    """jsonable(value), with its JSON text when orjson can write the value as it is, for storage to use
+    instead of serializing it again. Payloads and attributes are nearly always JSON already, and checking
+    with the C encoder first is several times cheaper than walking a message list in Python.
 
-    Checking with the C encoder first is several times cheaper than walking a message list in Python.
-    """
+    orjson refuses what JSONB cannot hold (bytes, odd keys) and writes non-finite floats as null: a
+    refusal or any null sends the value through jsonable() instead (which spells out "NaN"), with no
+    text. A string is returned as it is, with no text: storage writes it as a JSON string."""
     if value is None or type(value) is str:
         return value, None
     try:
-        # orjson refuses what JSONB cannot hold (bytes, odd keys) several times faster than json does.
-        # Non-finite floats it writes as null; parsed JSON has none (orjson does not parse them).
         text = orjson.dumps(value)
     except TypeError:
         return jsonable(value), None
-    return value, text.decode()
-
-
-def jsonable_attributes(attributes: dict[str, Any]) -> tuple[dict[str, Any], str | None]:
-    """jsonable() for a span's leftover attributes, with their JSON text when orjson can write them as
-    they are, as it nearly always can. orjson refuses bytes and writes non-finite floats as null: a
-    refusal or any null sends the dict through jsonable() instead (which spells out "NaN"), with no
-    text."""
-    try:
-        text = orjson.dumps(attributes)
-    except TypeError:
-        return jsonable(attributes), None
     if b"null" in text:
-        return jsonable(attributes), None
-    return attributes, text.decode()
+        return jsonable(value), None
+    return value, text.decode()
 
 
 def normalize_provider(value: str | None) -> str | None:
