@@ -15,6 +15,7 @@ from typing import Any
 
 import orjson
 
+from traces.ids import span_from_valid_hex
 from traces.ingest.columns import STAGE_COLUMNS, STEP_COLUMNS
 from traces.ingest.pricing import ModelPrice, price_usage
 from traces.ingest.redact import RedactionPolicy, is_content_key, redact_json_text, redact_texts
@@ -230,8 +231,8 @@ def stage(steps: Iterable[Step], config: ProjectConfig) -> Staged:
         row: list[Any] = [
             config.project_id,
             step.trace_id,  # 32 hex digits, which the uuid column reads as they are
-            _span_int(step.span_id),
-            _span_int(step.parent_span_id) if step.parent_span_id else None,
+            span_from_valid_hex(step.span_id),
+            span_from_valid_hex(step.parent_span_id) if step.parent_span_id else None,
             name,
             str(step.kind),
             step.start_ns,  # the store turns nanoseconds into start_time, end_time and duration_ns
@@ -325,12 +326,6 @@ def _previews(candidates: list[tuple[list[Any], Step]]) -> None:
         if text := _clean_text(_preview(step.output, role="assistant")):
             row[_OUTPUT_PREVIEW] = text
             break
-
-
-def _span_int(hex_id: str) -> int:
-    # Span ids are stored as signed bigint: the 64 bits as they are.
-    value = int(hex_id, 16)
-    return value - (1 << 64) if value >= (1 << 63) else value
 
 
 def step_values(row: Sequence[Any]) -> tuple[Any, ...]:
