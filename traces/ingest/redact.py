@@ -265,7 +265,12 @@ def redact_json_text(text: str, policy: RedactionPolicy) -> str:
         return text
     if policy.custom:
         return json.dumps(_walk(json.loads(text), policy), ensure_ascii=False)
-    redacted = policy.redact_text(text)
+    return _still_json(text, policy.redact_text(text), policy)
+
+
+def _still_json(text: str, redacted: str, policy: RedactionPolicy) -> str:
+    """`redacted`, the JSON document `text` redacted as text, if it is still valid JSON; else `text`
+    redacted value by value (a match began on an escape's letter and took it)."""
     if redacted is text or redacted == text:
         return text
     try:
@@ -302,13 +307,7 @@ def redact_texts(texts: Sequence[str], policy: RedactionPolicy, *, json_texts: S
             for i, text in zip(group, redacted, strict=True):
                 out[i] = text
         else:
-            for i, is_json in enumerate(json_texts):
-                if is_json and out[i] != texts[i]:
-                    try:
-                        json.loads(out[i])
-                    except ValueError:
-                        out[i] = json.dumps(_walk(json.loads(texts[i]), policy), ensure_ascii=False)
-            return out
+            return [_still_json(t, r, policy) if j else r for t, r, j in zip(texts, out, json_texts, strict=True)]
     return [redact_json_text(t, policy) if j else policy.redact_text(t) for t, j in zip(texts, json_texts, strict=True)]
 
 
