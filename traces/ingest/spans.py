@@ -3,8 +3,10 @@
 Plain data, independent of protobuf and JSON, so that every later stage is a pure function that can be
 tested without a server or a database. Nothing mutates a span after decoding; Span is not a frozen
 dataclass only because a frozen one sets each field through object.__setattr__, which made building
-one four times slower (1.0 µs against 0.2 for ten fields), for every span of every batch. Attribute values are decoded from OTLP AnyValue to
-Python: str, bool, int, float, bytes, list (arrayValue) and dict (kvlistValue); an empty AnyValue is None.
+one four times slower (1.0 µs against 0.2 for ten fields), for every span of every batch.
+
+Attribute values are decoded from OTLP AnyValue to Python: str, bool, int, float, bytes, list
+(arrayValue) and dict (kvlistValue); an empty AnyValue is None.
 """
 
 from __future__ import annotations
