@@ -34,6 +34,7 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -126,9 +127,9 @@ def _checkpoint(database_url: str) -> None:
         print("(no CHECKPOINT: the database user may not; a phase may pay for the other's WAL)")
 
 
-def reference_rows(database_url: str, bodies: list[bytes]) -> list[list[tuple[object, ...]]]:
-    """The step rows of every batch, typed as traces_step holds them (a UUID, datetimes): the rows as a
-    plain client would send them to the reference COPY. Built once, for every round."""
+def reference_rows(database_url: str, bodies: list[bytes]) -> list[list[Sequence[Any]]]:
+    """The step rows of every batch: the very values ingest's own COPY sends to traces_step (datetimes,
+    JSON texts, the trace id as hex), built once for every round."""
     os.environ["DATABASE_URL"] = database_url
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "agentops.settings")
     import django
@@ -147,7 +148,7 @@ def reference_rows(database_url: str, bodies: list[bytes]) -> list[list[tuple[ob
     return prepared
 
 
-def reference_copy(database_url: str, prepared: list[list[tuple[object, ...]]]) -> tuple[int, float]:
+def reference_copy(database_url: str, prepared: list[list[Sequence[Any]]]) -> tuple[int, float]:
     """Rows/s of a raw COPY of the same step rows into a bare table, one committed transaction per batch."""
     import psycopg
 

@@ -32,7 +32,6 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
-from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -47,8 +46,9 @@ from django.core.management import call_command  # noqa: E402 (after django.setu
 from django.db import connection, transaction  # noqa: E402 (after django.setup)
 
 from agentops.tenancy import services  # noqa: E402 (after django.setup)
-from traces.ingest.columns import STAGE_COLUMNS, STEP_COLUMNS  # noqa: E402 (after django.setup)
+from traces.ingest.columns import RUN_COLUMNS, STEP_COLUMNS  # noqa: E402 (after django.setup)
 from traces.ingest.rows import ProjectConfig, stage, step_values  # noqa: E402 (after django.setup)
+from traces.ingest.runs import run_rows  # noqa: E402 (after django.setup)
 from traces.ingest.steps import Step, StepKind  # noqa: E402 (after django.setup)
 from traces.ingest.store import store_rows  # noqa: E402 (after django.setup)
 from traces.partitions import ensure_months  # noqa: E402 (after django.setup)
@@ -66,14 +66,6 @@ UNPRICED_SHARE = 0.005
 CHUNK_RUNS = 5000  # runs per COPY transaction
 ORDER = "ORDER-PLACEHOLDER"  # replaced in each run by its own order number (text search has variety)
 MS = 1_000_000
-# Columns of traces_run written here, in COPY order (id is a serial; the rest keep their defaults).
-RUN_COLUMNS = (
-    "project_id", "trace_id", "root_span_id", "name", "agent", "agent_rank", "bundle", "bundle_source",
-    "environment", "session_id", "user_id", "start_time", "end_time", "root_ended", "step_count", "llm_calls",
-    "tool_calls", "error_count", "input_tokens", "output_tokens", "cache_read_tokens", "cache_write_tokens",
-    "reasoning_tokens", "cost_usd", "unpriced_steps", "reported_cost_usd", "models_used", "tools_used",
-    "input_preview", "input_preview_ns", "output_preview", "output_preview_ns", "tags", "resource", "updated_at",
-)  # fmt: skip
 _I = {name: i for i, name in enumerate(STEP_COLUMNS)}
 _PROJECT, _TRACE, _SPAN, _PARENT = _I["project_id"], _I["trace_id"], _I["span_id"], _I["parent_span_id"]
 _START, _END, _CONTENT = _I["start_time"], _I["end_time"], (_I["input"], _I["output"])
@@ -212,31 +204,8 @@ def _template(shape: Shape, config: ProjectConfig) -> Template:
             ((start_ns - t0) // 1000, None if end is None else (row[_I["duration_ns"]] + start_ns - t0) // 1000)
         )
         parents.append(row[_I["parent_span_id"]] is not None)
-    root, root_stage = rows[0], staged.rows[0]
-    ctx = {name: i for i, name in enumerate(STAGE_COLUMNS)}
-    llm = [r for r in rows if r[_I["kind"]] == "LLM"]
-    run = {
-        "name": root[_I["name"]],
-        "agent": root_stage[ctx["agent"]],
-        "bundle": root_stage[ctx["bundle"]],
-        "environment": shape.environment,
-        "step_count": len(rows),
-        "llm_calls": len(llm),
-        "tool_calls": sum(r[_I["kind"]] == "TOOL" for r in rows),
-        "error_count": sum(r[_I["status"]] == "error" for r in rows),
-        **{
-            col: sum(r[_I[col]] or 0 for r in rows)
-            for col in ("input_tokens", "output_tokens", "cache_read_tokens", "cache_write_tokens", "reasoning_tokens")
-        },
-        "cost_usd": sum((r[_I["cost_usd"]] or Decimal(0) for r in rows), Decimal(0)),
-        "unpriced_steps": sum(bool(r[ctx["needs_price"]]) and not r[ctx["priced"]] for r in staged.rows),
-        "models_used": sorted({r[_I["model"]] for r in rows if r[_I["model"]]}),
-        "tools_used": sorted({r[_I["tool_name"]] for r in rows if r[_I["tool_name"]]}),
-        # The root's previews win.
-        "input_preview": root_stage[ctx["input_preview"]],
-        "output_preview": root_stage[ctx["output_preview"]],
-        "resource": root_stage[ctx["resource"]],
-    }
+    (aggregates,) = run_rows(staged.rows)  # the run as the store would merge it: one batch, a new run
+    run = dict(zip(RUN_COLUMNS, aggregates, strict=True))
     return Template(fields, offsets, parents, run, duration_us=max(e or s for s, e in offsets))
 
 
@@ -316,7 +285,7 @@ def _load_chunk(args: tuple[int, int, float, float, int]) -> int:
         pg.execute("SET LOCAL synchronous_commit = off")
         with pg.copy(f"COPY traces_step ({', '.join(STEP_COLUMNS)}) FROM STDIN") as copy:
             copy.write(steps_buf.getvalue())
-        with pg.copy(f"COPY traces_run ({', '.join(RUN_COLUMNS)}) FROM STDIN") as copy:
+        with pg.copy(f"COPY traces_run ({', '.join(RUN_COLUMNS)}, updated_at) FROM STDIN") as copy:
             copy.write(runs_buf.getvalue())
     return count
 

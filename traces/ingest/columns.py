@@ -1,6 +1,6 @@
-"""The columns ingest writes: traces_step's, and the staging table's that feeds them (and the run)."""
+"""The columns ingest writes: traces_step's, the run context staged beside them, and the run's."""
 
-# Columns of traces_step written by ingest.
+# Columns of traces_step written by ingest, in COPY order.
 STEP_COLUMNS = (
     "project_id", "trace_id", "span_id", "parent_span_id", "name", "kind", "start_time", "end_time",
     "duration_ns", "status", "error_type", "error_message", "model", "provider", "input_tokens",
@@ -9,15 +9,22 @@ STEP_COLUMNS = (
     "output", "attributes", "events", "convention", "context",
 )  # fmt: skip
 
-# The staging table, in COPY order (traces.ingest.rows builds its rows): a step's columns, except that
-# times come as nanoseconds (the store computes start_time, end_time and duration_ns from them), then
-# run context and previews, used for the run aggregates and not stored per step.
-STAGE_COLUMNS = (
-    "project_id", "trace_id", "span_id", "parent_span_id", "name", "kind", "start_ns", "end_ns", "status",
-    "error_type", "error_message", "model", "provider", "input_tokens", "output_tokens", "cache_read_tokens",
-    "cache_write_tokens", "reasoning_tokens", "usage_is_aggregate", "cost_usd", "priced", "unpriced_reason",
-    "reported_cost_usd", "tool_name", "tool_call_id", "input", "output", "attributes", "events", "convention",
-    "context",
-    "is_root", "needs_price", "agent", "agent_rank", "bundle", "bundle_rank", "environment", "session_id",
-    "user_id", "input_preview", "output_preview", "tags", "resource",
+# What a step contributes to its run and is not stored per step: traces.ingest.runs reads it.
+CONTEXT_COLUMNS = (
+    "start_ns", "end_ns", "is_root", "needs_price", "agent", "agent_rank", "bundle", "bundle_rank",
+    "environment", "session_id", "user_id", "input_preview", "output_preview", "tags", "resource",
+)  # fmt: skip
+
+# A staged row (traces.ingest.rows builds them): the step's columns, typed as the table holds them,
+# then its run context. The store copies the first len(STEP_COLUMNS) values of each.
+STAGE_COLUMNS = STEP_COLUMNS + CONTEXT_COLUMNS
+
+# A run's aggregates over one batch's new steps (traces.ingest.runs), in COPY order: what the store
+# merges into traces_run.
+RUN_COLUMNS = (
+    "project_id", "trace_id", "root_span_id", "name", "agent", "agent_rank", "bundle", "bundle_source",
+    "environment", "session_id", "user_id", "start_time", "end_time", "root_ended", "step_count", "llm_calls",
+    "tool_calls", "error_count", "input_tokens", "output_tokens", "cache_read_tokens", "cache_write_tokens",
+    "reasoning_tokens", "cost_usd", "unpriced_steps", "reported_cost_usd", "models_used", "tools_used",
+    "input_preview", "input_preview_ns", "output_preview", "output_preview_ns", "tags", "resource",
 )  # fmt: skip

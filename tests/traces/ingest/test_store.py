@@ -510,18 +510,24 @@ def test_concurrent_overlapping_batches_of_the_same_traces(committed_project, bu
         assert expected["bundle_source"] == bundle
 
 
-def test_a_batch_is_inserted_in_key_order_whatever_order_it_came_in(project):
-    # Concurrent batches must take their row locks in one order: store.py copies the rows into the stage
-    # sorted, and the INSERT reads them back with a plain scan of it, as this does (the stage keeps its
-    # rows until the commit, which the test's transaction never reaches).
+def inserted_in_order(project: Project) -> list[tuple[str, int]]:
+    # Steps take their ids from a sequence as they are inserted: id order is insertion order.
+    return [
+        (t.hex, s) for t, s in Step.objects.filter(project=project).order_by("id").values_list("trace_id", "span_id")
+    ]
+
+
+@pytest.mark.parametrize("stored_before", [0, 5], ids=["all new: COPY", "some stored: stage + INSERT"])
+def test_a_batch_is_inserted_in_key_order_whatever_order_it_came_in(project, stored_before):
+    # Concurrent batches must take their row locks in one order. Both ways in do: the COPY of a new
+    # batch, and the stage + INSERT ... ON CONFLICT of a batch holding steps stored already (a retry).
     trace_ids = [os.urandom(16) for _ in range(3)]
-    spans = [s for t in trace_ids for s in with_trace(AGENT_RUN, t)]
-    store(project, random.Random(3).sample(spans, len(spans)))
-    with connections["default"].cursor() as cursor:
-        cursor.execute("SELECT trace_id, span_id FROM step_stage")
-        scanned = [(trace.hex, span) for trace, span in cursor.fetchall()]
-    assert len(scanned) == len(spans)
-    assert scanned == sorted(scanned)
+    spans = random.Random(3).sample([s for t in trace_ids for s in with_trace(AGENT_RUN, t)], 3 * len(AGENT_RUN))
+    store(project, spans[:stored_before])
+    store(project, spans)
+    new = inserted_in_order(project)[stored_before:]
+    assert len(new) == len(spans) - stored_before
+    assert new == sorted(new)
 
 
 def test_the_same_span_with_starts_in_the_same_microsecond_is_counted_once(project):
