@@ -319,6 +319,42 @@ def test_one_invalid_span_is_rejected_alone_and_the_rest_is_stored(
     assert sorted(c["span_id"] for c in root["children"]) == sorted(s.span_id.hex() for s in trace.spans[1:])
 
 
+def test_run_values_longer_than_their_columns_are_cut_on_the_run_and_kept_whole_on_the_step(
+    client: Client, ingest: IngestSetup
+) -> None:
+    # Until 2026-12 a 300-character session id failed its whole batch with a 503, retried forever.
+    trace = AgentTrace()
+    long = {"gen_ai.conversation.id": "s" * 300, "user.id": "u" * 300, "gen_ai.agent.name": "a" * 300}
+    chat = SpanSpec(
+        "chat " + "m" * 300,
+        # OpenInference carries the tags; its spans carry gen_ai.* too, which fill the rest.
+        {**long, "openinference.span.kind": "LLM", "gen_ai.request.model": "m" * 300, "tag.tags": ["t" * 300]},
+        parent=trace.spans[0].span_id,
+        start_ns=trace.start_ns - NS,  # the earliest step: its agent and context are the run's until the root's
+        end_ns=trace.start_ns,
+    )
+    resource = {"service.name": "bot", "service.version": "v" * 300, "deployment.environment.name": "e" * 300}
+    body = protobuf([chat.build(trace.trace_id)], resource)
+
+    assert partial_success(post(client, body, key=ingest.key)) == (0, "")
+
+    run = Run.objects.get(project=ingest.project, trace_id=trace.trace_hex)
+    assert (run.session_id, run.user_id, run.agent) == ("s" * 200, "u" * 200, "a" * 200)
+    assert (run.bundle, run.environment) == ("v" * 200, "e" * 100)
+    assert (run.models_used, run.tags) == (["m" * 200], ["t" * 200])
+    step = Step.objects.get(project=ingest.project, trace_id=trace.trace_hex)
+    assert step.model == "m" * 300
+    assert step.context is not None
+    assert step.context["tags"] == ["t" * 300]
+    assert step.context["clipped"] == {
+        "agent": "a" * 300,
+        "bundle": "v" * 300,
+        "environment": "e" * 300,
+        "session_id": "s" * 300,
+        "user_id": "u" * 300,
+    }
+
+
 def _logs_request(with_trace_context: bool) -> bytes:
     records = [
         LogRecord(

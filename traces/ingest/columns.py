@@ -28,3 +28,9 @@ RUN_COLUMNS = (
     "reasoning_tokens", "cost_usd", "unpriced_steps", "reported_cost_usd", "models_used", "tools_used",
     "input_preview", "input_preview_ns", "output_preview", "output_preview_ns", "tags", "resource",
 )  # fmt: skip
+
+# traces_run's bounded texts (traces.models.Run; a test keeps the two equal). A longer value is cut to
+# fit on the run (traces.ingest.runs), and a step whose run context was cut keeps the whole value in
+# its context (traces.ingest.rows): a 300-character session id must not fail its whole batch.
+RUN_TEXT_LIMITS = {"name": 500, "agent": 200, "bundle": 200, "environment": 100, "session_id": 200, "user_id": 200}
+RUN_ITEM_LIMIT = 200  # each of a run's models_used, tools_used and tags

@@ -15,7 +15,7 @@ from typing import Any
 import orjson
 
 from traces.ids import span_from_valid_hex
-from traces.ingest.columns import STAGE_COLUMNS, STEP_COLUMNS
+from traces.ingest.columns import RUN_TEXT_LIMITS, STAGE_COLUMNS, STEP_COLUMNS
 from traces.ingest.pricing import ModelPrice, price_usage
 from traces.ingest.redact import RedactionPolicy, is_content_key, redact_json_text, redact_texts
 from traces.ingest.steps import Step, StepKind
@@ -30,6 +30,8 @@ _MAX_TOKENS = 10**12
 _MAX_COST = Decimal(10**6)
 _ROOT_RANK = -1
 _PRICED_KINDS = frozenset({StepKind.LLM, StepKind.EMBEDDING})
+_CUT_FIELDS = ("agent", "bundle", "environment", "session_id", "user_id")
+_SHORTEST_LIMIT = min(RUN_TEXT_LIMITS[name] for name in _CUT_FIELDS)
 
 
 @dataclass(frozen=True)
@@ -230,6 +232,11 @@ def stage(steps: Iterable[Step], config: ProjectConfig) -> Staged:
             name, error_type, error_message, model, provider, tool_name, tool_call_id, agent, bundle,
             environment, session_id, user_id,
         ) = texts_of_step  # fmt: skip
+        if max(len(agent), len(bundle), len(environment), len(session_id), len(user_id)) > _SHORTEST_LIMIT:
+            values = zip(_CUT_FIELDS, (agent, bundle, environment, session_id, user_id), strict=True)
+            cut = {name: value for name, value in values if len(value) > RUN_TEXT_LIMITS[name]}
+            if cut:  # the run shows these cut to fit its columns (traces.ingest.runs): the step keeps them
+                context["clipped"] = cut
         start_ns, end_ns = step.start_ns, step.end_ns or None
         row: list[Any] = [
             # traces_step's columns (STEP_COLUMNS), as the store copies them

@@ -18,7 +18,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from traces.ingest.columns import STAGE_COLUMNS
+from traces.ingest.columns import RUN_ITEM_LIMIT, RUN_TEXT_LIMITS, STAGE_COLUMNS
 from traces.ingest.rows import ns_to_datetime
 
 _AT = {name: i for i, name in enumerate(STAGE_COLUMNS)}
@@ -50,10 +50,24 @@ def run_rows(rows: Iterable[Sequence[Any]]) -> list[list[Any]]:
     return [_run(*key, by_run[key]) for key in sorted(by_run)]
 
 
+_NAME_MAX, _AGENT_MAX, _BUNDLE_MAX = RUN_TEXT_LIMITS["name"], RUN_TEXT_LIMITS["agent"], RUN_TEXT_LIMITS["bundle"]
+_CONTEXT_MAX = {
+    _ENVIRONMENT: RUN_TEXT_LIMITS["environment"],
+    _SESSION: RUN_TEXT_LIMITS["session_id"],
+    _USER: RUN_TEXT_LIMITS["user_id"],
+}
+
+
 def _best(steps: Sequence[Sequence[Any]], column: int) -> Any:
-    """The value of `column` from the best-ranked step that has one (ties: the smaller value), else ''."""
+    """The value of `column` from the best-ranked step that has one (ties: the smaller value), else '',
+    cut to the run's column. (Choosing before cutting chooses as the store's merge of cut values does:
+    a cut keeps the order of two texts, or makes them equal.)"""
     ranked = [(s[_AGENT_RANK], s[column]) for s in steps if s[column]]
-    return min(ranked)[1] if ranked else ""
+    return min(ranked)[1][: _CONTEXT_MAX.get(column)] if ranked else ""
+
+
+def _items(values: Iterable[str]) -> list[str]:
+    return sorted({value[:RUN_ITEM_LIMIT] for value in values})
 
 
 def _run(project_id: int, trace_id: str, steps: Sequence[Sequence[Any]]) -> list[Any]:
@@ -73,10 +87,10 @@ def _run(project_id: int, trace_id: str, steps: Sequence[Sequence[Any]]) -> list
         project_id,
         trace_id,
         None if root is None else root[_SPAN],
-        "" if root is None else root[_NAME],
-        agent,
+        "" if root is None else root[_NAME][:_NAME_MAX],
+        agent[:_AGENT_MAX],
         agent_rank,
-        bundle,
+        bundle[:_BUNDLE_MAX],
         _BUNDLE_SOURCES.get(bundle_rank or 0, ""),
         _best(steps, _ENVIRONMENT),
         _best(steps, _SESSION),
@@ -92,12 +106,12 @@ def _run(project_id: int, trace_id: str, steps: Sequence[Sequence[Any]]) -> list
         sum(s[_COST] for s in own if s[_COST] is not None),
         sum(bool(s[_NEEDS_PRICE] and not s[_PRICED]) for s in own),
         sum(reported) if reported else None,
-        sorted({s[_MODEL] for s in steps if s[_MODEL]}),
-        sorted({s[_TOOL] for s in steps if s[_TOOL]}),
+        _items(s[_MODEL] for s in steps if s[_MODEL]),
+        _items(s[_TOOL] for s in steps if s[_TOOL]),
         input_preview,
         input_preview_ns,
         output_preview,
         output_preview_ns,
-        sorted({tag for s in steps for tag in s[_TAGS]}),
+        _items(tag for s in steps for tag in s[_TAGS]),
         _best(steps, _RESOURCE) or "{}",
     ]

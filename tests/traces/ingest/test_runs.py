@@ -11,7 +11,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from tests.otlp import NS, SpanSpec, protobuf
-from traces.ingest.columns import RUN_COLUMNS
+from traces.ingest.columns import RUN_COLUMNS, RUN_ITEM_LIMIT, RUN_TEXT_LIMITS
 from traces.ingest.decode import decode_request
 from traces.ingest.normalize import normalize_batch
 from traces.ingest.redact import RedactionPolicy
@@ -160,3 +160,12 @@ ROWS = staged_rows(b"\x05" * 16) + staged_rows(b"\x06" * 16, with_root=False)
 @given(st.permutations(ROWS))
 def test_the_rows_order_changes_nothing(rows):
     assert run_rows(rows) == run_rows(ROWS)
+
+
+def test_the_limits_runs_cut_to_are_the_run_columns():
+    from traces.models import Run
+
+    fields: dict[str, Any] = {field.name: field for field in Run._meta.get_fields()}
+    assert {name: fields[name].max_length for name in RUN_TEXT_LIMITS} == RUN_TEXT_LIMITS
+    for name in ("models_used", "tools_used", "tags"):
+        assert fields[name].base_field.max_length == RUN_ITEM_LIMIT
