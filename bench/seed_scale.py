@@ -266,18 +266,19 @@ def _load_chunk(args: tuple[int, int, float, float, int]) -> int:
                     row[col] = row[col].replace(ORDER, order)
             steps_buf.write("\t".join(row))
             steps_buf.write("\n")
-        r = tpl.run
-        session = f"sess-{rng.randrange(sessions)}"
-        user = f"user-{rng.randrange(USERS)}"
-        run_row: tuple[Any, ...] = (
-            project, trace, base_span + 1, r["name"], r["agent"], -1, r["bundle"], "explicit", r["environment"],
-            session, user, _iso(start_us), _iso(start_us + tpl.duration_us), True, r["step_count"], r["llm_calls"],
-            r["tool_calls"], r["error_count"], r["input_tokens"], r["output_tokens"], r["cache_read_tokens"],
-            r["cache_write_tokens"], r["reasoning_tokens"], r["cost_usd"], r["unpriced_steps"], None,
-            r["models_used"], r["tools_used"], r["input_preview"].replace(ORDER, order),
-            -1 if r["input_preview"] else None, r["output_preview"].replace(ORDER, order),
-            _ROOT_RANK_NS if r["output_preview"] else None, [], r["resource"], updated,
-        )  # fmt: skip
+        run = {
+            **tpl.run,
+            "project_id": project,
+            "trace_id": trace,
+            "root_span_id": base_span + 1,
+            "session_id": f"sess-{rng.randrange(sessions)}",
+            "user_id": f"user-{rng.randrange(USERS)}",
+            "start_time": _iso(start_us),
+            "end_time": _iso(start_us + tpl.duration_us),
+            "input_preview": tpl.run["input_preview"].replace(ORDER, order),
+            "output_preview": tpl.run["output_preview"].replace(ORDER, order),
+        }
+        run_row = [*(run[column] for column in RUN_COLUMNS), updated]
         runs_buf.write("\t".join(_copy_text(v) for v in run_row))
         runs_buf.write("\n")
     with transaction.atomic(), connection.cursor() as cursor:

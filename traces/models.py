@@ -81,6 +81,11 @@ class Run(models.Model):
     environment = models.CharField(max_length=100, blank=True, default="")
     session_id = models.CharField(max_length=200, blank=True, default="")
     user_id = models.CharField(max_length=200, blank=True, default="")
+    # Which step each came from, ranked as agent_rank, so that batches merge them in any order. Null
+    # with a value: stored before these ranks were kept (treated as rank 0: only the root outranks it).
+    environment_rank = models.BigIntegerField(null=True)
+    session_rank = models.BigIntegerField(null=True)
+    user_rank = models.BigIntegerField(null=True)
     start_time = models.DateTimeField()
     end_time = models.DateTimeField(null=True)
     root_ended = models.BooleanField(default=False)
@@ -97,8 +102,9 @@ class Run(models.Model):
     unpriced_steps = models.IntegerField(default=0)
     reported_cost_usd = models.DecimalField(max_digits=20, decimal_places=10, null=True)
     tags = ArrayField(models.CharField(max_length=200), default=list)
-    # The OTel resource of the run's root span (else of its first stored batch): service, SDK, host.
+    # The OTel resource of the run's root span, else of its earliest step: service, SDK, host.
     resource = models.JSONField(default=dict)
+    resource_rank = models.BigIntegerField(null=True)
     models_used = ArrayField(models.CharField(max_length=200), default=list)
     tools_used = ArrayField(models.CharField(max_length=200), default=list)
     input_preview = models.TextField(blank=True, default="")

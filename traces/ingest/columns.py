@@ -23,10 +23,11 @@ STAGE_COLUMNS = STEP_COLUMNS + CONTEXT_COLUMNS
 # merges into traces_run.
 RUN_COLUMNS = (
     "project_id", "trace_id", "root_span_id", "name", "agent", "agent_rank", "bundle", "bundle_source",
-    "environment", "session_id", "user_id", "start_time", "end_time", "root_ended", "step_count", "llm_calls",
-    "tool_calls", "error_count", "input_tokens", "output_tokens", "cache_read_tokens", "cache_write_tokens",
-    "reasoning_tokens", "cost_usd", "unpriced_steps", "reported_cost_usd", "models_used", "tools_used",
-    "input_preview", "input_preview_ns", "output_preview", "output_preview_ns", "tags", "resource",
+    "environment", "environment_rank", "session_id", "session_rank", "user_id", "user_rank", "start_time",
+    "end_time", "root_ended", "step_count", "llm_calls", "tool_calls", "error_count", "input_tokens",
+    "output_tokens", "cache_read_tokens", "cache_write_tokens", "reasoning_tokens", "cost_usd", "unpriced_steps",
+    "reported_cost_usd", "models_used", "tools_used", "input_preview", "input_preview_ns", "output_preview",
+    "output_preview_ns", "tags", "resource", "resource_rank",
 )  # fmt: skip
 
 # traces_run's bounded texts (traces.models.Run; a test keeps the two equal). A longer value is cut to

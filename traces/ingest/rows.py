@@ -182,8 +182,9 @@ def stage(steps: Iterable[Step], config: ProjectConfig) -> Staged:
     the rows are built with the texts as sent, and their redacted versions put in place at the end."""
     staged = Staged(rows=[], start_ns=[], rejected=[])
     seen: set[tuple[str, str, int]] = set()
-    traces_with_resource: set[str] = set()
-    resource_json: dict[int, str] = {}  # spans of one request share their resource: dump it once
+    # Each trace's best-ranked step with a resource (the root, else the earliest): only it carries the
+    # resource, which the run keeps by the same rank whatever batch it came in.
+    resources: dict[str, tuple[int, list[Any], dict[str, Any]]] = {}
     policy = config.redaction
     drop = policy.drop_content
     candidates: dict[str, list[tuple[list[Any], Step]]] = {}  # each trace's root and LLM steps: previews
@@ -211,15 +212,6 @@ def stage(steps: Iterable[Step], config: ProjectConfig) -> Staged:
             bundle, bundle_rank = step.service_version, 2
         else:
             bundle, bundle_rank = "", 9
-        # The resource goes with the root, and with the first step of each trace in the batch (the
-        # root may come in another batch); the run keeps the root's.
-        resource = None
-        if step.resource and (is_root or step.trace_id not in traces_with_resource):
-            traces_with_resource.add(step.trace_id)
-            key_id = id(step.resource)
-            if key_id not in resource_json:
-                resource_json[key_id] = _redacted_json(step.resource, policy) or "{}"
-            resource = resource_json[key_id]
         context = {k: v for k, v in (("tags", step.tags), ("metadata", step.metadata), ("links", step.links)) if v}
         # Postgres text cannot hold NUL: one test over all of the step's texts, cleaning only if needed.
         texts_of_step = (
@@ -288,14 +280,24 @@ def stage(steps: Iterable[Step], config: ProjectConfig) -> Staged:
             "",  # input_preview and output_preview: see _previews
             "",
             [_clean_text(str(t)) for t in step.tags] if step.tags else [],
-            resource,
+            None,  # resource: see below
         ]
+        if step.resource:
+            rank = _ROOT_RANK if is_root else start_ns
+            best = resources.get(step.trace_id)
+            if best is None or rank < best[0] or (rank == best[0] and _tie_first(step.resource, best[2])):
+                resources[step.trace_id] = (rank, row, step.resource)
         if (is_root or step.kind == StepKind.LLM) and not drop:
             candidates.setdefault(step.trace_id, []).append((row, step))
         staged.rows.append(row)
         staged.start_ns.append(step.start_ns)
     for of_trace in candidates.values():
         _previews(of_trace)
+    resource_json: dict[int, str] = {}  # spans of one request share their resource: dump it once
+    for _, row, resource in resources.values():
+        if id(resource) not in resource_json:
+            resource_json[id(resource)] = _redacted_json(resource, policy) or "{}"
+        row[_RESOURCE] = resource_json[id(resource)]
     if not policy.has_rules:
         return staged
     texts: list[str] = []  # to redact: (row, column) in `places`, and whether the text is JSON
@@ -313,6 +315,15 @@ def stage(steps: Iterable[Step], config: ProjectConfig) -> Staged:
         for (row, column), text in zip(places, redact_texts(texts, policy, json_texts=json_texts), strict=True):
             row[column] = text
     return staged
+
+
+_RESOURCE = STAGE_COLUMNS.index("resource")
+
+
+def _tie_first(resource: dict[str, Any], other: dict[str, Any]) -> bool:
+    # Two resources of one rank (two roots, or two steps starting in the same nanosecond): the one
+    # whose JSON sorts first, so that the choice does not depend on the order the spans came in.
+    return (_json(resource) or "") < (_json(other) or "")
 
 
 _INPUT_PREVIEW = STAGE_COLUMNS.index("input_preview")

@@ -5,9 +5,10 @@ row into traces_run by the same rules (traces.ingest.store), so a run is the sam
 grouping its spans arrive in:
 - counts and sums add; usage reported on agent and chain spans (a sum over their children) is left out;
 - the start is the earliest, the end the latest end (or start, for a step that has not ended);
-- the root's name, agent, context and previews win; otherwise the best-ranked step's: the agent and
-  context of the earliest step that has one, the input preview of the earliest LLM call, the output
-  preview of the latest (a rank is the step's start in nanoseconds; the root's is -1);
+- the root's name, agent, context and previews win; otherwise the best-ranked step's: the agent,
+  environment, session, user and resource of the earliest step that has one, the input preview of the
+  earliest LLM call, the output preview of the latest (a rank is the step's start in nanoseconds; the
+  root's is -1), each kept on the run with its rank;
 - the bundle of the best source: an explicit bundle id, then a service version (a derived bundle is
   computed by the store from the models and tools used);
 - models, tools and tags are the sorted union (codepoint order: the store sorts with COLLATE "C").
@@ -58,12 +59,15 @@ _CONTEXT_MAX = {
 }
 
 
-def _best(steps: Sequence[Sequence[Any]], column: int) -> Any:
-    """The value of `column` from the best-ranked step that has one (ties: the smaller value), else '',
-    cut to the run's column. (Choosing before cutting chooses as the store's merge of cut values does:
-    a cut keeps the order of two texts, or makes them equal.)"""
+def _best(steps: Sequence[Sequence[Any]], column: int) -> tuple[int | None, Any]:
+    """(rank, value) of `column` from the best-ranked step that has one (ties: the smaller value), else
+    (None, ''); the value cut to the run's column. (Choosing before cutting chooses as the store's merge
+    of cut values does: a cut keeps the order of two texts, or makes them equal.)"""
     ranked = [(s[_AGENT_RANK], s[column]) for s in steps if s[column]]
-    return min(ranked)[1][: _CONTEXT_MAX.get(column)] if ranked else ""
+    if not ranked:
+        return None, ""
+    rank, value = min(ranked)
+    return rank, value[: _CONTEXT_MAX.get(column)]
 
 
 def _items(values: Iterable[str]) -> list[str]:
@@ -83,6 +87,10 @@ def _run(project_id: int, trace_id: str, steps: Sequence[Sequence[Any]]) -> list
     input_preview_ns, input_preview = min(inputs) if inputs else (None, "")
     output_preview_ns, output_preview = max(outputs) if outputs else (None, "")
     reported = [s[_REPORTED] for s in own if s[_REPORTED] is not None]
+    environment_rank, environment = _best(steps, _ENVIRONMENT)
+    session_rank, session_id = _best(steps, _SESSION)
+    user_rank, user_id = _best(steps, _USER)
+    resource_rank, resource = _best(steps, _RESOURCE)
     return [
         project_id,
         trace_id,
@@ -92,9 +100,12 @@ def _run(project_id: int, trace_id: str, steps: Sequence[Sequence[Any]]) -> list
         agent_rank,
         bundle[:_BUNDLE_MAX],
         _BUNDLE_SOURCES.get(bundle_rank or 0, ""),
-        _best(steps, _ENVIRONMENT),
-        _best(steps, _SESSION),
-        _best(steps, _USER),
+        environment,
+        environment_rank,
+        session_id,
+        session_rank,
+        user_id,
+        user_rank,
         ns_to_datetime(min(s[_START] for s in steps)),
         ns_to_datetime(max(s[_END] or s[_START] for s in steps)),
         any(s[_END] is not None for s in roots),
@@ -113,5 +124,6 @@ def _run(project_id: int, trace_id: str, steps: Sequence[Sequence[Any]]) -> list
         output_preview,
         output_preview_ns,
         _items(tag for s in steps for tag in s[_TAGS]),
-        _best(steps, _RESOURCE) or "{}",
+        resource or "{}",
+        resource_rank,
     ]

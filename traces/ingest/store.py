@@ -56,6 +56,21 @@ ON CONFLICT DO NOTHING
 RETURNING trace_id, span_id, start_time
 """
 
+
+def _ranked(column: str, rank: str, wins: str = "") -> str:
+    """SET a ranked context value and its rank to the incoming ones when those win: the lower rank, ties
+    to the lower text. A value stored without a rank (before ranks were kept) counts as rank 0, which
+    only the root's -1 outranks."""
+    wins = wins or (
+        f"EXCLUDED.{column} <> '' AND (r.{column} = '' OR EXCLUDED.{rank} < coalesce(r.{rank}, 0)"
+        f' OR (EXCLUDED.{rank} = r.{rank} AND EXCLUDED.{column} < r.{column} COLLATE "C"))'
+    )
+    return (
+        f"{column} = CASE WHEN {wins} THEN EXCLUDED.{column} ELSE r.{column} END,\n"
+        f"    {rank} = CASE WHEN {wins} THEN EXCLUDED.{rank} ELSE r.{rank} END"
+    )
+
+
 # A run's ranked values (traces.ingest.runs): the lower rank wins, ties to the lower value. Texts
 # compare in codepoint order, as Python's do, whatever the database's collation.
 _MERGE_RUNS = f"""
@@ -77,12 +92,9 @@ ON CONFLICT (project_id, trace_id) DO UPDATE SET
     bundle_source = CASE WHEN EXCLUDED.bundle_source <> '' AND (r.bundle_source IN ('', 'derived')
                   OR (EXCLUDED.bundle_source = 'explicit' AND r.bundle_source = 'service_version'))
              THEN EXCLUDED.bundle_source ELSE r.bundle_source END,
-    environment = CASE WHEN EXCLUDED.root_span_id IS NOT NULL AND EXCLUDED.environment <> '' THEN EXCLUDED.environment
-                       WHEN r.environment = '' THEN EXCLUDED.environment ELSE r.environment END,
-    session_id = CASE WHEN EXCLUDED.root_span_id IS NOT NULL AND EXCLUDED.session_id <> '' THEN EXCLUDED.session_id
-                      WHEN r.session_id = '' THEN EXCLUDED.session_id ELSE r.session_id END,
-    user_id = CASE WHEN EXCLUDED.root_span_id IS NOT NULL AND EXCLUDED.user_id <> '' THEN EXCLUDED.user_id
-                   WHEN r.user_id = '' THEN EXCLUDED.user_id ELSE r.user_id END,
+    {_ranked("environment", "environment_rank")},
+    {_ranked("session_id", "session_rank")},
+    {_ranked("user_id", "user_rank")},
     start_time = least(r.start_time, EXCLUDED.start_time),
     end_time = greatest(r.end_time, EXCLUDED.end_time),
     root_ended = r.root_ended OR EXCLUDED.root_ended,
@@ -102,8 +114,8 @@ ON CONFLICT (project_id, trace_id) DO UPDATE SET
     models_used = ARRAY(SELECT DISTINCT v COLLATE "C" FROM unnest(r.models_used || EXCLUDED.models_used) v ORDER BY 1),
     tools_used = ARRAY(SELECT DISTINCT v COLLATE "C" FROM unnest(r.tools_used || EXCLUDED.tools_used) v ORDER BY 1),
     tags = ARRAY(SELECT DISTINCT v COLLATE "C" FROM unnest(r.tags || EXCLUDED.tags) v ORDER BY 1),
-    resource = CASE WHEN EXCLUDED.root_span_id IS NOT NULL OR r.resource = '{{}}' THEN EXCLUDED.resource
-                    ELSE r.resource END,
+    -- Ties keep the stored resource: within a batch, rows.stage breaks them by the resource's JSON.
+    {_ranked("resource", "resource_rank", wins="EXCLUDED.resource_rank < coalesce(r.resource_rank, 0) OR r.resource = '{}'")},
     input_preview = CASE WHEN EXCLUDED.input_preview_ns IS NOT NULL
         AND (r.input_preview_ns IS NULL OR EXCLUDED.input_preview_ns < r.input_preview_ns)
         THEN EXCLUDED.input_preview ELSE r.input_preview END,

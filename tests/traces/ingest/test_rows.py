@@ -249,14 +249,27 @@ def test_bundle_candidates_and_their_rank(resource, bundle, rank):
     assert (col(staged, "bundle"), col(staged, "bundle_rank")) == (bundle, rank)
 
 
-def test_the_resource_goes_with_the_root_and_the_first_step_of_each_trace():
+def test_the_resource_goes_with_the_best_ranked_step_of_each_trace_whatever_the_order():
     root = span("root")
     children = [span(f"child {i}", offset=i, parent=root.span_id) for i in (1, 2)]
+    for order in (children, children[::-1]):
+        staged = stage(steps_of(*order, resource={"service.name": "svc"}), CONFIG)
+        resources = {col(staged, "name", i): col(staged, "resource", i) for i in range(2)}
+        assert json.loads(resources["child 1"]) == {"service.name": "svc"}  # the earliest
+        assert resources["child 2"] is None
     staged = stage(steps_of(*children, root, resource={"service.name": "svc"}), CONFIG)
     resources = {col(staged, "name", i): col(staged, "resource", i) for i in range(3)}
-    assert json.loads(resources["child 1"]) == {"service.name": "svc"}
-    assert resources["child 2"] is None
     assert json.loads(resources["root"]) == {"service.name": "svc"}
+    assert resources["child 1"] is resources["child 2"] is None
+
+
+def test_two_resources_of_one_rank_are_chosen_whatever_the_order():
+    roots = [span("root a"), span("root b")]  # two roots starting together: one rank
+    steps = [*steps_of(roots[0], resource={"service.name": "b"}), *steps_of(roots[1], resource={"service.name": "a"})]
+    for order in (steps, steps[::-1]):
+        staged = stage(order, CONFIG)
+        chosen = [json.loads(r) for i in range(2) if (r := col(staged, "resource", i)) is not None]
+        assert chosen == [{"service.name": "a"}]
 
 
 # --- stored for real ----------------------------------------------------------------------------------

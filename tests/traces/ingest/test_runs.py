@@ -120,8 +120,11 @@ def test_a_run_with_its_root():
         "bundle": "",
         "bundle_source": "",
         "environment": "prod",
+        "environment_rank": -1,  # the root's resource
         "session_id": "s-1",  # the earliest step that has one
+        "session_rank": START + NS,
         "user_id": "",
+        "user_rank": None,
         "start_time": ns_to_datetime(START),
         "end_time": ns_to_datetime(START + 12 * NS),  # the latest end, the tool's
         "root_ended": True,
@@ -144,6 +147,7 @@ def test_a_run_with_its_root():
         "output_preview_ns": START + 3 * NS,
         "tags": [],
         "resource": json.dumps(RESOURCE, separators=(",", ":")),
+        "resource_rank": -1,
     }
 
 
