@@ -16,11 +16,14 @@ from typing import Any
 import pytest
 from django.test import Client, override_settings
 from django.urls import reverse
+from google.protobuf.json_format import MessageToDict
 from google.rpc import status_pb2
 from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceRequest
+from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import ExportMetricsServiceRequest
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceResponse
 from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
 from opentelemetry.proto.logs.v1.logs_pb2 import LogRecord, ResourceLogs, ScopeLogs, SeverityNumber
+from opentelemetry.proto.metrics.v1.metrics_pb2 import Gauge, Metric, NumberDataPoint, ResourceMetrics, ScopeMetrics
 
 from agentops.tenancy import services
 from tests.factories import make_project
@@ -376,20 +379,43 @@ def _logs_request(with_trace_context: bool) -> bytes:
 
 
 def test_a_logs_payload_posted_to_traces_is_rejected_record_by_record(client: Client, ingest: IngestSetup) -> None:
-    # Same field numbers as a trace request: it parses, as spans without ids, which the id rules reject.
+    # Same field numbers as a trace request: it parses, as spans without ids, which the id rules reject;
+    # the records' times and bodies say what it really is.
     response = post(client, _logs_request(with_trace_context=False), key=ingest.key)
     rejected, message = partial_success(response)
     assert rejected == 3
-    assert "traceId must be 16 bytes" in message
+    assert "log record 0: this is an OTLP logs export" in message
     assert nothing_stored(ingest)
 
 
-def test_a_logs_payload_with_trace_context_is_undecodable_as_traces(client: Client, ingest: IngestSetup) -> None:
-    # LogRecord.trace_id is field 9, a Span's attributes: the ids are not a KeyValue, so the body cannot be
-    # read as a trace request at all. Either way nothing is stored and the exporter does not retry.
-    response = post(client, _logs_request(with_trace_context=True), key=ingest.key)
+@pytest.mark.parametrize("content_type", [PROTOBUF, JSON])
+def test_a_logs_payload_with_trace_context_is_rejected_record_by_record_saying_what_it_is(
+    client: Client, ingest: IngestSetup, content_type: str
+) -> None:
+    # As protobuf, LogRecord.trace_id is field 9, a Span's attributes: the body cannot be read as a trace
+    # request at all. As OTLP/JSON it read as an empty trace request, answered 200 with nothing stored.
+    body = _logs_request(with_trace_context=True)
+    if content_type == JSON:
+        body = json.dumps(MessageToDict(ExportLogsServiceRequest.FromString(body))).encode()
+    response = post(client, body, key=ingest.key, content_type=content_type)
+    rejected, message = partial_success(response)
+    assert rejected == 3
+    assert message.startswith("3 spans rejected; first: log record 0: this is an OTLP logs export")
+    assert "OTEL_LOGS_EXPORTER=none" in message
+    assert nothing_stored(ingest)
+
+
+@pytest.mark.parametrize("content_type", [PROTOBUF, JSON])
+def test_a_metrics_payload_is_400_saying_what_it_is(client: Client, ingest: IngestSetup, content_type: str) -> None:
+    metric = Metric(name="gen_ai.client.token.usage", gauge=Gauge(data_points=[NumberDataPoint(as_int=5)]))
+    request = ExportMetricsServiceRequest(
+        resource_metrics=[ResourceMetrics(scope_metrics=[ScopeMetrics(metrics=[metric])])]
+    )
+    body = request.SerializeToString() if content_type == PROTOBUF else json.dumps(MessageToDict(request)).encode()
+    response = post(client, body, key=ingest.key, content_type=content_type)
     assert response.status_code == 400
-    assert rpc_status(response)[0] == INVALID_ARGUMENT
+    code, message = rpc_status(response)
+    assert (code, message.split(",")[0]) == (INVALID_ARGUMENT, "body is an OTLP metrics export")
     assert nothing_stored(ingest)
 
 

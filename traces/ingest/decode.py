@@ -4,7 +4,8 @@
 spans, and a `Rejection` for each invalid span (bad or all-zero ids, no name, no start, end before
 start). One bad span never fails the batch. The whole request fails only when it cannot be read at all:
 `UnsupportedMediaType` (415) for a Content-Type other than protobuf or JSON, `DecodeError` (400) for a
-body that is not an ExportTraceServiceRequest.
+body that is not an ExportTraceServiceRequest. A logs export posted here is a rejection per record, a
+metrics export a DecodeError naming it (`signals`).
 
 The JSON walk lives in `decode_json`, the span rules in `validate`.
 
@@ -25,6 +26,7 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
     ExportTraceServiceResponse,
 )
 
+from traces.ingest import signals
 from traces.ingest.decode_json import decode_json
 from traces.ingest.errors import DecodeError, UnsupportedMediaType
 from traces.ingest.spans import Attributes, DecodedBatch, Rejection, Span, SpanEvent, SpanLink
@@ -103,6 +105,9 @@ def _decode_protobuf(body: bytes) -> DecodedBatch:
     try:
         request = ExportTraceServiceRequest.FromString(body)
     except (ProtobufDecodeError, ValueError) as exc:
+        wrong_signal = signals.protobuf_rejections(body)
+        if wrong_signal is not None:
+            return DecodedBatch(spans=[], rejections=wrong_signal)
         raise DecodeError(f"body is not a valid OTLP ExportTraceServiceRequest protobuf: {exc}") from exc
     spans: list[Span] = []
     rejections: list[Rejection] = []
@@ -118,6 +123,10 @@ def _decode_protobuf(body: bytes) -> DecodedBatch:
                 else:
                     rejections.append(Rejection(index=index, reason=f"span {index}: {span}"))
                 index += 1
+    if rejections and not spans:  # a logs or metrics export reads as spans without ids: say what it is
+        wrong_signal = signals.protobuf_rejections(body)
+        if wrong_signal is not None:
+            return DecodedBatch(spans=[], rejections=wrong_signal)
     return DecodedBatch(spans=spans, rejections=rejections)
 
 

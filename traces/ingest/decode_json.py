@@ -19,6 +19,7 @@ import re
 from collections.abc import Callable
 from typing import Any
 
+from traces.ingest import signals
 from traces.ingest.errors import DecodeError
 from traces.ingest.spans import Attributes, DecodedBatch, Rejection, Span, SpanEvent, SpanLink
 from traces.ingest.validate import links_problem, parent_or_none, span_problem
@@ -297,6 +298,10 @@ def decode_json(body: bytes) -> DecodedBatch:
         resource_spans_list = _list(document, "resourceSpans", "resource_spans")
     except _Invalid as exc:
         raise DecodeError(str(exc)) from None
+    if not resource_spans_list:
+        wrong_signal = signals.json_rejections(document)
+        if wrong_signal is not None:
+            return DecodedBatch(spans=[], rejections=wrong_signal)
     for r_position, resource_spans in enumerate(resource_spans_list):
         where = f"resourceSpans[{r_position}]"
         # A malformed resource or scope costs its spans (rejected below), not the whole request.

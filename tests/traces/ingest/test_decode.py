@@ -336,7 +336,7 @@ def test_empty_protobuf_body_is_an_empty_batch() -> None:
     assert decode_request(b"", PB) == DecodedBatch(spans=[], rejections=[])
 
 
-def test_a_logs_payload_posted_as_traces_is_rejected_span_by_span() -> None:
+def test_a_logs_payload_posted_as_traces_is_rejected_record_by_record() -> None:
     logs = ExportLogsServiceRequest(
         resource_logs=[
             ResourceLogs(
@@ -356,7 +356,7 @@ def test_a_logs_payload_posted_as_traces_is_rejected_span_by_span() -> None:
 
     assert batch.spans == []
     assert [r.index for r in batch.rejections] == [0, 1]
-    assert batch.rejections[0].reason == "span 0: traceId must be 16 bytes (32 hex characters), got 0"
+    assert batch.rejections[0].reason.startswith("log record 0: this is an OTLP logs export")
 
 
 def _pb_batch_with(**bad: Any) -> DecodedBatch:
