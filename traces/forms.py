@@ -52,8 +52,9 @@ class IngestPolicyForm(forms.Form):
         required=False,
         label="Custom patterns",
         help_text=(
-            "One Python regular expression per line; each match becomes [REDACTED:custom]. Spaces at the "
-            r"ends of a line are ignored (write \s to mean one)."
+            "One regular expression per line (RE2 syntax: no lookaround or backreferences, so that no "
+            "pattern can stall ingest); each match becomes [REDACTED:custom]. Spaces at the ends of a line "
+            r"are ignored (write \s to mean one)."
         ),
     )
     drop_content = forms.BooleanField(required=False, label="Drop message content")

@@ -143,7 +143,7 @@ def test_saving_the_policy_changes_what_ingest_uses(client, personas):
     [
         (
             "order \\d+\n(unclosed",
-            "invalid redaction pattern &#x27;(unclosed&#x27;: missing ), unterminated subpattern",
+            "invalid redaction pattern &#x27;(unclosed&#x27;: missing ): (unclosed",
         ),
         ("x*", "invalid redaction pattern &#x27;x*&#x27;: it matches the empty string"),
         ("\n".join(f"p{n}" for n in range(services.MAX_CUSTOM_PATTERNS + 1)), "at most 50 custom patterns"),
@@ -375,3 +375,30 @@ def test_a_custom_pattern_and_a_price_set_on_the_page_apply_to_the_next_run(clie
         assert "[REDACTED:custom]" in text and "order 10" not in text
         # 1000 input tokens at $2 and 100 output tokens at $8 per million.
         assert (step.priced, step.cost_usd) == (True, Decimal("0.0028"))
+
+
+def test_a_saved_pattern_that_cannot_run_drops_content_and_the_page_says_why(client, personas):
+    # Saved before custom patterns ran on RE2 (the service refuses it now): a lookbehind. Ingest must
+    # neither fail every batch nor store what the pattern was meant to hide.
+    project = personas.project
+    IngestPolicy.objects.create(
+        project=project, builtin_redactions=["email"], custom_patterns=[r"(?<=order )\d+", "order"]
+    )
+    assert ingest_config(project.pk).redaction.drop_content
+
+    steps = _steps(project, make_run(project))
+    assert [s.kind for s in steps] == ["AGENT", "LLM", "LLM", "TOOL"]
+    for step in steps:
+        assert (step.input, step.output) == (None, None), step.name
+        assert not [c for c in CONTENT if c in _stored_text(step)], step.name
+
+    client.force_login(personas.admin)
+    page = client.get(_page(project)).content.decode()
+    assert "Message content is being dropped" in page
+    assert escape(r"(?<=order )\d+") in page and "invalid perl operator" in page
+
+    # Fixed on the page: content is stored again, redacted.
+    assert client.post(_policy(project), {"builtin": ["email"], "custom": "order \\d+"}).status_code == 302
+    assert "Message content is being dropped" not in client.get(_page(project)).content.decode()
+    llm = [s for s in _steps(project, make_run(project)) if s.kind == "LLM"]
+    assert llm and all("[REDACTED:custom]" in json.dumps(s.input) for s in llm)

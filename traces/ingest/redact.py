@@ -14,7 +14,8 @@ the switch hides.
 
 Card numbers: 13 to 19 digits, contiguous or grouped as printed (spaces or dashes), starting 2-6 (every
 major network) and passing the Luhn check, so order ids, phone numbers and nanosecond timestamps (which
-start with 1) stay readable. A custom pattern that matches the empty string is refused.
+start with 1) stay readable. Custom patterns are RE2 (linear time: none can stall ingest); one that matches the empty string, or
+that RE2 cannot run (lookaround, backreferences), is refused.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from dataclasses import dataclass, field
 from itertools import accumulate
 from typing import Any
 
+import re2
 from ahocorasick_rs import BytesAhoCorasick
 
 EMAIL = "email"
@@ -142,14 +144,35 @@ def _luhn_ok(digits: str) -> bool:
     return total % 10 == 0
 
 
-def _compile_custom(pattern: str) -> re.Pattern[str]:
+# Custom patterns run on RE2, which matches in time linear in the text: a user's pattern such as
+# (a+)+$ took Python's re 1 s on 25 characters of one span (it backtracks), and would have stalled
+# ingest; RE2 took 0.07 ms on 50,000. RE2 has no lookaround or backreferences, so such a pattern is
+# refused when it is saved, with RE2's reason.
+_RE2_OPTIONS = re2.Options()
+_RE2_OPTIONS.log_errors = False  # the reason is raised to the settings form, not printed to stderr
+
+
+def _compile_custom(pattern: str) -> Any:
     try:
-        compiled = re.compile(pattern)
-    except re.error as exc:
-        raise ValueError(f"invalid redaction pattern {pattern!r}: {exc}") from None
+        compiled = re2.compile(pattern, options=_RE2_OPTIONS)
+    except re2.error as exc:
+        reason = exc.args[0].decode(errors="replace") if exc.args and isinstance(exc.args[0], bytes) else str(exc)
+        raise ValueError(f"invalid redaction pattern {pattern!r}: {reason}") from None
     if compiled.fullmatch(""):
         raise ValueError(f"invalid redaction pattern {pattern!r}: it matches the empty string")
     return compiled
+
+
+def unusable_patterns(patterns: Iterable[str]) -> dict[str, str]:
+    """Each pattern that cannot run, with why: a policy saved before custom patterns ran on RE2 may
+    hold one (a lookbehind, say) that Python's re accepted."""
+    unusable = {}
+    for pattern in patterns:
+        try:
+            _compile_custom(pattern)
+        except ValueError as exc:
+            unusable[pattern] = str(exc)
+    return unusable
 
 
 # One pass: the compiled pattern's sub, its replacement, and the gate it runs behind (None: always runs).

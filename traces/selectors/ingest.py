@@ -2,18 +2,21 @@
 
 from __future__ import annotations
 
+import logging
 import time
 
 from django.db.models import QuerySet
 
 from agentops.tenancy.models import Project
 from traces.ingest.pricing import ModelPrice
-from traces.ingest.redact import BUILTIN_RULES, RedactionPolicy
+from traces.ingest.redact import BUILTIN_RULES, RedactionPolicy, unusable_patterns
 from traces.ingest.rows import ProjectConfig
 from traces.models import IngestPolicy, PriceOverride
 
 # A project's ingest settings change rarely and every batch needs them: each web process keeps them for
 # a few seconds (two queries and a regex compilation saved per batch). A change applies within that time.
+log = logging.getLogger("traces.ingest")
+
 INGEST_CONFIG_TTL = 5.0
 _config_cache: dict[int, tuple[float, ProjectConfig]] = {}
 
@@ -46,13 +49,25 @@ def load_ingest_config(project_id: int) -> ProjectConfig:
         )
         for o in PriceOverride.objects.filter(project_id=project_id)
     }
-    if policy is None:
-        redaction = RedactionPolicy(builtin=BUILTIN_RULES)
-    else:
-        redaction = RedactionPolicy.from_settings(
-            builtin=policy.builtin_redactions, custom=policy.custom_patterns, drop_content=policy.drop_content
-        )
+    redaction = RedactionPolicy(builtin=BUILTIN_RULES) if policy is None else _redaction(policy)
     return ProjectConfig(project_id=project_id, redaction=redaction, price_overrides=overrides)
+
+
+def _redaction(policy: IngestPolicy) -> RedactionPolicy:
+    unusable = unusable_patterns(policy.custom_patterns)
+    if unusable:
+        # A pattern saved before custom patterns ran on RE2, which cannot run now. Failing every batch
+        # would lose whole runs (exporters do not retry a 500); storing content unredacted could leak
+        # what the pattern was meant to hide. So content is dropped, and the settings page says why.
+        log.warning(
+            "ingest policy holds patterns that cannot run: message content is dropped until they are fixed",
+            extra={"event": "ingest.policy_unusable", "project": policy.project_id, "patterns": list(unusable)},
+        )
+    return RedactionPolicy.from_settings(
+        builtin=policy.builtin_redactions,
+        custom=[pattern for pattern in policy.custom_patterns if pattern not in unusable],
+        drop_content=policy.drop_content or bool(unusable),
+    )
 
 
 def project_ingest_policy(project: Project) -> IngestPolicy:

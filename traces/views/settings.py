@@ -25,6 +25,7 @@ from agentops.tenancy.models import Project
 from agentops.tenancy.roles import Perm
 from traces import selectors, services
 from traces.forms import IngestPolicyForm, PriceOverrideForm
+from traces.ingest.redact import unusable_patterns
 from traces.services import IngestSettingsError
 
 
@@ -40,6 +41,7 @@ def _page(
     context: dict[str, Any] = {
         "tab": "ingest",
         "has_policy": policy.pk is not None,
+        "unusable_patterns": unusable_patterns(policy.custom_patterns),
         "policy_form": policy_form or IngestPolicyForm.for_policy(policy),
         "overrides": [(o, services.price_state(o)) for o in selectors.project_price_overrides(project)],
         "price_form": price_form or PriceOverrideForm(),
