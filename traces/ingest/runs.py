@@ -20,7 +20,7 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 from traces.ingest.columns import RUN_ITEM_LIMIT, RUN_TEXT_LIMITS, STAGE_COLUMNS
-from traces.ingest.rows import ns_to_datetime
+from traces.ingest.rows import timestamp_text
 
 _AT = {name: i for i, name in enumerate(STAGE_COLUMNS)}
 _PROJECT, _TRACE, _SPAN, _NAME, _KIND, _STATUS = (
@@ -106,8 +106,8 @@ def _run(project_id: int, trace_id: str, steps: Sequence[Sequence[Any]]) -> list
         session_rank,
         user_id,
         user_rank,
-        ns_to_datetime(min(s[_START] for s in steps)),
-        ns_to_datetime(max(s[_END] or s[_START] for s in steps)),
+        timestamp_text(min(s[_START] for s in steps)),
+        timestamp_text(max(s[_END] or s[_START] for s in steps)),
         any(s[_END] is not None for s in roots),
         len(steps),
         sum(s[_KIND] == "LLM" for s in steps),

@@ -34,7 +34,7 @@ from traces.ingest.runs import run_rows
 _STEP_COLS_SQL = ", ".join(STEP_COLUMNS)
 _RUN_COLS_SQL = ", ".join(RUN_COLUMNS)
 _KEY = itemgetter(STAGE_COLUMNS.index("trace_id"), STAGE_COLUMNS.index("span_id"))
-_STORED_KEY = itemgetter(*(STAGE_COLUMNS.index(name) for name in ("trace_id", "span_id", "start_time")))
+_TRACE, _SPAN, _START_NS = (STAGE_COLUMNS.index(name) for name in ("trace_id", "span_id", "start_ns"))
 
 # Created once per connection, emptied by every commit. Typed as the tables they feed, so a bad value
 # fails here as it would there.
@@ -53,7 +53,7 @@ WITH staged AS (DELETE FROM step_stage RETURNING *)  -- in the key order of the 
 INSERT INTO traces_step ({_STEP_COLS_SQL})
 SELECT {_STEP_COLS_SQL} FROM staged
 ON CONFLICT DO NOTHING
-RETURNING trace_id, span_id, start_time
+RETURNING trace_id, span_id, (extract(epoch FROM start_time) * 1000000)::bigint  -- exact: numeric
 """
 
 
@@ -183,5 +183,5 @@ def _insert_new(pg: psycopg.Cursor[Any], rows: Sequence[Sequence[Any]]) -> list[
     would answer 503 and the exporter retry, storing nothing twice and losing nothing."""
     _copy(pg, "step_stage", STEP_COLUMNS, map(step_values, rows))
     pg.execute(_INSERT_NEW)
-    inserted = {(trace.hex, span, start) for trace, span, start in pg.fetchall()}
-    return [row for row in rows if _STORED_KEY(row) in inserted]
+    inserted = {(trace.hex, span, start_us) for trace, span, start_us in pg.fetchall()}
+    return [row for row in rows if (row[_TRACE], row[_SPAN], row[_START_NS] // 1000) in inserted]

@@ -16,6 +16,8 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from tests.factories import make_project
 from tests.otlp import NS, SpanSpec, otlp_json, protobuf
@@ -23,7 +25,7 @@ from traces.ingest.columns import STAGE_COLUMNS
 from traces.ingest.decode import decode_request
 from traces.ingest.normalize import normalize_batch
 from traces.ingest.redact import BUILTIN_RULES, RedactionPolicy
-from traces.ingest.rows import PREVIEW_CHARS, ProjectConfig, Staged, ns_to_datetime, stage
+from traces.ingest.rows import PREVIEW_CHARS, ProjectConfig, Staged, ns_to_datetime, stage, timestamp_text
 from traces.ingest.steps import Step
 from traces.models import Run
 from traces.models import Step as StoredStep
@@ -337,7 +339,7 @@ def test_the_latest_times_otlp_can_express_are_rejected_alone_and_the_last_stora
     assert len(result.rejected) == 1 and "after 2262-04-11" in result.rejected[0]
     run = Run.objects.get(project=project, trace_id=trace_id.hex())
     assert (run.name, run.start_time.year, run.step_count) == ("2262", 2262, 1)
-    # The store computes times from nanoseconds in SQL: exact to the microsecond even at the far end.
+    # Times are sent as text, exact to the microsecond even at the far end.
     step = StoredStep.objects.get(project=project, trace_id=trace_id.hex())
     assert (step.start_time, step.end_time) == (ns_to_datetime(last_kept - NS), ns_to_datetime(last_kept))
     assert step.duration_ns == NS
@@ -354,6 +356,12 @@ def test_times_are_stored_to_the_microsecond():
     assert step.start_time == datetime(2025, 11, 13, 2, 13, 20, 123456, tzinfo=UTC)
     assert step.end_time == datetime(2025, 11, 13, 2, 13, 20, 123458, tzinfo=UTC)
     assert step.duration_ns == 1_999
+
+
+@given(st.integers(1, (1 << 63) - 1))
+def test_timestamp_text_is_the_instant_to_the_microsecond(ns):
+    assert datetime.fromisoformat(timestamp_text(ns)) == ns_to_datetime(ns)
+    assert ns_to_datetime(ns) == datetime.fromtimestamp(ns // NS, UTC).replace(microsecond=ns % NS // 1000)
 
 
 def test_stage_of_nothing_is_empty():

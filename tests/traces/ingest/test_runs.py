@@ -15,7 +15,7 @@ from traces.ingest.columns import RUN_COLUMNS, RUN_ITEM_LIMIT, RUN_TEXT_LIMITS
 from traces.ingest.decode import decode_request
 from traces.ingest.normalize import normalize_batch
 from traces.ingest.redact import RedactionPolicy
-from traces.ingest.rows import ProjectConfig, ns_to_datetime, stage
+from traces.ingest.rows import ProjectConfig, stage, timestamp_text
 from traces.ingest.runs import run_rows
 
 START = 1_767_225_600 * NS  # 2026-01-01
@@ -125,8 +125,8 @@ def test_a_run_with_its_root():
         "session_rank": START + NS,
         "user_id": "",
         "user_rank": None,
-        "start_time": ns_to_datetime(START),
-        "end_time": ns_to_datetime(START + 12 * NS),  # the latest end, the tool's
+        "start_time": timestamp_text(START),
+        "end_time": timestamp_text(START + 12 * NS),  # the latest end, the tool's
         "root_ended": True,
         "step_count": 4,
         "llm_calls": 2,
