@@ -33,8 +33,8 @@ from traces.ingest.runs import run_rows
 
 _STEP_COLS_SQL = ", ".join(STEP_COLUMNS)
 _RUN_COLS_SQL = ", ".join(RUN_COLUMNS)
-_KEY = itemgetter(STAGE_COLUMNS.index("trace_id"), STAGE_COLUMNS.index("span_id"))
 _TRACE, _SPAN, _START_NS = (STAGE_COLUMNS.index(name) for name in ("trace_id", "span_id", "start_ns"))
+_KEY = itemgetter(_TRACE, _SPAN)
 
 # Created once per connection, emptied by every commit. Typed as the tables they feed, so a bad value
 # fails here as it would there.
