@@ -51,7 +51,7 @@ from traces.ingest.rows import ProjectConfig, stage, step_values  # noqa: E402 (
 from traces.ingest.runs import run_rows  # noqa: E402 (after django.setup)
 from traces.ingest.steps import Step, StepKind  # noqa: E402 (after django.setup)
 from traces.ingest.store import store_rows  # noqa: E402 (after django.setup)
-from traces.partitions import ensure_months  # noqa: E402 (after django.setup)
+from traces.partitions import ensure_months, months_spanned  # noqa: E402 (after django.setup)
 from traces.selectors import load_ingest_config  # noqa: E402 (after django.setup)
 
 AGENTS = ("support-bot", "billing-agent", "research-agent", "triage-bot")
@@ -312,7 +312,7 @@ def _store_long_run(config: ProjectConfig, now: float) -> str:
     steps = [replace(s, trace_id=trace) for s in _steps(shape, llm_calls=500, t0=t0, order="A-LONG-1000")]
     staged = stage(steps, config)
     assert len(staged.rows) == 1000 and not staged.rejected
-    ensure_months({(d.year, d.month) for d in (_EPOCH + timedelta(microseconds=ns // 1000) for ns in staged.start_ns)})
+    ensure_months(months_spanned(staged.start_ns))
     with transaction.atomic():
         result = store_rows(staged.rows)
     assert result.steps_inserted == 1000

@@ -7,6 +7,7 @@ millisecond against a batch of hundreds of spans.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import UTC, datetime
 
 from django.db import connection, transaction
@@ -17,6 +18,21 @@ _LOCK = 0x0A6E7A0E
 def month_of_ns(ns: int) -> tuple[int, int]:
     moment = datetime.fromtimestamp(ns // 1_000_000_000, UTC)
     return moment.year, moment.month
+
+
+def months_spanned(starts_ns: Iterable[int]) -> set[tuple[int, int]]:
+    """Every month from the earliest start's to the latest's: a batch's steps land in these partitions.
+    Two conversions instead of one per step (0.45 µs each, 504 a batch); a month between them that no
+    step needs gets its partition a little early."""
+    starts = list(starts_ns)
+    if not starts:
+        return set()
+    (year, month), last = month_of_ns(min(starts)), month_of_ns(max(starts))
+    months = {(year, month)}
+    while (year, month) < last:
+        year, month = (year + 1, 1) if month == 12 else (year, month + 1)
+        months.add((year, month))
+    return months
 
 
 def partition_name(year: int, month: int) -> str:

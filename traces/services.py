@@ -19,7 +19,7 @@ from traces.ingest.rows import ProjectConfig, stage
 from traces.ingest.spans import DecodedBatch
 from traces.ingest.store import store_rows
 from traces.models import IngestPolicy, PriceOverride
-from traces.partitions import ensure_months, month_of_ns
+from traces.partitions import ensure_months, months_spanned
 from traces.selectors import forget_ingest_config, project_ingest_policy
 
 
@@ -39,7 +39,7 @@ def ingest_batch(*, config: ProjectConfig, batch: DecodedBatch) -> IngestResult:
     """Normalize, price, redact and store a batch in one transaction; committed when this returns."""
     staged = stage(normalize_batch(batch.spans), config)
     # Before the batch's transaction: creating a partition locks the whole table until commit.
-    ensure_months({month_of_ns(ns) for ns in staged.start_ns})
+    ensure_months(months_spanned(staged.start_ns))
     with transaction.atomic():
         # Waiting behind a lock (a migration, a long report) would hold the exporter's request open:
         # give up instead, and the endpoint answers 503 so that the exporter retries later.
