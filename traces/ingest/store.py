@@ -71,12 +71,39 @@ def _ranked(column: str, rank: str, wins: str = "") -> str:
     )
 
 
+def _derived(models: str, tools: str) -> str:
+    """A run with no explicit bundle id and no service.version gets one derived from the models and tools
+    it used, so that a change of either shows up as a new bundle; recomputed as its steps arrive."""
+    return f"'auto-' || left(md5(array_to_string({models}, ',') || '|' || array_to_string({tools}, ',')), 10)"
+
+
+def _union(column: str) -> str:
+    """A merged array: the stored values and the batch's, each once, in codepoint order."""
+    return f'ARRAY(SELECT DISTINCT v COLLATE "C" FROM unnest(r.{column} || EXCLUDED.{column}) v ORDER BY 1)'
+
+
+# A new run's columns as staged, but for a bundle it has none of: derived.
+_NEW_RUN_SQL = ", ".join(
+    {
+        "bundle": f"CASE bundle_source WHEN '' THEN {_derived('models_used', 'tools_used')} ELSE bundle END",
+        "bundle_source": "CASE bundle_source WHEN '' THEN 'derived' ELSE bundle_source END",
+    }.get(column, column)
+    for column in RUN_COLUMNS
+)
+# EXCLUDED is the row as the SELECT above made it: a batch without a bundle of its own proposes a
+# derived one, which never wins (the run's is derived again from everything it used).
+_BUNDLE_WINS = (
+    "EXCLUDED.bundle_source IN ('explicit', 'service_version') AND (r.bundle_source IN ('', 'derived')"
+    " OR (EXCLUDED.bundle_source = 'explicit' AND r.bundle_source = 'service_version')"
+    ' OR (EXCLUDED.bundle_source = r.bundle_source AND EXCLUDED.bundle < r.bundle COLLATE "C"))'
+)
+
 # A run's ranked values (traces.ingest.runs): the lower rank wins, ties to the lower value. Texts
 # compare in codepoint order, as Python's do, whatever the database's collation.
 _MERGE_RUNS = f"""
 WITH staged AS (DELETE FROM run_stage RETURNING *)
 INSERT INTO traces_run AS r ({_RUN_COLS_SQL}, updated_at)
-SELECT {_RUN_COLS_SQL}, now() FROM staged ORDER BY project_id, trace_id
+SELECT {_NEW_RUN_SQL}, now() FROM staged ORDER BY project_id, trace_id
 ON CONFLICT (project_id, trace_id) DO UPDATE SET
     root_span_id = coalesce(EXCLUDED.root_span_id, r.root_span_id),
     name = CASE WHEN EXCLUDED.root_span_id IS NOT NULL THEN EXCLUDED.name ELSE r.name END,
@@ -85,13 +112,13 @@ ON CONFLICT (project_id, trace_id) DO UPDATE SET
             THEN EXCLUDED.agent ELSE r.agent END,
     agent_rank = least(r.agent_rank, EXCLUDED.agent_rank),
     -- As within one batch, the lowest (source, id) wins: services of one run may each send a version.
-    bundle = CASE WHEN EXCLUDED.bundle_source <> '' AND (r.bundle_source IN ('', 'derived')
-                  OR (EXCLUDED.bundle_source = 'explicit' AND r.bundle_source = 'service_version')
-                  OR (EXCLUDED.bundle_source = r.bundle_source AND EXCLUDED.bundle < r.bundle COLLATE "C"))
-             THEN EXCLUDED.bundle ELSE r.bundle END,
-    bundle_source = CASE WHEN EXCLUDED.bundle_source <> '' AND (r.bundle_source IN ('', 'derived')
-                  OR (EXCLUDED.bundle_source = 'explicit' AND r.bundle_source = 'service_version'))
-             THEN EXCLUDED.bundle_source ELSE r.bundle_source END,
+    -- Without either, the bundle is derived from the models and tools the run has used so far.
+    bundle = CASE WHEN {_BUNDLE_WINS} THEN EXCLUDED.bundle
+                  WHEN r.bundle_source IN ('', 'derived') THEN {_derived(_union("models_used"), _union("tools_used"))}
+                  ELSE r.bundle END,
+    bundle_source = CASE WHEN {_BUNDLE_WINS} THEN EXCLUDED.bundle_source
+                         WHEN r.bundle_source IN ('', 'derived') THEN 'derived'
+                         ELSE r.bundle_source END,
     {_ranked("environment", "environment_rank")},
     {_ranked("session_id", "session_rank")},
     {_ranked("user_id", "user_rank")},
@@ -111,9 +138,9 @@ ON CONFLICT (project_id, trace_id) DO UPDATE SET
     unpriced_steps = r.unpriced_steps + EXCLUDED.unpriced_steps,
     reported_cost_usd = CASE WHEN r.reported_cost_usd IS NULL AND EXCLUDED.reported_cost_usd IS NULL THEN NULL
         ELSE coalesce(r.reported_cost_usd, 0) + coalesce(EXCLUDED.reported_cost_usd, 0) END,
-    models_used = ARRAY(SELECT DISTINCT v COLLATE "C" FROM unnest(r.models_used || EXCLUDED.models_used) v ORDER BY 1),
-    tools_used = ARRAY(SELECT DISTINCT v COLLATE "C" FROM unnest(r.tools_used || EXCLUDED.tools_used) v ORDER BY 1),
-    tags = ARRAY(SELECT DISTINCT v COLLATE "C" FROM unnest(r.tags || EXCLUDED.tags) v ORDER BY 1),
+    models_used = {_union("models_used")},
+    tools_used = {_union("tools_used")},
+    tags = {_union("tags")},
     -- Ties keep the stored resource: within a batch, rows.stage breaks them by the resource's JSON.
     {_ranked("resource", "resource_rank", wins="EXCLUDED.resource_rank < coalesce(r.resource_rank, 0) OR r.resource = '{}'")},
     input_preview = CASE WHEN EXCLUDED.input_preview_ns IS NOT NULL
@@ -125,16 +152,7 @@ ON CONFLICT (project_id, trace_id) DO UPDATE SET
         THEN EXCLUDED.output_preview ELSE r.output_preview END,
     output_preview_ns = greatest(r.output_preview_ns, EXCLUDED.output_preview_ns),
     updated_at = now()
-RETURNING r.id, r.bundle_source
-"""
-
-# Runs with no explicit bundle id and no service.version get one derived from what they used, so that
-# a change of model or tool set shows up as a new bundle. Recomputed as the run's steps arrive.
-_DERIVE_BUNDLES = """
-UPDATE traces_run
-SET bundle = 'auto-' || left(md5(array_to_string(models_used, ',') || '|' || array_to_string(tools_used, ',')), 10),
-    bundle_source = 'derived'
-WHERE id = ANY(%s) AND bundle_source IN ('', 'derived')
+RETURNING r.id
 """
 
 
@@ -163,11 +181,8 @@ def store_rows(rows: Sequence[Sequence[Any]]) -> StoreResult:
             return StoreResult(0, 0)
         _copy(pg, "run_stage", RUN_COLUMNS, run_rows(new))
         pg.execute(_MERGE_RUNS)
-        merged = pg.fetchall()
-        derived = [run_id for run_id, source in merged if source in ("", "derived")]
-        if derived:
-            pg.execute(_DERIVE_BUNDLES, [derived])
-    return StoreResult(steps_inserted=len(new), runs_touched=len(merged))
+        runs = len(pg.fetchall())
+    return StoreResult(steps_inserted=len(new), runs_touched=runs)
 
 
 def _copy(pg: psycopg.Cursor[Any], table: str, columns: Sequence[str], values: Iterable[Sequence[Any]]) -> None:
