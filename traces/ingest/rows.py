@@ -9,7 +9,7 @@ from __future__ import annotations
 import functools
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -49,14 +49,6 @@ class Staged:
     rows: list[list[Any]]  # in STAGE_COLUMNS order
     start_ns: list[int]
     rejected: list[str]  # one reason per rejected step
-
-
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-
-
-def ns_to_datetime(ns: int) -> datetime:
-    """Exact to the microsecond, as Postgres keeps it (and twice as fast as fromtimestamp + replace)."""
-    return _EPOCH + timedelta(microseconds=ns // 1000)
 
 
 @functools.lru_cache(maxsize=1 << 12)
