@@ -14,8 +14,8 @@ the switch hides.
 
 Card numbers: 13 to 19 digits, contiguous or grouped as printed (spaces or dashes), starting 2-6 (every
 major network) and passing the Luhn check, so order ids, phone numbers and nanosecond timestamps (which
-start with 1) stay readable. Custom patterns are RE2 (linear time: none can stall ingest); one that matches the empty string, or
-that RE2 cannot run (lookaround, backreferences), is refused.
+start with 1) stay readable. Custom patterns are RE2 (linear time: none can stall ingest); one that
+matches the empty string, or that RE2 cannot run (lookaround, backreferences), is refused.
 """
 
 from __future__ import annotations
