@@ -14,9 +14,9 @@ protobuf batches concurrently. Reports:
 
 After a warm-up load (not counted: a fresh Postgres's first load also pays for first touching its
 shared buffers), it runs several rounds, each a load into emptied tables followed by the reference,
-and prints every round and the median round's ratio. The machine is shared: a slow spell that falls on one phase of a
-single run moved its ratio by ten points; measured back to back, both phases of a round share the
-machine's state, and the median leaves out one unlucky round either way.
+and prints every round and the median round's ratio. The machine is shared: a slow spell that falls on
+one phase of a single run moved its ratio by ten points; measured back to back, both phases of a round
+share the machine's state, and the median leaves out one unlucky round either way.
 """
 
 from __future__ import annotations
@@ -129,8 +129,8 @@ def _checkpoint(database_url: str) -> None:
 
 
 def reference_rows(database_url: str, bodies: list[bytes]) -> list[list[Sequence[Any]]]:
-    """The step rows of every batch: the very values ingest's own COPY sends to traces_step (datetimes,
-    JSON texts, the trace id as hex), built once for every round."""
+    """The step rows of every batch: the very values ingest's own COPY sends to traces_step (times as
+    timestamptz text, JSON texts, the trace id as hex), built once for every round."""
     os.environ["DATABASE_URL"] = database_url
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "agentops.settings")
     import django

@@ -69,7 +69,6 @@ MS = 1_000_000
 _I = {name: i for i, name in enumerate(STEP_COLUMNS)}
 _PROJECT, _TRACE, _SPAN, _PARENT = _I["project_id"], _I["trace_id"], _I["span_id"], _I["parent_span_id"]
 _START, _END, _CONTENT = _I["start_time"], _I["end_time"], (_I["input"], _I["output"])
-_ROOT_RANK_NS = 9223372036854775807
 
 
 def _text(role: str, content: str) -> dict[str, Any]:
