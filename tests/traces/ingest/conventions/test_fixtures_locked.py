@@ -15,7 +15,7 @@ CASES = cases()
 
 
 def test_every_convention_has_a_captured_case() -> None:
-    assert {convention for convention, _ in CASES} == {
+    assert {convention for convention, _ in CASES} >= {
         "openinference",
         "otel_genai",
         "openllmetry",
