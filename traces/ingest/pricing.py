@@ -15,6 +15,9 @@ Rules:
   + cache write, the sender evidently reported uncached input only (Anthropic's API does), so the
   cached tokens are added to it instead of failing.
 - `at` (the span start) picks date-conditional prices.
+- A model named with a routing prefix (`openai/gpt-4o-mini`, as LiteLLM and Google ADK send it) that
+  genai-prices does not know as it is, is priced by its last segment, the prefix naming the provider
+  when the span did not. The step keeps the name as sent.
 
 genai-prices' own calculation runs at ~10k calls/s, most of it in generic unit bookkeeping. Prices are
 looked up once per (model, provider, day) (lru_cache, misses included) and, for the usual per-token
@@ -233,6 +236,50 @@ def _count(value: Any) -> int | None:
     return value
 
 
+def _lookup_unprefixed(
+    model_key: str,
+    provider_key: str | None,
+    day: date,
+    overrides: Mapping[str, ModelPrice] | None,
+    tokens: tuple[int, int, int, int],
+) -> _Found | PriceResult | None:
+    """A model named with a routing prefix (LiteLLM's `openai/gpt-4o-mini`, OpenRouter's
+    `openrouter/anthropic/claude-3.5-sonnet`): the last segment is the model, the first names the provider
+    unless the span named one. A project's own price for the bare name wins, as for any model."""
+    head, _, model = model_key.partition("/")
+    model = model.rsplit("/", 1)[-1]
+    if not model:
+        return None
+    own = _override(model, overrides)
+    if own is not None:
+        cost = _flat_cost(
+            own.input_per_mtok, own.output_per_mtok, own.cache_read_per_mtok, own.cache_write_per_mtok, tokens
+        )
+        return PriceResult(cost_usd=cost, priced=True, source="override", reason=None)
+    if head in _LOCAL_SERVERS:  # a model run locally costs no tokens, whatever a price list says
+        return None
+    for provider in dict.fromkeys((provider_key, provider_id(_PREFIX_PROVIDERS.get(head, head)), None)):
+        found = _lookup(model, provider, day)
+        if not isinstance(found, str):
+            return found
+    return None
+
+
+_LOCAL_SERVERS = frozenset({"ollama", "ollama_chat", "vllm", "hosted_vllm", "lm_studio", "llamafile", "llamacpp"})
+# LiteLLM's provider prefixes that are not the OTel or genai-prices name of their provider.
+_PREFIX_PROVIDERS = {
+    "bedrock": "aws.bedrock",
+    "vertex_ai": "gcp.vertex_ai",
+    "gemini": "gcp.gemini",
+    "azure": "azure.ai.openai",
+    "azure_ai": "azure.ai.inference",
+    "mistral": "mistral_ai",
+    "xai": "x_ai",
+    "together_ai": "together",
+    "fireworks_ai": "fireworks",
+}
+
+
 def price_usage(
     *,
     model: str | None,
@@ -269,7 +316,11 @@ def price_usage(
 
     provider_key = provider_id(provider) if provider and provider.strip() else None
     at_utc = at.astimezone(UTC) if at.tzinfo else at.replace(tzinfo=UTC)
-    found = _lookup(model_key, provider_key, at_utc.date())
+    found: _Found | PriceResult | str = _lookup(model_key, provider_key, at_utc.date())
+    if isinstance(found, str) and "/" in model_key:
+        found = _lookup_unprefixed(model_key, provider_key, at_utc.date(), overrides, tokens) or found
+    if isinstance(found, PriceResult):
+        return found
     if isinstance(found, str):
         return _unpriced(found)
     if found.flat is not None:

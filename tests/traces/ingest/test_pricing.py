@@ -260,3 +260,38 @@ def test_own_arithmetic_agrees_with_genai_prices_for_every_price_in_the_snapshot
                     assert snapshot_cost(price, tokens) == expected, (provider.id, model.id, price, tokens)
                     checked += 1
     assert checked > 10_000
+
+
+# --- models named with a routing prefix (LiteLLM, Google ADK, OpenRouter) ------------------------------
+
+
+@pytest.mark.parametrize(
+    ("model", "provider", "bare", "provider_id"),
+    [
+        ("openai/gpt-4o-mini", None, "gpt-4o-mini", "openai"),
+        # ADK's spans name the framework in gen_ai.system, not a provider: the prefix says it.
+        ("openai/gpt-4o-mini", "gcp.vertex.agent", "gpt-4o-mini", "openai"),
+        ("anthropic/claude-3-5-sonnet-20241022", None, "claude-3-5-sonnet-20241022", "anthropic"),
+        ("openrouter/anthropic/claude-3-5-sonnet", None, "claude-3-5-sonnet", "anthropic"),
+    ],
+)
+def test_a_prefixed_model_is_priced_as_the_bare_model(
+    model: str, provider: str | None, bare: str, provider_id: str
+) -> None:
+    result = _price(model, provider)
+    assert result.priced, result.reason
+    assert result.cost_usd == _genai_prices(bare, provider_id, input_tokens=1000, output_tokens=500)
+
+
+def test_a_prefix_naming_a_local_model_server_is_not_priced() -> None:
+    # deepseek-r1 has a price at DeepSeek's API; run by Ollama it costs no tokens.
+    assert _price("deepseek-r1", None).priced
+    result = _price("ollama/deepseek-r1", None)
+    assert (result.priced, result.cost_usd) == (False, None)
+    assert "ollama/deepseek-r1" in (result.reason or "")
+
+
+def test_a_project_price_for_the_bare_name_prices_the_prefixed_model() -> None:
+    own = {"acme-llm": ModelPrice(input_per_mtok=Decimal(1), output_per_mtok=Decimal(2))}
+    result = _price("acme/acme-llm", None, overrides=own)
+    assert result == PriceResult(cost_usd=Decimal("0.002"), priced=True, source="override", reason=None)
