@@ -9,6 +9,7 @@ whose value now lives in a field: whatever is not popped stays in the step's att
 from __future__ import annotations
 
 import base64
+import functools
 import json
 import math
 from decimal import Decimal, InvalidOperation
@@ -142,11 +143,34 @@ _PROVIDER_ALIASES = {
 }
 
 
+# Keys that name a provider or, in some emitters, the framework that made the span.
+_SYSTEM_KEYS = frozenset({"gen_ai.system"})
+
+# Providers, as normalize_provider spells them: OTel's gen_ai.provider.name values (semantic-conventions
+# 1.37+) and model servers that run models locally (never priced); genai-prices' own ids are added
+# when first asked (known_providers), from the snapshot pricing loads anyway.
+_NAMED_PROVIDERS = frozenset(
+    {
+        "openai", "anthropic", "aws.bedrock", "azure.ai.inference", "azure.ai.openai", "cohere", "deepseek",
+        "gcp.gemini", "gcp.gen_ai", "gcp.vertex_ai", "groq", "ibm.watsonx.ai", "mistral_ai", "perplexity", "x_ai",
+        "ollama", "vllm", "lmstudio", "llamacpp", "llama.cpp", "text-generation-inference", "tgi",
+    }
+)  # fmt: skip
+
+
+@functools.cache
+def known_providers() -> frozenset[str]:
+    from genai_prices.data_snapshot import get_snapshot
+
+    return _NAMED_PROVIDERS | {normalize_provider(p.id) for p in get_snapshot().providers}  # type: ignore[misc]
+
+
 class Draft:
     """A step being built. Fields mirror Step; `attrs` is the span's attributes not yet promoted."""
 
     __slots__ = (
         "agent_name",
+        "agent_name_derived",
         "attrs",
         "cache_read_tokens",
         "cache_write_tokens",
@@ -194,6 +218,7 @@ class Draft:
         self.input: Any = None
         self.output: Any = None
         self.agent_name: str | None = None
+        self.agent_name_derived = False
         self.environment: str | None = None
         self.session_id: str | None = None
         self.user_id: str | None = None
@@ -229,15 +254,21 @@ class Draft:
                     return
 
     def fill_provider(self, *keys: str) -> None:
-        """Provider from the first key present, normalized; a renamed value keeps its attribute."""
+        """Provider from the first key present, normalized; a renamed value keeps its attribute.
+
+        gen_ai.system counts only when it names a provider: frameworks write their own name there
+        (Strands: "strands-agents"), and a framework taken for a provider leaves every call unpriced."""
         if self.provider is not None:
             return
         attrs = self.attrs
         for key in keys:
             raw = as_str(attrs.get(key))
             if raw is not None:
-                self.provider = normalize_provider(raw)
-                if self.provider == raw:
+                provider = normalize_provider(raw)
+                if key in _SYSTEM_KEYS and provider not in known_providers():
+                    continue
+                self.provider = provider
+                if provider == raw:
                     del attrs[key]
                 return
 
