@@ -89,6 +89,8 @@ def step_dict(step: Step, *, payloads: bool, full: bool = False) -> dict[str, An
             data["events"] = step.events
     if full:
         data["trace_id"] = step.trace_id.hex
+        # Another step records the same model call and counts its usage (traces.ingest.duplicates).
+        data["duplicate_of"] = (step.context or {}).get("duplicate_of")
     return data
 
 

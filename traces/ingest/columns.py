@@ -11,8 +11,9 @@ STEP_COLUMNS = (
 
 # What a step contributes to its run and is not stored per step: traces.ingest.runs reads it.
 CONTEXT_COLUMNS = (
-    "start_ns", "end_ns", "is_root", "needs_price", "agent", "agent_rank", "bundle", "bundle_rank",
-    "environment", "session_id", "user_id", "input_preview", "output_preview", "tags", "resource",
+    "start_ns", "end_ns", "is_root", "needs_price", "is_call", "rank", "agent", "agent_rank", "bundle",
+    "bundle_rank", "environment", "session_id", "user_id", "input_preview", "input_preview_rank", "output_preview",
+    "output_preview_rank", "tags", "resource",
 )  # fmt: skip
 
 # A staged row (traces.ingest.rows builds them): the step's columns, typed as the table holds them,

@@ -8,7 +8,8 @@ For each span:
 3. pick the primary convention by its distinctive marker (first match in CONVENTIONS), let it fill the
    draft, then let OTel GenAI fill what is still missing (a span may carry several conventions:
    OpenLLMetry, Logfire and OpenInference also write gen_ai.*), then the generic OTel attributes;
-4. add the run context from the resource, and keep every attribute that was not promoted.
+4. add the run context from the resource, and keep every attribute that was not promoted;
+5. of a batch, mark the second records of model calls two instrumentations both recorded (duplicates).
 
 A span no convention recognizes becomes a SPAN step (convention "generic") with all its attributes.
 """
@@ -20,6 +21,7 @@ from typing import Any
 
 from traces.ingest.conventions import generic, langfuse, logfire, openinference, openllmetry, otel_genai
 from traces.ingest.conventions.base import Draft, as_str, jsonable, jsonable_with_text
+from traces.ingest.duplicates import mark_duplicate_calls
 from traces.ingest.spans import Span
 from traces.ingest.steps import MODEL_CALL_KINDS, Step, StepKind
 
@@ -69,6 +71,7 @@ def normalize_batch(spans: Iterable[Span]) -> list[Step]:
         step = _normalize(span, context)
         if step is not None:
             steps.append(step)
+    mark_duplicate_calls(steps)
     return steps
 
 
@@ -156,4 +159,7 @@ def _finish(span: Span, d: Draft, context: _ResourceContext) -> Step:
         input_json,  # input_json
         output_json,  # output_json
         attributes_json,  # attributes_json
+        d.agent_name_derived,  # agent_name_derived
+        # mark_duplicate_calls sets it, over the whole batch
+        None,  # duplicate_of
     )

@@ -16,12 +16,12 @@ from typing import Any
 import orjson
 
 from traces.ids import span_from_valid_hex
+from traces.ingest import previews
 from traces.ingest.columns import RUN_TEXT_LIMITS, STAGE_COLUMNS, STEP_COLUMNS
 from traces.ingest.pricing import ModelPrice, price_usage
 from traces.ingest.redact import RedactionPolicy, is_content_key, redact_json_text, redact_texts
 from traces.ingest.steps import Step, StepKind
 
-PREVIEW_CHARS = 300
 # Starts are also kept as nanoseconds in bigint columns (ranks, previews): 2^63 ns after 1970 is
 # 2262-04-11, before Python's and Postgres' last dates. OTLP's uint64 nanoseconds reach 2554.
 _MAX_NS = (1 << 63) - 1
@@ -30,6 +30,13 @@ _MAX_NS = (1 << 63) - 1
 _MAX_TOKENS = 10**12
 _MAX_COST = Decimal(10**6)
 _ROOT_RANK = -1
+# A run's agent is its best-ranked step's (lowest rank; traces.ingest.runs and the store merge by it):
+# a tier, then the step's position: the root first, then by start, in microseconds so that every tier
+# fits a bigint. Tiers: an agent attribute on the root (0), on an agent span (1), on any other span (2);
+# a derived name, e.g. an agent span's name (3); the root's service.name, which names the process and
+# not the agent, only when nothing names the agent (4).
+_AGENT_TIER_BITS = 52
+_SERVICE_TIER = 4
 _PRICED_KINDS = frozenset({StepKind.LLM, StepKind.EMBEDDING})
 _CUT_FIELDS = ("agent", "bundle", "environment", "session_id", "user_id")
 _SHORTEST_LIMIT = min(RUN_TEXT_LIMITS[name] for name in _CUT_FIELDS)
@@ -106,29 +113,6 @@ def _payload_json(value: Any, text: str | None) -> str | None:
 def _redacted_json(value: Any, policy: RedactionPolicy) -> str | None:
     text = _json(value)
     return None if text is None else redact_json_text(text, policy)
-
-
-def _text_of_parts(message: Mapping[str, Any]) -> str:
-    texts = [str(p.get("content", "")) for p in message.get("parts", ()) if p.get("type") == "text"]
-    return " ".join(t for t in texts if t)
-
-
-def _preview(value: Any, *, role: str | None) -> str:
-    """A short text for list pages: a message list gives its last `role` message, else the value."""
-    if value is None:
-        return ""
-    if isinstance(value, list) and value and isinstance(value[0], dict) and "parts" in value[0]:
-        # The last message of that role (else the last message), found from the end.
-        last = next((m for m in reversed(value) if role is None or m.get("role") == role), value[-1])
-        text = _text_of_parts(last)
-    elif isinstance(value, str):
-        text = value
-    else:
-        text = orjson.dumps(value, default=str, option=_ORJSON_OPTIONS).decode()
-    # Whitespace is folded on a slice only: folding a whole message to keep 300 characters of it was a
-    # good part of staging's cost. Twice the preview is enough unless the text is mostly whitespace.
-    text = " ".join(text[: PREVIEW_CHARS * 2].split())
-    return text[: PREVIEW_CHARS - 1] + "…" if len(text) > PREVIEW_CHARS else text
 
 
 def _price(step: Step, config: ProjectConfig) -> tuple[Decimal | None, bool, str | None, bool]:
@@ -213,14 +197,22 @@ def stage(steps: Iterable[Step], config: ProjectConfig) -> Staged:
             attributes = {k: v for k, v in attributes.items() if not is_content_key(k)}
             attributes_json = None  # of the attributes before dropping
         is_root = step.parent_span_id is None
-        agent = step.agent_name or (step.service_name if is_root else None) or ""
+        agent, agent_rank = _agent(step, is_root)
+        is_call = step.kind is StepKind.LLM and not step.usage_is_aggregate and _made_call(step)
         if step.bundle_id:
             bundle, bundle_rank = step.bundle_id, 1
         elif step.service_version:
             bundle, bundle_rank = step.service_version, 2
         else:
             bundle, bundle_rank = "", 9
-        context = {k: v for k, v in (("tags", step.tags), ("metadata", step.metadata), ("links", step.links)) if v}
+        context = {
+            k: v
+            for k, v in (
+                ("tags", step.tags), ("metadata", step.metadata), ("links", step.links),
+                ("duplicate_of", step.duplicate_of),
+            )
+            if v
+        }  # fmt: skip
         # Postgres text cannot hold NUL: one test over all of the step's texts, cleaning only if needed.
         texts_of_step = (
             step.name, step.error_type, step.error_message, step.model, step.provider, step.tool_name,
@@ -278,15 +270,19 @@ def stage(steps: Iterable[Step], config: ProjectConfig) -> Staged:
             end_ns,
             is_root,
             needs_price,
-            agent,
+            is_call,
             _ROOT_RANK if is_root else start_ns,
+            agent,
+            agent_rank,
             bundle,
             bundle_rank,
             environment,
             session_id,
             user_id,
-            "",  # input_preview and output_preview: see _previews
+            "",  # input_preview and its rank, output_preview and its rank: see _previews
+            None,
             "",
+            None,
             [_clean_text(str(t)) for t in step.tags] if step.tags else [],
             None,  # resource: see below
         ]
@@ -295,7 +291,7 @@ def stage(steps: Iterable[Step], config: ProjectConfig) -> Staged:
             best = resources.get(step.trace_id)
             if best is None or rank < best[0] or (rank == best[0] and _tie_first(step.resource, best[2])):
                 resources[step.trace_id] = (rank, row, step.resource)
-        if (is_root or step.kind == StepKind.LLM) and not drop:
+        if (is_root or is_call) and not drop:
             candidates.setdefault(step.trace_id, []).append((row, step))
         staged.rows.append(row)
         staged.start_ns.append(step.start_ns)
@@ -334,31 +330,43 @@ def _tie_first(resource: dict[str, Any], other: dict[str, Any]) -> bool:
     return (_json(resource) or "") < (_json(other) or "")
 
 
-_INPUT_PREVIEW = STAGE_COLUMNS.index("input_preview")
-_OUTPUT_PREVIEW = STAGE_COLUMNS.index("output_preview")
+_INPUT_PREVIEW, _INPUT_PREVIEW_RANK, _OUTPUT_PREVIEW, _OUTPUT_PREVIEW_RANK = (
+    STAGE_COLUMNS.index(name)
+    for name in ("input_preview", "input_preview_rank", "output_preview", "output_preview_rank")
+)
 
 
 def _previews(candidates: list[tuple[list[Any], Step]]) -> None:
-    """Set the previews of one trace's root and LLM steps in a batch: only those that can win.
+    """Set the previews of one trace's root and LLM steps in a batch: only those that can win, with their
+    ranks (traces.ingest.previews). Made from the values as sent, and redacted with the rest of the row."""
+    chosen_input, chosen_output = previews.choose([step for _, step in candidates])
+    if chosen_input is not None:
+        i, rank, text = chosen_input
+        row = candidates[i][0]
+        row[_INPUT_PREVIEW], row[_INPUT_PREVIEW_RANK] = _clean_text(text), rank
+    if chosen_output is not None:
+        i, rank, text = chosen_output
+        row = candidates[i][0]
+        row[_OUTPUT_PREVIEW], row[_OUTPUT_PREVIEW_RANK] = _clean_text(text), rank
 
-    A run shows one input and one output preview: the root's, else the earliest LLM input and the
-    latest LLM output (the store merges batches by the same ranks, skipping empty previews). So only
-    the batch's first non-empty preview in that order is made; the other rows keep "". Previews are
-    made from the values as sent, and redacted as text with the rest of the row.
 
-    If that step is already stored (a retried batch), the store ignores it and its run already holds a
-    preview ranked at least as well, which the other candidates here could not beat anyway.
-    """
-    by_input = sorted(candidates, key=lambda c: (c[1].parent_span_id is not None, c[1].start_ns))
-    for row, step in by_input:
-        if text := _clean_text(_preview(step.input, role="user")):
-            row[_INPUT_PREVIEW] = text
-            break
-    by_output = sorted(candidates, key=lambda c: (c[1].parent_span_id is not None, -c[1].start_ns))
-    for row, step in by_output:
-        if text := _clean_text(_preview(step.output, role="assistant")):
-            row[_OUTPUT_PREVIEW] = text
-            break
+def _agent(step: Step, is_root: bool) -> tuple[str, int | None]:
+    """The step's candidate for its run's agent, and its rank (see _AGENT_TIER_BITS)."""
+    if step.agent_name:
+        tier = 3 if step.agent_name_derived else 0 if is_root else 1 if step.kind is StepKind.AGENT else 2
+        name = step.agent_name
+    elif is_root and step.service_name:
+        tier, name = _SERVICE_TIER, step.service_name
+    else:
+        return "", None
+    position = 0 if is_root else min(step.start_ns // 1000 + 1, (1 << _AGENT_TIER_BITS) - 1)
+    return name, tier << _AGENT_TIER_BITS | position
+
+
+def _made_call(step: Step) -> bool:
+    """Whether an LLM step recorded a call to a model: usage, an answer, or a failure. A span that only
+    prepares one (LlamaIndex's _prepare_chat_with_tools: LLM kind, no usage, no output) is not a call."""
+    return bool(step.input_tokens or step.output_tokens) or step.output is not None or step.status == "error"
 
 
 _STEP_WIDTH = len(STEP_COLUMNS)

@@ -5,10 +5,14 @@ row into traces_run by the same rules (traces.ingest.store), so a run is the sam
 grouping its spans arrive in:
 - counts and sums add; usage reported on agent and chain spans (a sum over their children) is left out;
 - the start is the earliest, the end the latest end (or start, for a step that has not ended);
-- the root's name, agent, context and previews win; otherwise the best-ranked step's: the agent,
-  environment, session, user and resource of the earliest step that has one, the input preview of the
-  earliest LLM call, the output preview of the latest (a rank is the step's start in nanoseconds; the
+- the root's name and context win; otherwise the best-ranked step's: the environment, session, user
+  and resource of the earliest step that has one (a rank is the step's start in nanoseconds; the
   root's is -1), each kept on the run with its rank;
+- the agent is the best-ranked candidate: an agent named outright beats a derived name, which beats the
+  root's service name (traces.ingest.rows._agent);
+- previews rank as traces.ingest.previews says: the root's messages, then the LLM calls' (the earliest
+  call's question, the latest call's answer), then the root's text, then anything else the root holds;
+- LLM calls count the steps that made one (not duplicates of another's record, not mere preparations);
 - the bundle of the best source: an explicit bundle id, then a service version (a derived bundle is
   computed by the store from the models and tools used);
 - models, tools and tags are the sorted union (codepoint order: the store sorts with COLLATE "C").
@@ -31,14 +35,15 @@ _REPORTED, _AGGREGATE = _AT["reported_cost_usd"], _AT["usage_is_aggregate"]
 _TOKENS = tuple(
     _AT[n] for n in ("input_tokens", "output_tokens", "cache_read_tokens", "cache_write_tokens", "reasoning_tokens")
 )
-_START, _END, _ROOT, _NEEDS_PRICE = (_AT[n] for n in ("start_ns", "end_ns", "is_root", "needs_price"))
+_START, _END, _ROOT, _NEEDS_PRICE, _IS_CALL, _RANK = (
+    _AT[n] for n in ("start_ns", "end_ns", "is_root", "needs_price", "is_call", "rank")
+)
 _AGENT, _AGENT_RANK, _BUNDLE, _BUNDLE_RANK = (_AT[n] for n in ("agent", "agent_rank", "bundle", "bundle_rank"))
 _ENVIRONMENT, _SESSION, _USER = _AT["environment"], _AT["session_id"], _AT["user_id"]
-_INPUT_PREVIEW, _OUTPUT_PREVIEW, _TAGS, _RESOURCE = (
-    _AT[n] for n in ("input_preview", "output_preview", "tags", "resource")
+_INPUT_PREVIEW, _INPUT_RANK, _OUTPUT_PREVIEW, _OUTPUT_RANK, _TAGS, _RESOURCE = (
+    _AT[n] for n in ("input_preview", "input_preview_rank", "output_preview", "output_preview_rank", "tags", "resource")
 )
 
-_LAST_NS = (1 << 63) - 1  # the root's output preview outranks every step's: the latest possible start
 _BUNDLE_SOURCES = {1: "explicit", 2: "service_version"}  # rows.stage's bundle ranks
 
 
@@ -63,7 +68,7 @@ def _best(steps: Sequence[Sequence[Any]], column: int) -> tuple[int | None, Any]
     """(rank, value) of `column` from the best-ranked step that has one (ties: the smaller value), else
     (None, ''); the value cut to the run's column. (Choosing before cutting chooses as the store's merge
     of cut values does: a cut keeps the order of two texts, or makes them equal.)"""
-    ranked = [(s[_AGENT_RANK], s[column]) for s in steps if s[column]]
+    ranked = [(s[_RANK], s[column]) for s in steps if s[column]]
     if not ranked:
         return None, ""
     rank, value = min(ranked)
@@ -82,8 +87,8 @@ def _run(project_id: int, trace_id: str, steps: Sequence[Sequence[Any]]) -> list
     agent_rank, agent = min(agents) if agents else (None, "")
     bundles = [(s[_BUNDLE_RANK], s[_BUNDLE]) for s in steps if s[_BUNDLE]]
     bundle_rank, bundle = min(bundles) if bundles else (None, "")
-    inputs = [(-1 if s[_ROOT] else s[_START], s[_INPUT_PREVIEW]) for s in steps if s[_INPUT_PREVIEW]]
-    outputs = [(_LAST_NS if s[_ROOT] else s[_START], s[_OUTPUT_PREVIEW]) for s in steps if s[_OUTPUT_PREVIEW]]
+    inputs = [(s[_INPUT_RANK], s[_INPUT_PREVIEW]) for s in steps if s[_INPUT_PREVIEW]]
+    outputs = [(s[_OUTPUT_RANK], s[_OUTPUT_PREVIEW]) for s in steps if s[_OUTPUT_PREVIEW]]
     input_preview_ns, input_preview = min(inputs) if inputs else (None, "")
     output_preview_ns, output_preview = max(outputs) if outputs else (None, "")
     reported = [s[_REPORTED] for s in own if s[_REPORTED] is not None]
@@ -110,7 +115,7 @@ def _run(project_id: int, trace_id: str, steps: Sequence[Sequence[Any]]) -> list
         timestamp_text(max(s[_END] or s[_START] for s in steps)),
         any(s[_END] is not None for s in roots),
         len(steps),
-        sum(s[_KIND] == "LLM" for s in steps),
+        sum(s[_IS_CALL] for s in steps),
         sum(s[_KIND] == "TOOL" for s in steps),
         sum(s[_STATUS] == "error" for s in steps),
         *(sum(s[column] or 0 for s in own) for column in _TOKENS),

@@ -52,6 +52,8 @@ class Step:
     cache_read_tokens: int | None
     cache_write_tokens: int | None
     reasoning_tokens: int | None
+    # True when the step's usage is not its own to count: a sum over its children (agent and chain
+    # spans), or a second record of a model call that another step records too (see duplicate_of).
     usage_is_aggregate: bool
     reported_cost_usd: Decimal | None
     tool_name: str | None
@@ -79,3 +81,9 @@ class Step:
     input_json: str | None = None
     output_json: str | None = None
     attributes_json: str | None = None
+    # The agent name was derived (an agent span's name, a workflow or graph node name), not sent as an
+    # agent attribute: a run takes it only when no step names its agent outright.
+    agent_name_derived: bool = False
+    # The span id of the step that records the same model call (two instrumentations of one call): this
+    # step stays visible, its usage is counted there (traces.ingest.duplicates).
+    duplicate_of: str | None = None

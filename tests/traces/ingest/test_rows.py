@@ -24,8 +24,9 @@ from tests.otlp import NS, SpanSpec, otlp_json, protobuf
 from traces.ingest.columns import STAGE_COLUMNS
 from traces.ingest.decode import decode_request
 from traces.ingest.normalize import normalize_batch
+from traces.ingest.previews import PREVIEW_CHARS
 from traces.ingest.redact import BUILTIN_RULES, RedactionPolicy
-from traces.ingest.rows import PREVIEW_CHARS, ProjectConfig, Staged, stage, timestamp_text
+from traces.ingest.rows import ProjectConfig, Staged, stage, timestamp_text
 from traces.ingest.steps import Step
 from traces.models import Run
 from traces.models import Step as StoredStep
@@ -212,7 +213,7 @@ def test_previews_come_from_the_root_and_llm_steps_only_and_are_cut_to_length():
     assert previews["execute_tool t"] == ("", "")
     assert [col(staged, "is_root", i) for i in range(3)] == [True, False, False]
     # The root's values win for the run, then the earliest step's: the rank says which.
-    assert [col(staged, "agent_rank", i) for i in range(3)] == [-1, staged.start_ns[1], staged.start_ns[2]]
+    assert [col(staged, "rank", i) for i in range(3)] == [-1, staged.start_ns[1], staged.start_ns[2]]
 
 
 def _chat(question: str, answer: str, offset: int) -> SpanSpec:

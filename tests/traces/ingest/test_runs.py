@@ -11,6 +11,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from tests.otlp import NS, SpanSpec, protobuf
+from traces.ingest import previews
 from traces.ingest.columns import RUN_COLUMNS, RUN_ITEM_LIMIT, RUN_TEXT_LIMITS
 from traces.ingest.decode import decode_request
 from traces.ingest.normalize import normalize_batch
@@ -116,7 +117,7 @@ def test_a_run_with_its_root():
         "root_span_id": int.from_bytes(ROOT_ID, "big"),
         "name": "invoke_agent bot",
         "agent": "bot",  # the root's, not the earlier-ranked sub-agent's
-        "agent_rank": -1,
+        "agent_rank": 0,  # named on the root: the best tier, the first position
         "bundle": "",
         "bundle_source": "",
         "environment": "prod",
@@ -142,7 +143,7 @@ def test_a_run_with_its_root():
         "models_used": ["Zeta-1", "gpt-4o"],  # codepoint order, as the store's merge sorts
         "tools_used": ["lookup"],
         "input_preview": "the question",
-        "input_preview_ns": -1,
+        "input_preview_ns": previews.ROOT_MESSAGES_INPUT,
         "output_preview": "late answer",  # the root has none: the latest LLM output
         "output_preview_ns": START + 3 * NS,
         "tags": [],
@@ -154,7 +155,8 @@ def test_a_run_with_its_root():
 def test_a_run_without_its_root_is_named_by_its_steps():
     run = as_dict(run_rows(staged_rows(b"\x04" * 16, with_root=False))[0])
     assert (run["root_span_id"], run["name"], run["root_ended"]) == (None, "", False)
-    assert (run["agent"], run["agent_rank"]) == ("writer", START + NS)
+    # A chat span naming its agent: tier 2 (a step that is not an agent span), ranked by its start.
+    assert (run["agent"], run["agent_rank"]) == ("writer", 2 << 52 | (START + NS) // 1000 + 1)
     assert (run["input_preview"], run["input_preview_ns"]) == ("", None)
 
 

@@ -244,7 +244,7 @@ def test_one_batch_gives_the_expected_aggregates(project):
         "root_span_id": span_int(bytes.fromhex("00000000000000a1")),
         "name": "invoke_agent support-bot",
         "agent": "support-bot",
-        "agent_rank": -1,
+        "agent_rank": 0,  # named on the root: the best tier, the first position
         "bundle": "bundle-7",
         "bundle_source": "explicit",
         "environment": "production",
@@ -275,7 +275,7 @@ def test_one_batch_gives_the_expected_aggregates(project):
         "models_used": ["acme-llm-1", "gpt-4o", "gpt-4o-mini"],
         "tools_used": ["lookup_order", "refund"],
         "input_preview": "Where is my order?",
-        "input_preview_ns": -1,
+        "input_preview_ns": -2,  # the root's messages
         "output_preview": "It shipped yesterday.",
         "output_preview_ns": 9223372036854775807,
     }

@@ -39,5 +39,28 @@ def extract(span: Span, d: Draft) -> None:
         # str(type(exc)), as some instrumentations send it; the attribute keeps what was sent.
         d.attrs.setdefault("error.type", d.error_type)
         d.error_type = d.error_type[8:-2]
-    if d.kind is StepKind.AGENT and d.agent_name is None:
-        d.agent_name = span.name.removeprefix("invoke_agent ") or None
+    _agent_name(span, d)
+
+
+def _agent_name(span: Span, d: Draft) -> None:
+    """The agent a step belongs to, when no convention found it in an agent attribute.
+
+    LangChain puts the name given to create_agent in every span's metadata (lc_agent_name): it is the
+    user's own name for the agent. Otherwise a name is derived, and marked so (a run prefers any step
+    that names its agent outright): the OTel `invoke_agent {name}` span name, an agent span's own name
+    or its LangGraph node, the workflow an OTel `invoke_workflow` span names (Google ADK's root)."""
+    if d.agent_name is not None:
+        return
+    lc_name = as_str(d.metadata.get("lc_agent_name")) if d.metadata else None
+    if lc_name is not None:
+        d.agent_name = lc_name
+        return
+    if span.name.startswith("invoke_agent ") and len(span.name) > len("invoke_agent "):
+        d.agent_name = span.name[len("invoke_agent ") :]
+        return
+    if d.kind is StepKind.AGENT:
+        derived = as_str(d.attrs.get("graph.node.id")) or span.name or None
+    else:
+        derived = as_str(d.attrs.get("gen_ai.workflow.name"))
+    if derived is not None:
+        d.agent_name, d.agent_name_derived = derived, True
