@@ -118,13 +118,20 @@ def test_a_captured_fixture_reads_back_as_expected(
             assert step["cost_usd"] > 0, expected["name"]
             priced += 1
 
-    # Each trace of the case became one run whose counts are those of its expected steps.
-    for trace_id in {s["trace_id"] for s in expected_steps}:
+    # Each trace of the case became one run that reads as its locked summary says (<case>.runs.json:
+    # agent, counts, tokens, cost, models, tools and previews), and its counts are its steps'.
+    expected_runs = json.loads(loader.runs_json(convention, case))
+    assert expected_runs.keys() == {s["trace_id"] for s in expected_steps}
+    for trace_id, expected_run in expected_runs.items():
         steps = [s for s in expected_steps if s["trace_id"] == trace_id]
         run = api_get(client, ingest.run_url(trace_id), ingest)
+        for field in loader.RUN_FIELDS:
+            want = expected_run[field]
+            assert run[field] == (pytest.approx(want, rel=1e-9) if field == "cost_usd" else want), (trace_id, field)
         assert run["step_count"] == len(steps)
-        assert run["llm_calls"] == sum(s["kind"] == "LLM" for s in steps)
         assert run["tool_calls"] == sum(s["kind"] == "TOOL" for s in steps)
         assert run["error_count"] == sum(s["status"] == "error" for s in steps)
+        # A model call recorded twice is one call: never more calls than LLM steps that are not duplicates.
+        assert run["llm_calls"] <= sum(s["kind"] == "LLM" and not s["duplicate_of"] for s in steps)
     # Every case holds LLM calls with usage of known models: a case where none was checked checks no cost.
     assert priced, f"{convention}/{case}: no LLM step with a known model was priced"

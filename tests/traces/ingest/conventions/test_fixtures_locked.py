@@ -9,7 +9,7 @@ import json
 
 import pytest
 
-from tests.fixtures.otlp.loader import cases, expected_json, load_steps, steps_as_json
+from tests.fixtures.otlp.loader import cases, expected_json, load_steps, runs_as_json, runs_json, steps_as_json
 
 CASES = cases()
 
@@ -34,3 +34,14 @@ def test_normalized_fixture_matches_locked_expected_output(convention: str, case
         for field in want:
             assert got[field] == want[field], (got["name"], got["span_id"], field)
         assert got.keys() == want.keys()
+
+
+@pytest.mark.parametrize(("convention", "case"), CASES, ids=[f"{c}/{k}" for c, k in CASES])
+def test_each_run_of_a_fixture_matches_its_locked_summary(convention: str, case: str) -> None:
+    # What the run list and replay header show: agent, counts, tokens, cost, models, tools, previews.
+    actual = json.loads(runs_as_json(load_steps(convention, case)))
+    expected = json.loads(runs_json(convention, case))
+    assert actual.keys() == expected.keys()
+    for trace_id, want in expected.items():
+        for field in want:
+            assert actual[trace_id][field] == want[field], (trace_id, field)
