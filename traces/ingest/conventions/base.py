@@ -145,6 +145,11 @@ _PROVIDER_ALIASES = {
 
 # Keys that name a provider or, in some emitters, the framework that made the span.
 _SYSTEM_KEYS = frozenset({"gen_ai.system"})
+# Agent frameworks seen writing their own name where the provider goes.
+_FRAMEWORKS = frozenset(
+    {"strands-agents", "gcp.vertex.agent", "crewai", "langchain", "langgraph", "llama_index", "llamaindex",
+     "smolagents", "autogen", "mastra", "openai-agents", "pydantic-ai", "haystack"}
+)  # fmt: skip
 
 # Providers, as normalize_provider spells them: OTel's gen_ai.provider.name values (semantic-conventions
 # 1.37+) and model servers that run models locally (never priced); genai-prices' own ids are added
@@ -257,7 +262,9 @@ class Draft:
         """Provider from the first key present, normalized; a renamed value keeps its attribute.
 
         gen_ai.system counts only when it names a provider: frameworks write their own name there
-        (Strands: "strands-agents"), and a framework taken for a provider leaves every call unpriced."""
+        (Strands: "strands-agents", Google ADK: "gcp.vertex.agent"), and a framework taken for a provider
+        leaves every call unpriced. gen_ai.provider.name may name any provider, a self-hosted gateway
+        too, but not a framework (Strands writes its name there under the newest conventions)."""
         if self.provider is not None:
             return
         attrs = self.attrs
@@ -265,7 +272,7 @@ class Draft:
             raw = as_str(attrs.get(key))
             if raw is not None:
                 provider = normalize_provider(raw)
-                if key in _SYSTEM_KEYS and provider not in known_providers():
+                if provider in _FRAMEWORKS or (key in _SYSTEM_KEYS and provider not in known_providers()):
                     continue
                 self.provider = provider
                 if provider == raw:

@@ -37,6 +37,12 @@ def test_a_provider_in_gen_ai_system_is_the_provider(system: str, provider: str)
     assert step.provider == provider  # type: ignore[attr-defined]
 
 
+def test_a_framework_in_gen_ai_provider_name_is_not_the_provider() -> None:
+    # Strands under OTEL_SEMCONV_STABILITY_OPT_IN=gen_ai_latest_experimental.
+    step = step_of({"gen_ai.operation.name": "chat", "gen_ai.provider.name": "strands-agents"})
+    assert step.provider is None  # type: ignore[attr-defined]
+
+
 def test_gen_ai_provider_name_is_taken_as_sent_even_when_unknown() -> None:
     # The current attribute names the provider by definition, a self-hosted gateway included.
     step = step_of({"gen_ai.operation.name": "chat", "gen_ai.provider.name": "acme-gateway"})
