@@ -39,6 +39,10 @@ def extract(span: Span, d: Draft) -> None:
         # str(type(exc)), as some instrumentations send it; the attribute keeps what was sent.
         d.attrs.setdefault("error.type", d.error_type)
         d.error_type = d.error_type[8:-2]
+    if d.kind is StepKind.TOOL and d.tool_name is None:
+        # A tool span that names its tool only in the span's name (Langfuse's tool observations, OTel's
+        # `execute_tool {name}`): the run counts calls per tool by this name.
+        d.tool_name = span.name.removeprefix("execute_tool ") or None
     _agent_name(span, d)
 
 
