@@ -3,7 +3,8 @@
 Each function takes dataclasses from traces.selectors.dashboards and returns a figure as a plain dict
 ({"data": [...], "layout": {...}}) that the page hands to Plotly.newPlot as JSON. No database, no
 request, no plotly Python package: the figures are tested as data. Money goes out as float (a chart's
-axis does not need Decimal's precision); times as ISO 8601 strings.
+axis does not need Decimal's precision); times as ISO 8601 strings. Every label taken from data goes
+through traces.plotly_text.label: plotly draws HTML in labels, and these come from agents' end users.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any
 
+from traces.plotly_text import label
 from traces.selectors.dashboards import BundleStat, SeriesPoint, Share, ToolStat
 
 Figure = dict[str, Any]
@@ -134,7 +136,7 @@ def cost_by(title: str, shares: Sequence[Share], *, empty_label: str = "(none)")
                 "type": "bar",
                 "orientation": "h",
                 "x": [float(s.cost_usd) for s in ordered],
-                "y": [s.key or empty_label for s in ordered],
+                "y": [label(s.key) if s.key else empty_label for s in ordered],
                 "customdata": [s.runs for s in ordered],
                 "hovertemplate": "%{y}: $%{x:.4f} (%{customdata})<extra></extra>",
             }
@@ -146,7 +148,7 @@ def cost_by(title: str, shares: Sequence[Share], *, empty_label: str = "(none)")
 def tool_calls(stats: Sequence[ToolStat]) -> Figure:
     """Calls per tool (ok and failed stacked), with each tool's error rate in its hover text."""
     ordered = list(reversed(stats))
-    tools = [t.tool for t in ordered]
+    tools = [label(t.tool) for t in ordered]
     rates = [round(100 * t.errors / t.calls, 1) if t.calls else 0 for t in ordered]
     return {
         "data": [
@@ -220,10 +222,10 @@ def bundles_side_by_side(bundles: Sequence[BundleStat]) -> Figure:
     data = []
     layout = _layout("Bundles side by side", height=320, legend={"orientation": "h", "y": -0.2})
     layout["grid"] = {"rows": 1, "columns": len(BUNDLE_METRICS), "pattern": "independent"}
-    for i, (label, value) in enumerate(BUNDLE_METRICS, start=1):
+    for i, (metric, value) in enumerate(BUNDLE_METRICS, start=1):
         suffix = "" if i == 1 else str(i)
         for j, b in enumerate(bundles):
-            name = b.bundle or "(none)"
+            name = label(b.bundle) if b.bundle else "(none)"
             data.append(
                 {
                     "type": "bar",
@@ -235,10 +237,11 @@ def bundles_side_by_side(bundles: Sequence[BundleStat]) -> Figure:
                     "xaxis": f"x{suffix}",
                     "yaxis": f"y{suffix}",
                     "marker": {"color": _PALETTE[j % len(_PALETTE)]},
-                    "hovertemplate": f"{name}: %{{y}} {label}<extra></extra>",
+                    # The name through plotly's own field, not pasted into the template.
+                    "hovertemplate": f"%{{fullData.name}}: %{{y}} {metric}<extra></extra>",
                 }
             )
-        layout[f"xaxis{suffix}"] = {"title": {"text": label, "font": {"size": 11}}, "showticklabels": False}
+        layout[f"xaxis{suffix}"] = {"title": {"text": metric, "font": {"size": 11}}, "showticklabels": False}
     return {"data": data, "layout": layout}
 
 
@@ -251,7 +254,8 @@ def bundle_traffic(rows: Sequence[tuple[str, datetime, int]]) -> Figure:
         ys.append(runs)
     return {
         "data": [
-            {"type": "bar", "name": bundle or "(none)", "x": xs, "y": ys} for bundle, (xs, ys) in by_bundle.items()
+            {"type": "bar", "name": label(bundle) if bundle else "(none)", "x": xs, "y": ys}
+            for bundle, (xs, ys) in by_bundle.items()
         ],
         "layout": _layout("Runs by bundle", barmode="stack"),
     }

@@ -27,6 +27,8 @@ from datetime import datetime
 from itertools import zip_longest
 from typing import Any
 
+from traces.plotly_text import label
+
 Step = dict[str, Any]
 Message = dict[str, Any]
 
@@ -206,7 +208,7 @@ def waterfall_figure(order: Sequence[Step], run_start: str) -> dict[str, Any]:
     offsets = [_ms_between(run_start, s["start_time"]) for s in order]
     durations = [s["duration_ms"] if s.get("duration_ms") is not None else 0.0 for s in order]
     colours = [ERROR_COLOUR if is_error(s) else KIND_COLOURS.get(s.get("kind", ""), "#a0aec0") for s in order]
-    labels = [f"{s.get('kind', '')} {s.get('name', '')}" for s in order]
+    labels = [label(f"{s.get('kind', '')} {s.get('name', '')}") for s in order]  # step names are data
     bar = {
         "type": "bar",
         "orientation": "h",

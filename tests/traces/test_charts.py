@@ -145,3 +145,40 @@ def test_time_series_span_the_selected_window_whatever_the_data() -> None:
         axis = make(one_point, (start, end))["layout"]["xaxis"]
         assert axis == {"type": "date", "range": [start.isoformat(), end.isoformat()]}, make.__name__
         assert "xaxis" not in make(one_point)["layout"]
+
+
+# --- labels from data are inert for plotly -------------------------------------------------------------
+
+HOSTILE = '<a href="https://evil.example">x</a><span style="font-size:120px">BIG</span> %{x} &amp;'
+
+
+def _strings(figure: Any) -> list[str]:
+    if isinstance(figure, str):
+        return [figure]
+    if isinstance(figure, dict):
+        return [s for value in figure.values() for s in _strings(value)]
+    if isinstance(figure, list):
+        return [s for value in figure for s in _strings(value)]
+    return []
+
+
+def test_every_label_from_data_is_escaped_for_plotly() -> None:
+    from traces.plotly_text import label, template_literal
+
+    assert label(HOSTILE) == (
+        '&lt;a href="https://evil.example"&gt;x&lt;/a&gt;&lt;span style="font-size:120px"&gt;BIG&lt;/span&gt; %{x} &amp;amp;'
+    )
+    assert "%{" not in template_literal(HOSTILE)
+    share = [Share(HOSTILE, 3, Decimal("1.5"))]
+    figures = [
+        charts.cost_by("Cost by end user", share),
+        charts.tool_calls([ToolStat(HOSTILE, 4, 1)]),
+        charts.bundles_side_by_side([_bundle(HOSTILE, 10)]),
+        charts.bundle_traffic([(HOSTILE, datetime(2026, 1, 1, tzinfo=UTC), 5)]),
+    ]
+    for figure in figures:
+        texts = _strings(figure)
+        assert not any("<a" in t or "<span" in t for t in texts), figure
+        assert any("&lt;a href" in t for t in texts), figure  # the value is there, escaped
+        # No hovertemplate carries the data itself: plotly would read its %{x} as a field.
+        assert not any(HOSTILE[:10] in t for t in _strings([d.get("hovertemplate", "") for d in figure["data"]]))

@@ -1,0 +1,81 @@
+"""Values an agent's end user can shape (a user id, a model, a tool, a bundle, a step name), drawn by
+plotly in a real browser: every label reads as the text it is, with no link and no styled element, on the
+project dashboard, the agent dashboard and the replay's waterfall, for the least privileged role."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+from django.urls import reverse
+
+from agentops.tenancy.roles import Role
+from tests.browser.conftest import screenshot
+from tests.factories import make_member, make_project, make_run
+from tests.otlp import AgentTrace
+
+pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
+
+NS = 1_000_000_000
+WAIT_MS = 15_000
+ALL_DRAWN = (
+    "() => [...document.querySelectorAll('[data-figure], #waterfall')].every(el => el.querySelector('.main-svg'))"
+)
+HOSTILE = 'x<a href="https://evil.example/phish">link</a><span style="font-size:120px;color:red">BIG</span>'
+# What plotly must not have made of any label: a link, or an element styled by the data.
+INJECTED = """() => [...document.querySelectorAll('.js-plotly-plot')].flatMap(plot => [
+    ...plot.querySelectorAll('a'),
+    ...[...plot.querySelectorAll('[style]')].filter(el => /120px|evil/.test(el.getAttribute('style'))),
+]).map(el => el.outerHTML)"""
+
+
+def _hostile_run(project) -> AgentTrace:
+    trace = AgentTrace(start_ns=time.time_ns() - 3600 * NS, agent="bot", user=HOSTILE)
+    for span in trace.spans:
+        if "gen_ai.request.model" in span.attrs:
+            span.attrs["gen_ai.request.model"] = "model " + HOSTILE
+        if "gen_ai.tool.name" in span.attrs:
+            span.attrs["gen_ai.tool.name"] = "tool " + HOSTILE
+            span.name = "execute_tool " + HOSTILE
+    make_run(project, trace, {"service.name": "bot", "agentops.bundle.id": "bundle " + HOSTILE})
+    return trace
+
+
+def _assert_inert(page) -> None:
+    page.wait_for_function(ALL_DRAWN, timeout=WAIT_MS)
+    assert page.evaluate(INJECTED) == []
+    texts = " ".join(page.locator(".js-plotly-plot text").all_text_contents())
+    assert "<span" in texts or "<a" in texts, "the hostile label is not drawn as text at all"
+
+
+def test_hostile_labels_are_drawn_as_text_on_the_dashboards(logged_in_page):
+    project = make_project(name="Hostile")
+    _hostile_run(project)
+    page = logged_in_page(make_member(project, Role.VIEWER))
+
+    page.goto(reverse("project_dashboard", kwargs={"slug": project.slug}))
+    _assert_inert(page)
+    # The end user, model and tool charts hold the value, escaped: drawn with its angle brackets.
+    labels = page.locator(".js-plotly-plot .ytick text").all_text_contents()
+    assert any(text.startswith("x<a href=") for text in labels), labels
+    assert any(text.startswith("model x<a") for text in labels), labels
+    assert any(text.startswith("tool x<a") for text in labels), labels
+    screenshot(page, "hostile-dashboard")
+
+    page.goto(reverse("agent_dashboard", kwargs={"slug": project.slug, "agent": "bot"}))
+    _assert_inert(page)
+    legend = page.locator(".js-plotly-plot .legendtext").all_text_contents()
+    assert any(text.startswith("bundle x<a") for text in legend), legend
+
+
+def test_a_hostile_step_name_is_text_in_the_waterfall(logged_in_page):
+    project = make_project(name="Hostile replay")
+    trace = _hostile_run(project)
+    page = logged_in_page(make_member(project, Role.VIEWER))
+    page.goto(reverse("run_replay", kwargs={"slug": project.slug, "trace_id": trace.trace_hex}))
+    page.wait_for_function(ALL_DRAWN, timeout=WAIT_MS)
+    page.locator("#waterfall .bars path").last.hover(force=True)  # through plotly's drag layer
+    page.locator("#waterfall .hovertext").wait_for(timeout=WAIT_MS)
+    assert page.evaluate(INJECTED) == []
+    hover = page.locator("#waterfall .hovertext").text_content() or ""
+    assert "execute_tool x<a href=" in hover, hover
