@@ -2,6 +2,7 @@
 
 from django.urls import path, re_path
 
+from traces import converters  # noqa: F401  (registers the <text:...> converter)
 from traces.views import dashboards, replay, runs
 from traces.views import settings as views
 
@@ -15,13 +16,13 @@ urlpatterns = [
     path(f"{_ingest}/prices/add/", views.price_override_add, name="project_price_add"),
     path(f"{_ingest}/prices/<int:override_id>/delete/", views.price_override_delete, name="project_price_delete"),
     path("p/<slug:slug>/runs/", runs.run_list, name="run_list"),
-    # <path:> because a session id is whatever the SDK sent, slashes included.
-    path("p/<slug:slug>/sessions/<path:session_id>/", runs.session_thread, name="session_thread"),
+    # <text:> because a session id is whatever the SDK sent, slashes and dots included (traces.converters).
+    path("p/<slug:slug>/sessions/<text:session_id>/", runs.session_thread, name="session_thread"),
     re_path(rf"{_run}/$", replay.run_replay, name="run_replay"),
     re_path(rf"{_run}/steps/(?P<span_id>[0-9a-fA-F]{{16}})/$", replay.run_step_panel, name="run_step_panel"),
     re_path(rf"{_run}/export\.json$", replay.run_export, name="run_export"),
     path("p/<slug:slug>/compare/", replay.run_compare, name="run_compare"),
     path("p/<slug:slug>/dashboard/", dashboards.project_dashboard, name="project_dashboard"),
-    # <path:> because agent names may hold slashes and anything else an SDK sends.
-    path("p/<slug:slug>/agents/<path:agent>/", dashboards.agent_dashboard, name="agent_dashboard"),
+    # <text:> because agent names may hold slashes and anything else an SDK sends.
+    path("p/<slug:slug>/agents/<text:agent>/", dashboards.agent_dashboard, name="agent_dashboard"),
 ]

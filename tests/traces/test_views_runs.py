@@ -342,7 +342,8 @@ def test_a_session_id_with_slashes_and_spaces(client, personas):
     client.force_login(personas.viewer)
     html = client.get(list_url(personas.project)).content.decode()
     link = re.search(r'href="(/p/[^"]*/sessions/[^"]*)"', html)
-    assert link and link.group(1).endswith("/sessions/tenant/a%20b/")
+    # One opaque segment (traces.converters): the slash is encoded, so no dot segment can leave the page.
+    assert link and link.group(1).endswith("/sessions/tenant%252Fa%20b/")
     assert shown(client.get(link.group(1))) == [trace]
 
 

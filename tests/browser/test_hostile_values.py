@@ -79,3 +79,26 @@ def test_a_hostile_step_name_is_text_in_the_waterfall(logged_in_page):
     assert page.evaluate(INJECTED) == []
     hover = page.locator("#waterfall .hovertext").text_content() or ""
     assert "execute_tool x<a href=" in hover, hover
+
+
+@pytest.mark.parametrize("agent", ["ops/../../settings/keys", "..", "50%/a%2Fb"])
+def test_an_agent_name_holding_a_path_opens_its_own_page(logged_in_page, agent):
+    project = make_project(name="Paths")
+    make_run(project, AgentTrace(start_ns=time.time_ns() - 3600 * NS, agent=agent), {"service.name": "svc"})
+    page = logged_in_page(make_member(project, Role.VIEWER))
+    page.goto(reverse("project_dashboard", kwargs={"slug": project.slug}))
+    page.get_by_role("link", name=agent, exact=True).click()
+    page.get_by_test_id("agent-name").wait_for(timeout=WAIT_MS)
+    assert page.get_by_test_id("agent-name").inner_text() == agent
+    assert "/settings/" not in page.url
+
+
+def test_a_session_id_holding_dot_segments_opens_its_thread(logged_in_page):
+    project = make_project(name="Sessions")
+    session = "../../runs/../x"
+    trace = make_run(project, AgentTrace(start_ns=time.time_ns() - 3600 * NS, session=session))
+    page = logged_in_page(make_member(project, Role.VIEWER))
+    page.goto(reverse("run_replay", kwargs={"slug": project.slug, "trace_id": trace.trace_hex}))
+    page.locator("a", has_text="session").first.click()
+    page.wait_for_load_state()
+    assert page.locator("h2").first.inner_text() == f"Session {session}"
