@@ -17,6 +17,9 @@ Choices made so that the UI can render every convention the same way:
 - Roles are mapped to the four above where the meaning is clear (developer -> system, model -> assistant,
   function -> tool, human -> user); other roles are kept as sent.
 - A part this module does not know is kept as sent (it still has a "type").
+- Bedrock Converse content blocks (Strands Agents' span events: {"text": ...}, {"toolUse": {...}},
+  {"toolResult": {...}}, {"reasoningContent": {...}}) carry no "type": they are converted like OpenAI's
+  parts, and a block of another key gets that key as its type.
 - A payload that is not a message list (Langfuse lets users send any JSON as a generation's input) is
   wrapped: one message with the given role and one text part holding the text, or for structured JSON
   its compact JSON text. The value itself is never dropped: `wrap` is only applied where a message list
@@ -199,6 +202,8 @@ def _openai_content_part(part: Any) -> Any:
     if not isinstance(part, dict):
         return text(json.dumps(part, default=str))
     kind = part.get("type")
+    if kind is None:
+        return bedrock_part(part)
     if kind in ("text", "input_text", "output_text") and "text" in part:
         return text(part["text"])
     if kind == "image_url" and isinstance(part.get("image_url"), dict):
@@ -214,6 +219,46 @@ def _openai_content_part(part: Any) -> Any:
     if kind == "refusal" and "refusal" in part:
         return text(part["refusal"])
     return part
+
+
+# --- Bedrock Converse content blocks (Strands Agents) ---------------------------------------------
+
+
+def bedrock_part(block: dict[str, Any]) -> dict[str, Any]:
+    """One Converse content block (a dict with one key naming its kind) as a part."""
+    if "text" in block and len(block) == 1:
+        return text(block["text"])
+    use = block.get("toolUse")
+    if isinstance(use, dict):
+        return tool_call(use.get("toolUseId"), use.get("name"), use.get("input"))
+    result = block.get("toolResult")
+    if isinstance(result, dict):
+        part = tool_response(result.get("toolUseId"), tool_result_content(result.get("content")))
+        if result.get("status") == "error":
+            part["status"] = "error"
+        return part
+    reasoning = block.get("reasoningContent")
+    if isinstance(reasoning, dict) and isinstance(reasoning.get("reasoningText"), dict):
+        return {"type": "reasoning", "content": reasoning["reasoningText"].get("text")}
+    if len(block) == 1:
+        # image, document, video, cachePoint, ...: kept as sent, named by its key so the UI can show it.
+        ((key, value),) = block.items()
+        return {"type": key, "content": value}
+    return block
+
+
+def tool_result_content(content: Any) -> Any:
+    """A toolResult's content blocks as the tool's return value: the text (parsed when it is JSON), or
+    the one JSON value. Anything else is returned as it is."""
+    if not isinstance(content, list) or not content:
+        return content
+    if not all(isinstance(b, dict) and len(b) == 1 for b in content):
+        return content
+    if all(isinstance(b.get("text"), str) for b in content):
+        return loads("".join(b["text"] for b in content))
+    if len(content) == 1 and "json" in content[0]:
+        return content[0]["json"]
+    return content
 
 
 # --- flattened indexed attributes (OpenInference llm.*_messages.N.*, OpenLLMetry gen_ai.prompt.N.*) --

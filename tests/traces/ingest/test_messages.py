@@ -1,0 +1,48 @@
+"""The one message shape: Bedrock Converse content blocks (Strands Agents' span events)."""
+
+from __future__ import annotations
+
+from traces.ingest import messages as m
+
+
+def test_bedrock_blocks_become_parts() -> None:
+    message = m.from_openai(
+        {
+            "role": "assistant",
+            "content": [
+                {"reasoningContent": {"reasoningText": {"text": "Need the weather.", "signature": "x"}}},
+                {"text": "Let me look."},
+                {"toolUse": {"toolUseId": "t1", "name": "get_weather", "input": {"city": "Paris"}}},
+                {"image": {"format": "png", "source": {"bytes": "iVBO"}}},
+            ],
+        }
+    )
+    assert message == [
+        {
+            "role": "assistant",
+            "parts": [
+                {"type": "reasoning", "content": "Need the weather."},
+                {"type": "text", "content": "Let me look."},
+                {"type": "tool_call", "id": "t1", "name": "get_weather", "arguments": {"city": "Paris"}},
+                {"type": "image", "content": {"format": "png", "source": {"bytes": "iVBO"}}},
+            ],
+        }
+    ]
+
+
+def test_tool_result_block_is_a_tool_call_response() -> None:
+    text = m.bedrock_part({"toolResult": {"toolUseId": "t1", "status": "success", "content": [{"text": '{"a": 1}'}]}})
+    assert text == {"type": "tool_call_response", "id": "t1", "response": {"a": 1}}
+    failed = m.bedrock_part({"toolResult": {"toolUseId": "t2", "status": "error", "content": [{"text": "boom"}]}})
+    assert failed == {"type": "tool_call_response", "id": "t2", "response": "boom", "status": "error"}
+    as_json = m.bedrock_part({"toolResult": {"toolUseId": "t3", "content": [{"json": {"b": [1, 2]}}]}})
+    assert as_json["response"] == {"b": [1, 2]}
+
+
+def test_tool_result_content_keeps_what_is_not_blocks() -> None:
+    assert m.tool_result_content({"city": "Paris"}) == {"city": "Paris"}
+    assert m.tool_result_content([]) == []
+    assert m.tool_result_content([1, 2]) == [1, 2]
+    mixed = [{"text": "a"}, {"image": {}}]
+    assert m.tool_result_content(mixed) == mixed
+    assert m.tool_result_content([{"text": "a"}, {"text": "b"}]) == "ab"
