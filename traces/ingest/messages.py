@@ -248,17 +248,22 @@ def bedrock_part(block: dict[str, Any]) -> dict[str, Any]:
 
 
 def tool_result_content(content: Any) -> Any:
-    """A toolResult's content blocks as the tool's return value: the text (parsed when it is JSON), or
-    the one JSON value. Anything else is returned as it is."""
-    if not isinstance(content, list) or not content:
+    """A tool result's content blocks (Converse toolResult, Anthropic tool_result) as the tool's return
+    value: the text (parsed when it is JSON), or the one JSON value. Anything else is returned as it is."""
+    if not isinstance(content, list) or not content or not all(isinstance(b, dict) for b in content):
         return content
-    if not all(isinstance(b, dict) and len(b) == 1 for b in content):
-        return content
-    if all(isinstance(b.get("text"), str) for b in content):
+    if all(_is_text_block(b) for b in content):
         return loads("".join(b["text"] for b in content))
-    if len(content) == 1 and "json" in content[0]:
+    if len(content) == 1 and content[0].keys() == {"json"}:
         return content[0]["json"]
     return content
+
+
+def _is_text_block(block: dict[str, Any]) -> bool:
+    """{"text": str} (Converse) or {"type": "text", "text": str} (the Anthropic Messages API)."""
+    if not isinstance(block.get("text"), str):
+        return False
+    return len(block) == 1 or (len(block) == 2 and block.get("type") == "text")
 
 
 # --- flattened indexed attributes (OpenInference llm.*_messages.N.*, OpenLLMetry gen_ai.prompt.N.*) --

@@ -46,3 +46,6 @@ def test_tool_result_content_keeps_what_is_not_blocks() -> None:
     mixed = [{"text": "a"}, {"image": {}}]
     assert m.tool_result_content(mixed) == mixed
     assert m.tool_result_content([{"text": "a"}, {"text": "b"}]) == "ab"
+    assert m.tool_result_content([{"type": "text", "text": '{"a": 1}'}]) == {"a": 1}  # Anthropic's blocks
+    assert m.tool_result_content([{"type": "image", "text": "x"}]) == [{"type": "image", "text": "x"}]
+    assert m.tool_result_content([{"json": 1, "x": 2}]) == [{"json": 1, "x": 2}]
