@@ -77,10 +77,12 @@ def extract(span: Span, d: Draft) -> None:
     if d.kind in (StepKind.TOOL, StepKind.APPROVAL):  # an approval holds a tool call for a human
         d.fill_payload("input", "gen_ai.tool.call.arguments")
         d.fill_payload("output", "gen_ai.tool.call.result")
-        # The Anthropic SDK's own execute_tool spans (its tool runner) put the result there instead.
-        d.fill_payload("output", "anthropic.tool_result.content")
         if span.events and (d.input is None or d.output is None):
             _tool_events(span.events, d)
+        if d.output is None and "anthropic.tool_result.content" in d.attrs:
+            # The Anthropic SDK's own execute_tool spans (its tool runner) put the result there, as
+            # content blocks; the attribute stays, as unwrapping them drops their "type".
+            d.output = loads(d.attrs["anthropic.tool_result.content"])
         # Strands and the Anthropic SDK send the result as content blocks ([{"text": ...}]): the value is
         # their text.
         d.output = m.tool_result_content(d.output)
