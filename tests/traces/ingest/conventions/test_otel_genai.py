@@ -5,6 +5,8 @@ library emits any more (gen_ai.usage.prompt_tokens, per-message span events)."""
 from __future__ import annotations
 
 from tests.traces.ingest.conventions.helpers import of_kind, steps_of, text_of
+from tests.traces.ingest.test_normalize import one
+from traces.ingest.spans import SpanEvent
 from traces.ingest.steps import StepKind
 
 
@@ -176,3 +178,30 @@ def test_strands_latest_semconv_details_event() -> None:
     (tool,) = of_kind(steps, StepKind.TOOL)
     assert tool.input == {"city": "Paris"}
     assert tool.output == {"city": "Paris", "sky": "sunny", "celsius": 21}  # [{"text": "<json>"}] as sent
+
+
+def test_details_event_with_structured_values() -> None:
+    """Log records attached as events (ADK's EVENT_ONLY sends these) hold AnyValue lists, not JSON text."""
+    details = "gen_ai.client.inference.operation.details"
+    event = SpanEvent(
+        details,
+        1,
+        {
+            "gen_ai.system_instructions": [{"type": "text", "content": "Be brief."}],
+            "gen_ai.input.messages": [{"role": "user", "parts": [{"type": "text", "content": "Hi"}]}],
+            "gen_ai.output.messages": [
+                {"role": "assistant", "parts": [{"type": "text", "content": "Hello"}], "finish_reason": "stop"}
+            ],
+        },
+    )
+    step = one({"gen_ai.operation.name": "chat", "gen_ai.request.model": "gpt-4o"}, events=(event,))
+    assert step.input == [
+        {"role": "system", "parts": [{"type": "text", "content": "Be brief."}]},
+        {"role": "user", "parts": [{"type": "text", "content": "Hi"}]},
+    ]
+    assert step.output == [
+        {"role": "assistant", "parts": [{"type": "text", "content": "Hello"}], "finish_reason": "stop"}
+    ]
+    # a details event of something else, or with junk, leaves the messages alone
+    junk = SpanEvent(details, 1, {"gen_ai.input.messages": "not json", "gen_ai.output.messages": 7})
+    assert one({"gen_ai.operation.name": "chat"}, events=(junk,)).input is None
