@@ -43,6 +43,9 @@ KINDS = {
 # The event the newest conventions put the content on when it is not on the span (semconv 1.37+).
 DETAILS_EVENT = "gen_ai.client.inference.operation.details"
 
+# Instrumentation scopes whose gen_ai.tool.call.result is a list of content blocks (Strands Agents').
+_CONTENT_BLOCK_SCOPES = frozenset({"strands.telemetry.tracer"})
+
 _MESSAGE_EVENTS = {
     "gen_ai.system.message": "system",
     "gen_ai.user.message": "user",
@@ -77,15 +80,18 @@ def extract(span: Span, d: Draft) -> None:
     if d.kind in (StepKind.TOOL, StepKind.APPROVAL):  # an approval holds a tool call for a human
         d.fill_payload("input", "gen_ai.tool.call.arguments")
         d.fill_payload("output", "gen_ai.tool.call.result")
+        # A result sent as content blocks ([{"text": ...}]) is shown as their text. Taken from a popped
+        # attribute only where the library is known to write blocks: elsewhere such a list is the tool's
+        # own return value, kept as it is.
+        unwrap = d.output is None or span.scope_name in _CONTENT_BLOCK_SCOPES
         if span.events and (d.input is None or d.output is None):
-            _tool_events(span.events, d)
+            _tool_events(span.events, d)  # the events stay on the step: unwrapping loses nothing
         if d.output is None and "anthropic.tool_result.content" in d.attrs:
             # The Anthropic SDK's own execute_tool spans (its tool runner) put the result there, as
             # content blocks; the attribute stays, as unwrapping them drops their "type".
             d.output = loads(d.attrs["anthropic.tool_result.content"])
-        # Strands and the Anthropic SDK send the result as content blocks ([{"text": ...}]): the value is
-        # their text.
-        d.output = m.tool_result_content(d.output)
+        if unwrap:
+            d.output = m.tool_result_content(d.output)
     elif d.kind in (StepKind.LLM, StepKind.AGENT) or "gen_ai.input.messages" in d.attrs:
         _messages(span, d)
 

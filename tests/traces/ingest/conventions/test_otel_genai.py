@@ -205,3 +205,10 @@ def test_details_event_with_structured_values() -> None:
     # a details event of something else, or with junk, leaves the messages alone
     junk = SpanEvent(details, 1, {"gen_ai.input.messages": "not json", "gen_ai.output.messages": 7})
     assert one({"gen_ai.operation.name": "chat"}, events=(junk,)).input is None
+
+
+def test_a_tool_result_list_is_unwrapped_only_from_a_library_that_sends_blocks() -> None:
+    blocks = '[{"text": "{\\"a\\": 1}"}]'
+    attrs = {"gen_ai.operation.name": "execute_tool", "gen_ai.tool.name": "t", "gen_ai.tool.call.result": blocks}
+    assert one(dict(attrs)).output == [{"text": '{"a": 1}'}]  # any other sender: its value as returned
+    assert one(dict(attrs), scope="strands.telemetry.tracer").output == {"a": 1}
