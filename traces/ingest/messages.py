@@ -17,6 +17,7 @@ Choices made so that the UI can render every convention the same way:
 - Roles are mapped to the four above where the meaning is clear (developer -> system, model -> assistant,
   function -> tool, human -> user); other roles are kept as sent.
 - A part this module does not know is kept as sent (it still has a "type").
+- Gemini Content parts ({"text"}, {"function_call"}, {"function_response"}) are converted the same way.
 - Bedrock Converse content blocks (Strands Agents' span events: {"text": ...}, {"toolUse": {...}},
   {"toolResult": {...}}, {"reasoningContent": {...}}) carry no "type": they are converted like OpenAI's
   parts, and a block of another key gets that key as its type.
@@ -264,6 +265,49 @@ def _is_text_block(block: dict[str, Any]) -> bool:
     if not isinstance(block.get("text"), str):
         return False
     return len(block) == 1 or (len(block) == 2 and block.get("type") == "text")
+
+
+# --- Gemini Content (google-genai types; Google ADK's gcp.vertex.agent.llm_request / llm_response) ----
+
+
+def from_gemini(contents: Any) -> list[Message] | None:
+    """[{"role": "user" | "model", "parts": [...]}] (or one Content) as messages; None if not that shape.
+
+    Parts: {"text"} (with "thought": true a reasoning part), {"function_call": {id, name, args}},
+    {"function_response": {id, name, response}}; another part is kept, typed by its first key.
+    """
+    contents = loads(contents)
+    if isinstance(contents, dict):
+        contents = [contents]
+    if not isinstance(contents, list) or not contents:
+        return None
+    out: list[Message] = []
+    for content in contents:
+        if not isinstance(content, dict) or not isinstance(content.get("parts"), list):
+            return None
+        parts = [_gemini_part(p) for p in content["parts"] if isinstance(p, dict)]
+        # A function_response comes back under the user role: it is the tool's message.
+        if parts and all(p["type"] == "tool_call_response" for p in parts):
+            out.append(message("tool", parts))
+        else:
+            out.append(message(content.get("role") or "user", parts))
+    return out
+
+
+def _gemini_part(part: dict[str, Any]) -> dict[str, Any]:
+    present = {k: v for k, v in part.items() if v is not None}
+    if isinstance(present.get("text"), str):
+        return {"type": "reasoning" if present.get("thought") else "text", "content": present["text"]}
+    call = present.get("function_call")
+    if isinstance(call, dict):
+        return tool_call(call.get("id"), call.get("name"), call.get("args"))
+    response = present.get("function_response")
+    if isinstance(response, dict):
+        return tool_response(response.get("id"), response.get("response"))
+    if len(present) == 1:
+        ((key, value),) = present.items()
+        return {"type": key, "content": value}
+    return {"type": "unknown", **present}
 
 
 # --- flattened indexed attributes (OpenInference llm.*_messages.N.*, OpenLLMetry gen_ai.prompt.N.*) --

@@ -18,14 +18,23 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from traces.ingest.conventions import generic, langfuse, logfire, mlflow, openinference, openllmetry, otel_genai
+from traces.ingest.conventions import (
+    generic,
+    google_adk,
+    langfuse,
+    logfire,
+    mlflow,
+    openinference,
+    openllmetry,
+    otel_genai,
+)
 from traces.ingest.conventions.base import Draft, as_str, jsonable, jsonable_with_text
 from traces.ingest.spans import Span
 from traces.ingest.steps import MODEL_CALL_KINDS, Step, StepKind
 
 # Primary convention: the first whose marker the span carries. Product SDKs first (their spans also
 # carry gen_ai.*), OTel GenAI last.
-CONVENTIONS = (langfuse, logfire, openinference, openllmetry, mlflow, otel_genai)
+CONVENTIONS = (langfuse, logfire, openinference, openllmetry, mlflow, google_adk, otel_genai)
 DROP_RULES = (logfire.drop,)
 # Kind signals, strongest first (Langfuse's order): explicit product attributes (Langfuse, MLflow),
 # OpenInference, gen_ai.operation.name, OpenLLMetry.

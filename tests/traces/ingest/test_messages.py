@@ -49,3 +49,38 @@ def test_tool_result_content_keeps_what_is_not_blocks() -> None:
     assert m.tool_result_content([{"type": "text", "text": '{"a": 1}'}]) == {"a": 1}  # Anthropic's blocks
     assert m.tool_result_content([{"type": "image", "text": "x"}]) == [{"type": "image", "text": "x"}]
     assert m.tool_result_content([{"json": 1, "x": 2}]) == [{"json": 1, "x": 2}]
+
+
+def test_gemini_contents() -> None:
+    contents = [
+        {"role": "user", "parts": [{"text": "Weather?"}]},
+        {
+            "role": "model",
+            "parts": [
+                {"text": "thinking", "thought": True},
+                {"function_call": {"id": "c1", "name": "get_weather", "args": {"city": "Paris"}}},
+            ],
+        },
+        {"role": "user", "parts": [{"function_response": {"id": "c1", "name": "get_weather", "response": {"ok": 1}}}]},
+        {"role": "model", "parts": [{"inline_data": {"mime_type": "image/png", "data": "iVBO"}, "text": None}]},
+    ]
+    assert m.from_gemini(contents) == [
+        {"role": "user", "parts": [{"type": "text", "content": "Weather?"}]},
+        {
+            "role": "assistant",
+            "parts": [
+                {"type": "reasoning", "content": "thinking"},
+                {"type": "tool_call", "id": "c1", "name": "get_weather", "arguments": {"city": "Paris"}},
+            ],
+        },
+        {"role": "tool", "parts": [{"type": "tool_call_response", "id": "c1", "response": {"ok": 1}}]},
+        {
+            "role": "assistant",
+            "parts": [{"type": "inline_data", "content": {"mime_type": "image/png", "data": "iVBO"}}],
+        },
+    ]
+    assert m.from_gemini({"role": "model", "parts": [{"text": "hi"}]}) == [
+        {"role": "assistant", "parts": [{"type": "text", "content": "hi"}]}
+    ]
+    for junk in (None, [], "text", [{"role": "user"}], [{"parts": "x"}], 7):
+        assert m.from_gemini(junk) is None
