@@ -17,6 +17,10 @@ Choices made so that the UI can render every convention the same way:
 - Roles are mapped to the four above where the meaning is clear (developer -> system, model -> assistant,
   function -> tool, human -> user); other roles are kept as sent.
 - A part this module does not know is kept as sent (it still has a "type").
+- Gemini Content parts ({"text"}, {"function_call"}, {"function_response"}) are converted the same way.
+- Bedrock Converse content blocks (Strands Agents' span events: {"text": ...}, {"toolUse": {...}},
+  {"toolResult": {...}}, {"reasoningContent": {...}}) carry no "type": they are converted like OpenAI's
+  parts, and a block of another key gets that key as its type.
 - A payload that is not a message list (Langfuse lets users send any JSON as a generation's input) is
   wrapped: one message with the given role and one text part holding the text, or for structured JSON
   its compact JSON text. The value itself is never dropped: `wrap` is only applied where a message list
@@ -199,6 +203,8 @@ def _openai_content_part(part: Any) -> Any:
     if not isinstance(part, dict):
         return text(json.dumps(part, default=str))
     kind = part.get("type")
+    if kind is None:
+        return bedrock_part(part)
     if kind in ("text", "input_text", "output_text") and "text" in part:
         return text(part["text"])
     if kind == "image_url" and isinstance(part.get("image_url"), dict):
@@ -214,6 +220,94 @@ def _openai_content_part(part: Any) -> Any:
     if kind == "refusal" and "refusal" in part:
         return text(part["refusal"])
     return part
+
+
+# --- Bedrock Converse content blocks (Strands Agents) ---------------------------------------------
+
+
+def bedrock_part(block: dict[str, Any]) -> dict[str, Any]:
+    """One Converse content block (a dict with one key naming its kind) as a part."""
+    if "text" in block and len(block) == 1:
+        return text(block["text"])
+    use = block.get("toolUse")
+    if isinstance(use, dict):
+        return tool_call(use.get("toolUseId"), use.get("name"), use.get("input"))
+    result = block.get("toolResult")
+    if isinstance(result, dict):
+        part = tool_response(result.get("toolUseId"), tool_result_content(result.get("content")))
+        if result.get("status") == "error":
+            part["status"] = "error"
+        return part
+    reasoning = block.get("reasoningContent")
+    if isinstance(reasoning, dict) and isinstance(reasoning.get("reasoningText"), dict):
+        return {"type": "reasoning", "content": reasoning["reasoningText"].get("text")}
+    if len(block) == 1:
+        # image, document, video, cachePoint, ...: kept as sent, named by its key so the UI can show it.
+        ((key, value),) = block.items()
+        return {"type": key, "content": value}
+    return block
+
+
+def tool_result_content(content: Any) -> Any:
+    """A tool result's content blocks (Converse toolResult, Anthropic tool_result) as the tool's return
+    value: the text (parsed when it is JSON), or the one JSON value. Anything else is returned as it is."""
+    if not isinstance(content, list) or not content or not all(isinstance(b, dict) for b in content):
+        return content
+    if all(_is_text_block(b) for b in content):
+        return loads("".join(b["text"] for b in content))
+    if len(content) == 1 and content[0].keys() == {"json"}:
+        return content[0]["json"]
+    return content
+
+
+def _is_text_block(block: dict[str, Any]) -> bool:
+    """{"text": str} (Converse) or {"type": "text", "text": str} (the Anthropic Messages API)."""
+    if not isinstance(block.get("text"), str):
+        return False
+    return len(block) == 1 or (len(block) == 2 and block.get("type") == "text")
+
+
+# --- Gemini Content (google-genai types; Google ADK's gcp.vertex.agent.llm_request / llm_response) ----
+
+
+def from_gemini(contents: Any) -> list[Message] | None:
+    """[{"role": "user" | "model", "parts": [...]}] (or one Content) as messages; None if not that shape.
+
+    Parts: {"text"} (with "thought": true a reasoning part), {"function_call": {id, name, args}},
+    {"function_response": {id, name, response}}; another part is kept, typed by its first key.
+    """
+    contents = loads(contents)
+    if isinstance(contents, dict):
+        contents = [contents]
+    if not isinstance(contents, list) or not contents:
+        return None
+    out: list[Message] = []
+    for content in contents:
+        if not isinstance(content, dict) or not isinstance(content.get("parts"), list):
+            return None
+        parts = [_gemini_part(p) for p in content["parts"] if isinstance(p, dict)]
+        # A function_response comes back under the user role: it is the tool's message.
+        if parts and all(p["type"] == "tool_call_response" for p in parts):
+            out.append(message("tool", parts))
+        else:
+            out.append(message(content.get("role") or "user", parts))
+    return out
+
+
+def _gemini_part(part: dict[str, Any]) -> dict[str, Any]:
+    present = {k: v for k, v in part.items() if v is not None}
+    if isinstance(present.get("text"), str):
+        return {"type": "reasoning" if present.get("thought") else "text", "content": present["text"]}
+    call = present.get("function_call")
+    if isinstance(call, dict):
+        return tool_call(call.get("id"), call.get("name"), call.get("args"))
+    response = present.get("function_response")
+    if isinstance(response, dict):
+        return tool_response(response.get("id"), response.get("response"))
+    if len(present) == 1:
+        ((key, value),) = present.items()
+        return {"type": key, "content": value}
+    return {"type": "unknown", **present}
 
 
 # --- flattened indexed attributes (OpenInference llm.*_messages.N.*, OpenLLMetry gen_ai.prompt.N.*) --

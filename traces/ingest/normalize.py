@@ -19,7 +19,16 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from traces.ingest.conventions import generic, langfuse, logfire, openinference, openllmetry, otel_genai
+from traces.ingest.conventions import (
+    generic,
+    google_adk,
+    langfuse,
+    logfire,
+    mlflow,
+    openinference,
+    openllmetry,
+    otel_genai,
+)
 from traces.ingest.conventions.base import Draft, as_str, jsonable, jsonable_with_text
 from traces.ingest.duplicates import mark_duplicate_calls
 from traces.ingest.spans import Span
@@ -27,11 +36,11 @@ from traces.ingest.steps import MODEL_CALL_KINDS, Step, StepKind
 
 # Primary convention: the first whose marker the span carries. Product SDKs first (their spans also
 # carry gen_ai.*), OTel GenAI last.
-CONVENTIONS = (langfuse, logfire, openinference, openllmetry, otel_genai)
+CONVENTIONS = (langfuse, logfire, openinference, openllmetry, mlflow, google_adk, otel_genai)
 DROP_RULES = (logfire.drop,)
-# Kind signals, strongest first (Langfuse's order): explicit product attribute, OpenInference,
-# gen_ai.operation.name, OpenLLMetry.
-KIND_SOURCES = (langfuse.kind, openinference.kind, otel_genai.kind, openllmetry.kind)
+# Kind signals, strongest first (Langfuse's order): explicit product attributes (Langfuse, MLflow),
+# OpenInference, gen_ai.operation.name, OpenLLMetry.
+KIND_SOURCES = (langfuse.kind, mlflow.kind, openinference.kind, otel_genai.kind, openllmetry.kind)
 
 _TOOL_SIGNALS = ("gen_ai.tool.name", "gen_ai.tool.call.id", "tool.name", "tool.id")
 _MODEL_SIGNALS = ("gen_ai.request.model", "gen_ai.response.model", "llm.model_name")

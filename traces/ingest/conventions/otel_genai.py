@@ -4,8 +4,10 @@ Current (1.37+): gen_ai.provider.name, gen_ai.usage.input_tokens/output_tokens, 
 cache_creation/reasoning tokens, gen_ai.input.messages / output.messages / system_instructions,
 gen_ai.tool.call.arguments/result. Older: gen_ai.system (<=1.36), gen_ai.usage.prompt_tokens/
 completion_tokens (<=1.26), gen_ai.prompt / gen_ai.completion JSON and per-message span events
-(gen_ai.content.prompt, gen_ai.user.message, gen_ai.choice, ...). Pydantic AI's invoke_agent spans
-report gen_ai.aggregated_usage.*.
+(gen_ai.content.prompt, gen_ai.user.message, gen_ai.choice, ...), whose content may be Bedrock Converse
+blocks (Strands Agents). Newest opt-in (Strands with gen_ai_latest_experimental): gen_ai.input.messages /
+output.messages as attributes of a `gen_ai.client.inference.operation.details` span event, read like the
+span attributes. Pydantic AI's invoke_agent spans report gen_ai.aggregated_usage.*.
 
 This module is also the filler for every other convention: after the primary one, it fills what is
 still missing from any gen_ai.* attribute the span carries.
@@ -37,6 +39,12 @@ KINDS = {
     "apply_guardrail": StepKind.GUARDRAIL,
     "guardrail.run": StepKind.GUARDRAIL,  # OpenLLMetry's guardrail spans
 }
+
+# The event the newest conventions put the content on when it is not on the span (semconv 1.37+).
+DETAILS_EVENT = "gen_ai.client.inference.operation.details"
+
+# Instrumentation scopes whose gen_ai.tool.call.result is a list of content blocks (Strands Agents').
+_CONTENT_BLOCK_SCOPES = frozenset({"strands.telemetry.tracer"})
 
 _MESSAGE_EVENTS = {
     "gen_ai.system.message": "system",
@@ -72,6 +80,18 @@ def extract(span: Span, d: Draft) -> None:
     if d.kind in (StepKind.TOOL, StepKind.APPROVAL):  # an approval holds a tool call for a human
         d.fill_payload("input", "gen_ai.tool.call.arguments")
         d.fill_payload("output", "gen_ai.tool.call.result")
+        # A result sent as content blocks ([{"text": ...}]) is shown as their text. Taken from a popped
+        # attribute only where the library is known to write blocks: elsewhere such a list is the tool's
+        # own return value, kept as it is.
+        unwrap = d.output is None or span.scope_name in _CONTENT_BLOCK_SCOPES
+        if span.events and (d.input is None or d.output is None):
+            _tool_events(span.events, d)  # the events stay on the step: unwrapping loses nothing
+        if d.output is None and "anthropic.tool_result.content" in d.attrs:
+            # The Anthropic SDK's own execute_tool spans (its tool runner) put the result there, as
+            # content blocks; the attribute stays, as unwrapping them drops their "type".
+            d.output = loads(d.attrs["anthropic.tool_result.content"])
+        if unwrap:
+            d.output = m.tool_result_content(d.output)
     elif d.kind in (StepKind.LLM, StepKind.AGENT) or "gen_ai.input.messages" in d.attrs:
         _messages(span, d)
 
@@ -112,7 +132,9 @@ def _messages(span: Span, d: Draft) -> None:
         if found is None:
             found = _pop_messages(d, "gen_ai.prompt", m.from_openai)  # pre-1.37 JSON string
         if found is None and span.events:
-            found = _event_input(span.events)
+            found = _details(span.events, "gen_ai.input.messages") or _event_input(span.events)
+            if system is None:
+                system = _details_system(span.events)
         if found is not None or system is not None:
             d.input = m.with_system(found, system)
     if d.output is None:
@@ -120,7 +142,7 @@ def _messages(span: Span, d: Draft) -> None:
         if found is None:
             found = _pop_messages(d, "gen_ai.completion", m.from_openai)
         if found is None and span.events:
-            found = _event_output(span.events)
+            found = _details(span.events, "gen_ai.output.messages") or _event_output(span.events)
         if found is not None:
             d.output = found
 
@@ -135,6 +157,44 @@ def _pop_messages(d: Draft, key: str, convert: Any) -> list[m.Message] | None:
 
 
 # Span events are kept on the step as they came; messages built from them are a copy for the UI.
+
+
+def _details(events: tuple[SpanEvent, ...], key: str) -> list[m.Message] | None:
+    for event in events:
+        if event.name == DETAILS_EVENT and key in event.attributes:
+            found = m.from_otel(event.attributes[key])
+            if found is not None:
+                return found
+    return None
+
+
+def _details_system(events: tuple[SpanEvent, ...]) -> m.Message | None:
+    for event in events:
+        if event.name == DETAILS_EVENT and "gen_ai.system_instructions" in event.attributes:
+            return m.system_message(event.attributes["gen_ai.system_instructions"])
+    return None
+
+
+def _tool_events(events: tuple[SpanEvent, ...], d: Draft) -> None:
+    """A tool span's arguments and result from its events (Strands Agents): the tool_call /
+    tool_call_response part of the details event (newest opt-in), else the gen_ai.tool.message event's
+    content (the arguments) and the gen_ai.choice event's message (the result)."""
+    for event in events:
+        attrs = event.attributes
+        if event.name == DETAILS_EVENT:
+            for key, field, part_type, value_key in (
+                ("gen_ai.input.messages", "input", "tool_call", "arguments"),
+                ("gen_ai.output.messages", "output", "tool_call_response", "response"),
+            ):
+                if getattr(d, field) is None and key in attrs:
+                    for message in m.from_otel(attrs[key]) or ():
+                        for part in message["parts"]:
+                            if isinstance(part, dict) and part.get("type") == part_type and value_key in part:
+                                setattr(d, field, part[value_key])
+        elif event.name == "gen_ai.tool.message" and d.input is None:
+            d.input = loads(attrs.get("content"))
+        elif event.name == "gen_ai.choice" and d.output is None:
+            d.output = loads(attrs.get("message"))
 
 
 def _event_input(events: tuple[SpanEvent, ...]) -> list[m.Message] | None:
@@ -159,7 +219,12 @@ def _event_output(events: tuple[SpanEvent, ...]) -> list[m.Message] | None:
         elif event.name == "gen_ai.choice":
             body = event.attributes
             message = loads(body.get("message"))
-            fields = dict(message) if isinstance(message, dict) else {"content": body.get("content")}
+            if isinstance(message, dict):
+                fields = dict(message)
+            elif isinstance(message, (list, str)):  # Strands: the content blocks, or the answer's text
+                fields = {"content": message}
+            else:
+                fields = {"content": body.get("content")}
             fields.setdefault("tool_calls", body.get("tool_calls"))
             msg = _event_message(fields.get("role") or "assistant", fields)
             finish = as_str(body.get("finish_reason"))

@@ -21,6 +21,11 @@ def test_every_convention_has_a_captured_case() -> None:
         "openllmetry",
         "langfuse",
         "logfire",
+        "strands",
+        "google_adk",
+        "anthropic",
+        "mlflow",
+        "phoenix",
     }
 
 

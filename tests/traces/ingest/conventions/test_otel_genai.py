@@ -5,6 +5,8 @@ library emits any more (gen_ai.usage.prompt_tokens, per-message span events)."""
 from __future__ import annotations
 
 from tests.traces.ingest.conventions.helpers import of_kind, steps_of, text_of
+from tests.traces.ingest.test_normalize import one
+from traces.ingest.spans import SpanEvent
 from traces.ingest.steps import StepKind
 
 
@@ -106,3 +108,107 @@ def test_oldest_names_and_per_message_events() -> None:
         }
     ]
     assert root.environment == "prod"  # resource deployment.environment (old name)
+
+
+# --- event-borne messages: Strands Agents (strands-agents 1.62, its own OTel tracing) ---------------
+
+
+def test_strands_events_with_bedrock_content_blocks() -> None:
+    steps = steps_of("strands", "agent_run")
+    first, second, *failed = of_kind(steps, StepKind.LLM)
+    # gen_ai.system.message / gen_ai.user.message events, content [{"text": ...}]
+    assert first.input == [
+        {"role": "system", "parts": [{"type": "text", "content": "You are a weather assistant. Use the tools."}]},
+        {"role": "user", "parts": [{"type": "text", "content": "What is the weather in Paris?"}]},
+    ]
+    # gen_ai.choice's message is the content block list: a toolUse block is a tool call
+    assert first.output == [
+        {
+            "role": "assistant",
+            "parts": [
+                {"type": "tool_call", "id": "call_weather_1", "name": "get_weather", "arguments": {"city": "Paris"}}
+            ],
+            "finish_reason": "tool_use",
+        }
+    ]
+    # the second call's history: toolUse in gen_ai.assistant.message, toolResult in gen_ai.tool.message
+    assert [m["role"] for m in second.input] == ["system", "user", "assistant", "tool"]
+    assert second.input[3]["parts"] == [
+        {
+            "type": "tool_call_response",
+            "id": "call_weather_1",
+            "response": {"city": "Paris", "sky": "sunny", "celsius": 21},
+        }
+    ]
+    assert text_of(second.output[0]) == "It is sunny in Paris, 21 degrees."
+    assert all(s.status == "error" and s.output is None for s in failed)
+    assert [e["name"] for e in first.events] == ["gen_ai.system.message", "gen_ai.user.message", "gen_ai.choice"]
+
+
+def test_strands_agent_answer_and_tool_payloads_from_events() -> None:
+    steps = steps_of("strands", "agent_run")
+    agent = of_kind(steps, StepKind.AGENT)[0]
+    # the agent's gen_ai.choice message is the answer's plain text, not JSON
+    assert agent.output == [
+        {
+            "role": "assistant",
+            "parts": [{"type": "text", "content": "It is sunny in Paris, 21 degrees.\n"}],
+            "finish_reason": "end_turn",
+        }
+    ]
+    (tool,) = of_kind(steps, StepKind.TOOL)
+    # gen_ai.tool.message's content is the arguments, gen_ai.choice's message the result blocks
+    assert tool.input == {"city": "Paris"}
+    assert tool.output == {"city": "Paris", "sky": "sunny", "celsius": 21}
+
+
+def test_strands_latest_semconv_details_event() -> None:
+    steps = steps_of("strands", "agent_run_latest_semconv")
+    first, second, *_ = of_kind(steps, StepKind.LLM)
+    # gen_ai.system_instructions, gen_ai.input.messages and gen_ai.output.messages, each the attribute of
+    # its own gen_ai.client.inference.operation.details event
+    assert first.input == [
+        {"role": "system", "parts": [{"type": "text", "content": "You are a weather assistant. Use the tools."}]},
+        {"role": "user", "parts": [{"type": "text", "content": "What is the weather in Paris?"}]},
+    ]
+    assert first.output[0]["parts"][0]["type"] == "tool_call"
+    assert first.output[0]["finish_reason"] == "tool_use"
+    assert text_of(second.output[0]) == "It is sunny in Paris, 21 degrees."
+    assert {e["name"] for e in first.events} == {"gen_ai.client.inference.operation.details"}
+    (tool,) = of_kind(steps, StepKind.TOOL)
+    assert tool.input == {"city": "Paris"}
+    assert tool.output == {"city": "Paris", "sky": "sunny", "celsius": 21}  # [{"text": "<json>"}] as sent
+
+
+def test_details_event_with_structured_values() -> None:
+    """Log records attached as events (ADK's EVENT_ONLY sends these) hold AnyValue lists, not JSON text."""
+    details = "gen_ai.client.inference.operation.details"
+    event = SpanEvent(
+        details,
+        1,
+        {
+            "gen_ai.system_instructions": [{"type": "text", "content": "Be brief."}],
+            "gen_ai.input.messages": [{"role": "user", "parts": [{"type": "text", "content": "Hi"}]}],
+            "gen_ai.output.messages": [
+                {"role": "assistant", "parts": [{"type": "text", "content": "Hello"}], "finish_reason": "stop"}
+            ],
+        },
+    )
+    step = one({"gen_ai.operation.name": "chat", "gen_ai.request.model": "gpt-4o"}, events=(event,))
+    assert step.input == [
+        {"role": "system", "parts": [{"type": "text", "content": "Be brief."}]},
+        {"role": "user", "parts": [{"type": "text", "content": "Hi"}]},
+    ]
+    assert step.output == [
+        {"role": "assistant", "parts": [{"type": "text", "content": "Hello"}], "finish_reason": "stop"}
+    ]
+    # a details event of something else, or with junk, leaves the messages alone
+    junk = SpanEvent(details, 1, {"gen_ai.input.messages": "not json", "gen_ai.output.messages": 7})
+    assert one({"gen_ai.operation.name": "chat"}, events=(junk,)).input is None
+
+
+def test_a_tool_result_list_is_unwrapped_only_from_a_library_that_sends_blocks() -> None:
+    blocks = '[{"text": "{\\"a\\": 1}"}]'
+    attrs = {"gen_ai.operation.name": "execute_tool", "gen_ai.tool.name": "t", "gen_ai.tool.call.result": blocks}
+    assert one(dict(attrs)).output == [{"text": '{"a": 1}'}]  # any other sender: its value as returned
+    assert one(dict(attrs), scope="strands.telemetry.tracer").output == {"a": 1}
