@@ -74,11 +74,14 @@ def known_price(step: dict[str, Any]) -> bool:
         return False
     if not (step["input_tokens"] or step["output_tokens"]):
         return False
-    try:
-        calc_price(Usage(input_tokens=1000, output_tokens=100), step["model"])
-    except LookupError:
-        return False
-    return True
+    # A routing prefix (LiteLLM's openai/gpt-4o-mini) names the provider of the bare model.
+    for model in dict.fromkeys((step["model"], step["model"].rsplit("/", 1)[-1])):
+        try:
+            calc_price(Usage(input_tokens=1000, output_tokens=100), model)
+        except LookupError:
+            continue
+        return True
+    return False
 
 
 def post_case(client: Client, setup: IngestSetup, convention: str, case: str) -> None:

@@ -4,7 +4,7 @@ Two instrumentations of one call each write a span: the Anthropic SDK's own `ant
 beside OpenLLMetry's `anthropic.chat`, an OpenInference span beside an OTel GenAI one. Both are kept and
 shown; the run must count the call's tokens and cost once. Two model-call steps record the same call when
 they have the same trace, are siblings (same parent) or one is the other's parent, overlap in time, report
-the same input and output tokens (some), and name the same model (or one names none, or one is the other
+the same input and output tokens (some, or none when both failed), and name the same model (or one names none, or one is the other
 with a date suffix, as request and response models differ). Two steps of one name and convention are
 one instrumentation's two calls (parallel identical requests), never a duplicate.
 
@@ -45,6 +45,8 @@ def _overlap(a: Step, b: Step) -> bool:
 def _related(a: Step, b: Step) -> bool:
     if a.name == b.name and a.convention == b.convention:
         return False
+    if (a.status == "error") != (b.status == "error"):
+        return False
     return a.parent_span_id == b.parent_span_id or a.parent_span_id == b.span_id or b.parent_span_id == a.span_id
 
 
@@ -58,7 +60,10 @@ def mark_duplicate_calls(steps: Iterable[Step]) -> None:
     """Mark, in place, the second records of model calls recorded twice in this batch."""
     by_usage: dict[tuple[str, int | None, int | None], list[Step]] = {}
     for step in steps:
-        if step.kind in MODEL_CALL_KINDS and not step.usage_is_aggregate and (step.input_tokens or step.output_tokens):
+        if step.kind not in MODEL_CALL_KINDS or step.usage_is_aggregate:
+            continue
+        # A failed call reports no usage: its two records are matched by the rest (both failed).
+        if step.input_tokens or step.output_tokens or step.status == "error":
             by_usage.setdefault((step.trace_id, step.input_tokens, step.output_tokens), []).append(step)
     for group in by_usage.values():
         if len(group) < 2:

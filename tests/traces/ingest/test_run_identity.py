@@ -225,3 +225,15 @@ def test_calls_with_other_usage_or_apart_in_time_are_not_duplicates():
     other_model = anthropic_call(1, "x", {"gen_ai.operation.name": "chat", "gen_ai.request.model": "gpt-4o"})
     steps = steps_of(root(), a, later, other_usage, other_model)
     assert not any(s.duplicate_of for s in steps)
+
+
+def test_a_failed_call_recorded_twice_is_one_failed_call():
+    # The Anthropic SDK and OpenLLMetry both record a call the API refused: no usage on either.
+    refused = {"gen_ai.request.model": "claude-sonnet-4-5", "gen_ai.operation.name": "chat"}
+    openllmetry = at(1, "anthropic.chat", {**refused, "llm.request.type": "chat"}, error="400")
+    sdk = at(1, "anthropic.messages.create", refused, error="")
+    sdk.error = "invalid_request_error"
+    steps = steps_of(root(), openllmetry, sdk)
+    assert sum(1 for s in steps if s.duplicate_of) == 1
+    run = run_of(steps)
+    assert (run["llm_calls"], run["error_count"]) == (1, 2)  # both steps stay, and both failed
