@@ -53,7 +53,15 @@ def run_dict(run: Run, *, payloads: bool) -> dict[str, Any]:
     return data
 
 
-def step_dict(step: Step, *, payloads: bool, full: bool = False) -> dict[str, Any]:
+def step_dict(
+    step: Step, *, payloads: bool, full: bool = False, error_messages: bool | None = None
+) -> dict[str, Any]:
+    """A step as the API and pages show it. Exception messages repeat tool arguments ("refund of 4990.00
+    USD exceeds order total 49.90 for ORD-7301"): they are payload, shown only with the payload
+    permission (`error_messages`, by default as `payloads`; the replay's tree holds no payloads but
+    shows the message to those who may see it). The exception type is always shown."""
+    if error_messages is None:
+        error_messages = payloads
     data: dict[str, Any] = {
         "span_id": span_hex(step.span_id),
         "parent_span_id": span_hex(step.parent_span_id),
@@ -63,7 +71,7 @@ def step_dict(step: Step, *, payloads: bool, full: bool = False) -> dict[str, An
         "end_time": step.end_time.isoformat() if step.end_time else None,
         "duration_ms": step.duration_ns / 1e6 if step.duration_ns is not None else None,
         "status": step.status,
-        "error": step.error_message or step.error_type,
+        "error": (step.error_message if error_messages else None) or step.error_type,
         "error_type": step.error_type,
         "model": step.model,
         "provider": step.provider,

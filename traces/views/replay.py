@@ -51,14 +51,16 @@ def _run(project: Project, trace_id: str) -> Run:
     return run
 
 
-def _tree(project: Project, run: Run) -> list[dict[str, Any]]:
-    return step_tree([step_dict(s, payloads=False) for s in selectors.replay_steps(project, run)])
+def _tree(project: Project, run: Run, *, error_messages: bool) -> list[dict[str, Any]]:
+    steps = selectors.replay_steps(project, run)
+    return step_tree([step_dict(s, payloads=False, error_messages=error_messages) for s in steps])
 
 
 @project_view(Perm.VIEW_PROJECT)
 def run_replay(request: HttpRequest, project: Project, trace_id: str) -> HttpResponse:
     run = _run(project, trace_id)
-    rows, order = replay.tree_rows(_tree(project, run))
+    payloads = _payloads(request, project)
+    rows, order = replay.tree_rows(_tree(project, run, error_messages=payloads))
     try:
         current = min(max(int(request.GET.get("step", 0)), 0), max(len(order) - 1, 0))
     except ValueError:
@@ -66,7 +68,7 @@ def run_replay(request: HttpRequest, project: Project, trace_id: str) -> HttpRes
     context = {
         "tab": "runs",
         "run": run,
-        "info": run_dict(run, payloads=_payloads(request, project)),
+        "info": run_dict(run, payloads=payloads),
         "tree": mark_safe(replay.tree_html(rows)),  # every value escaped by row_html
         "steps": order,
         "current": current,
@@ -107,12 +109,12 @@ def run_step_panel(request: HttpRequest, project: Project, trace_id: str, span_i
         wanted = span_hex(span_from_hex(span_id))
     except ValueError as exc:
         raise Http404(str(exc)) from exc
+    payloads = _payloads(request, project)
     # The player's order, without the rows the page needs: tree_rows numbers steps the same way.
-    order = [step for step, _ in replay.tree_order(_tree(project, run))]
+    order = [step for step, _ in replay.tree_order(_tree(project, run, error_messages=payloads))]
     index = next((i for i, s in enumerate(order) if s["span_id"] == wanted), None)
     if index is None:
         raise Http404("No such step in this run")
-    payloads = _payloads(request, project)
     context: dict[str, Any] = {
         "project": project,
         "run": run,
@@ -141,7 +143,7 @@ def run_export(request: HttpRequest, project: Project, trace_id: str) -> HttpRes
 
 def _compared(project: Project, trace_id: str, payloads: bool) -> tuple[Run, list[dict[str, Any]]]:
     run = _run(project, trace_id)
-    steps = [step_dict(s, payloads=False) for s in selectors.compare_steps(project, run)]
+    steps = [step_dict(s, payloads=False, error_messages=payloads) for s in selectors.compare_steps(project, run)]
     if payloads:
         # Only tools' arguments and results take part in a compare (traces.replay.first_divergence).
         tools = {span_hex(span): pair for span, pair in selectors.tool_payloads(project, run).items()}
