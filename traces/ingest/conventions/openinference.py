@@ -124,13 +124,13 @@ def _flattened(d: Draft, prefix: str) -> list[m.Message] | None:
         role = take("message.role")
         content = take("message.content")
         call_id = take("message.tool_call_id")
+        contents = [_content_part(part, take) for _, part in m.collect_indexed_fields(fields, "message.contents.")]
         parts: list[dict[str, Any]] = []
         if role == "tool" and call_id is not None:
             parts.append(m.tool_response(call_id, content))
-        elif content is not None:
+        elif content is not None and not _repeats(content, contents):
             parts.append(m.text(content))
-        for _, part in m.collect_indexed_fields(fields, "message.contents."):
-            parts.append(_content_part(part, take))
+        parts.extend(contents)
         for _, call in m.collect_indexed_fields(fields, "message.tool_calls."):
             parts.append(
                 m.tool_call(
@@ -145,9 +145,26 @@ def _flattened(d: Draft, prefix: str) -> list[m.Message] | None:
     return out
 
 
+def _repeats(content: Any, contents: list[dict[str, Any]]) -> bool:
+    """Whether message.content only repeats the text parts of message.contents.
+
+    The OpenAI Agents instrumentation writes an output message both ways: the parts, and their texts
+    joined by newlines as a flat message.content "for consumers that don't read the multi-part form".
+    Kept both, the answer would show twice; the parts say more (images, reasoning), so they win. A
+    content that says something the parts do not is kept.
+    """
+    texts = [p["content"] for p in contents if p.get("type") == "text" and isinstance(p.get("content"), str)]
+    return bool(texts) and content in ("\n".join(texts), "".join(texts))
+
+
 def _content_part(prefix: str, take: Any) -> dict[str, Any]:
     kind = take(prefix + "message_content.type")
     value = take(prefix + "message_content.text")
+    if kind == "reasoning":
+        # Replayed or returned reasoning items (the OpenAI Agents instrumentation): a summary text
+        # and/or the provider's encrypted content, which is not for display and stays in attributes
+        # (an encrypted-only item is an empty reasoning part: the model did reason).
+        return {"type": "reasoning", "content": value if value is not None else ""}
     if value is not None or kind == "text":
         return m.text(value)
     url = take(prefix + "message_content.image.image.url")
