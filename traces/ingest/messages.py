@@ -15,7 +15,8 @@ Choices made so that the UI can render every convention the same way:
 - Tool call arguments are parsed when they are a JSON string (OpenAI sends text, OTel an object).
 - A tool call response is under "response" (Pydantic AI writes "result").
 - Roles are mapped to the four above where the meaning is clear (developer -> system, model -> assistant,
-  function -> tool, human -> user); other roles are kept as sent.
+  function -> tool, human -> user, smolagents' tool-call -> assistant and tool-response -> tool); other
+  roles are kept as sent.
 - A part this module does not know is kept as sent (it still has a "type").
 - A payload that is not a message list (Langfuse lets users send any JSON as a generation's input) is
   wrapped: one message with the given role and one text part holding the text, or for structured JSON
@@ -44,6 +45,10 @@ _ROLES = {
     "tool": "tool",
     "function": "tool",
     "ipython": "tool",
+    # smolagents' own roles: the model's tool call written back as text, and the tool's result (its
+    # "Observation:"), which it sends to the API as assistant and user messages.
+    "tool-call": "assistant",
+    "tool-response": "tool",
 }
 
 
@@ -214,6 +219,73 @@ def _openai_content_part(part: Any) -> Any:
     if kind == "refusal" and "refusal" in part:
         return text(part["refusal"])
     return part
+
+
+# --- LangChain messages (LangGraph state in OpenInference's input.value / output.value) -------------
+
+# A LangChain message's type, as messages_to_dict writes it ("type") or as dumpd names its class.
+_LANGCHAIN_TYPES = {
+    "human": "user",
+    "HumanMessage": "user",
+    "HumanMessageChunk": "user",
+    "ai": "assistant",
+    "AIMessage": "assistant",
+    "AIMessageChunk": "assistant",
+    "system": "system",
+    "SystemMessage": "system",
+    "tool": "tool",
+    "ToolMessage": "tool",
+    "ToolMessageChunk": "tool",
+}
+
+
+def from_langchain_state(value: Any) -> list[Message] | None:
+    """A LangGraph agent state that holds only messages ({"messages": [...]}) as a message list.
+
+    Items may be OpenAI-shaped dicts (as users pass them in), messages_to_dict dumps
+    ({"type": "ai", "data": {...}}) or dumpd dumps ({"lc": 1, "id": [..., "AIMessage"], "kwargs": {...}}),
+    mixed. None when the state holds anything else (other keys are agent state the messages do not say)
+    or when an item is not a message.
+    """
+    value = loads(value)
+    if not isinstance(value, dict) or set(value) != {"messages"} or not isinstance(value["messages"], list):
+        return None
+    out: list[Message] = []
+    for item in value["messages"]:
+        converted = _langchain_message(item)
+        if converted is None:
+            return None
+        out.append(converted)
+    return out or None
+
+
+def _langchain_message(item: Any) -> Message | None:
+    if not isinstance(item, dict):
+        return None
+    if "role" in item:
+        return openai_message(item)
+    if item.get("lc") == 1 and isinstance(item.get("id"), list) and item["id"]:
+        kind, data = item["id"][-1], item.get("kwargs")
+    else:
+        kind, data = item.get("type"), item.get("data")
+    role_ = _LANGCHAIN_TYPES.get(kind) if isinstance(kind, str) else None
+    if role_ is None or not isinstance(data, dict):
+        return None
+    calls = [
+        # LangChain's own tool call: name and parsed args inline.
+        {"id": c.get("id"), "name": c.get("name"), "arguments": c.get("args")}
+        for c in data.get("tool_calls") or ()
+        if isinstance(c, dict)
+    ]
+    return openai_message(
+        {
+            "role": role_,
+            "content": data.get("content"),
+            "tool_calls": calls,
+            "tool_call_id": data.get("tool_call_id"),
+            "name": data.get("name"),
+        }
+    )
 
 
 # --- flattened indexed attributes (OpenInference llm.*_messages.N.*, OpenLLMetry gen_ai.prompt.N.*) --

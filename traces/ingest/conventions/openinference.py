@@ -79,8 +79,39 @@ def extract(span: Span, d: Draft) -> None:
         if d.output is None:
             d.output = _response_messages(d.attrs.get("output.value"))
     else:
+        sent = {name: d.attrs.get(name) for name in ("input.value", "output.value")}
         d.fill_payload("input", "input.value", "input.mime_type")
         d.fill_payload("output", "output.value", "output.mime_type")
+        _langchain_payloads(d, sent)
+        if d.kind is StepKind.AGENT and d.agent_name is None and span.scope_name == _SMOLAGENTS_SCOPE:
+            # smolagents names its run span "<agent name>.run" and sends the name nowhere else.
+            d.agent_name = span.name.removesuffix(".run")
+
+
+_SMOLAGENTS_SCOPE = "openinference.instrumentation.smolagents"
+
+
+def _langchain_payloads(d: Draft, sent: dict[str, Any]) -> None:
+    """LangChain's own shapes in the payloads of its chain, agent and tool spans, made readable.
+
+    A LangGraph state of messages becomes a message list (the replay shows it as a conversation and
+    the run's previews find the question and the answer); a tool's output that is a dumped ToolMessage
+    becomes the tool's result, with the call id it answers. The payloads as sent stay in attributes,
+    as they hold more (message ids, response metadata, the tool's status and artifact).
+    """
+    for name, key in (("input", "input.value"), ("output", "output.value")):
+        converted = m.from_langchain_state(getattr(d, name))
+        if converted is not None:
+            setattr(d, name, converted)
+            d.attrs[key] = sent[key]
+    output = d.output
+    if d.kind is StepKind.TOOL and isinstance(output, dict) and output.get("type") == "tool":
+        data = output.get("data")
+        if isinstance(data, dict) and "content" in data and "tool_call_id" in data:
+            d.output = loads(data["content"])
+            if d.tool_call_id is None:
+                d.tool_call_id = as_str(data["tool_call_id"])
+            d.attrs["output.value"] = sent["output.value"]
 
 
 def _provider(d: Draft) -> None:
@@ -105,6 +136,9 @@ def _tags_and_metadata(d: Draft) -> None:
         del d.attrs["metadata"]
 
 
+_EMPTY_TEXT = m.text("")
+
+
 def _flattened(d: Draft, prefix: str) -> list[m.Message] | None:
     groups = m.collect_indexed(d.attrs, prefix)
     if not groups:
@@ -121,14 +155,19 @@ def _flattened(d: Draft, prefix: str) -> list[m.Message] | None:
             used.append(key)
             return attrs[key]
 
-        role = take("message.role")
+        role = attrs.get(fields["message.role"]) if "message.role" in fields else None
+        if role is None or m.role(role) == role:
+            take("message.role")  # else the role as sent stays in attributes: smolagents' "tool-call"
         content = take("message.content")
         call_id = take("message.tool_call_id")
         contents = [_content_part(part, take) for _, part in m.collect_indexed_fields(fields, "message.contents.")]
+        # An empty text is what an assistant message that only calls tools carries (LlamaIndex writes
+        # it as contents.0, LangChain as content): it says nothing, and would show as an empty turn.
+        contents = [p for p in contents if p != _EMPTY_TEXT]
         parts: list[dict[str, Any]] = []
         if role == "tool" and call_id is not None:
             parts.append(m.tool_response(call_id, content))
-        elif content is not None and not _repeats(content, contents):
+        elif content not in (None, "") and not _repeats(content, contents):
             parts.append(m.text(content))
         parts.extend(contents)
         for _, call in m.collect_indexed_fields(fields, "message.tool_calls."):
@@ -139,10 +178,14 @@ def _flattened(d: Draft, prefix: str) -> list[m.Message] | None:
                     take(call + "tool_call.function.arguments"),
                 )
             )
-        out.append(m.message(role, parts, name=take("message.name")))
+        name = take("message.name")
         for key in used:
             del attrs[key]
-    return out
+        # A role and nothing else (LangChain's record of a call that failed before answering) is no
+        # message: the step has no output rather than an empty assistant turn.
+        if parts:
+            out.append(m.message(role, parts, name=name))
+    return out or None
 
 
 def _repeats(content: Any, contents: list[dict[str, Any]]) -> bool:
