@@ -83,12 +83,23 @@ def extract(span: Span, d: Draft) -> None:
         d.fill_payload("input", "input.value", "input.mime_type")
         d.fill_payload("output", "output.value", "output.mime_type")
         _langchain_payloads(d, sent)
-        if d.kind is StepKind.AGENT and d.agent_name is None and span.scope_name == _SMOLAGENTS_SCOPE:
-            # smolagents names its run span "<agent name>.run" and sends the name nowhere else.
-            d.agent_name = span.name.removesuffix(".run")
+        if d.kind is StepKind.AGENT and d.agent_name is None:
+            _agent_name(span, d)
 
 
 _SMOLAGENTS_SCOPE = "openinference.instrumentation.smolagents"
+
+
+def _agent_name(span: Span, d: Draft) -> None:
+    """The agent of an AGENT span that has no agent.name, from where its instrumentation puts it."""
+    # CrewAI names the agent (its role) only in graph.node.id, which stays: it places the node in the
+    # graph. Its span is named "<role>._execute_core".
+    node = as_str(d.attrs.get("graph.node.id"))
+    if node is not None:
+        d.agent_name = node
+    elif span.scope_name == _SMOLAGENTS_SCOPE:
+        # smolagents names its run span "<agent name>.run" and sends the name nowhere else.
+        d.agent_name = span.name.removesuffix(".run")
 
 
 def _langchain_payloads(d: Draft, sent: dict[str, Any]) -> None:
