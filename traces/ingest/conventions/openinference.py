@@ -83,6 +83,8 @@ def extract(span: Span, d: Draft) -> None:
         d.fill_payload("input", "input.value", "input.mime_type")
         d.fill_payload("output", "output.value", "output.mime_type")
         _langchain_payloads(d, sent)
+        if d.kind is StepKind.TOOL:
+            _tool_payloads(d, sent)
         if d.kind is StepKind.AGENT and d.agent_name is None:
             _agent_name(span, d)
 
@@ -123,6 +125,34 @@ def _langchain_payloads(d: Draft, sent: dict[str, Any]) -> None:
             if d.tool_call_id is None:
                 d.tool_call_id = as_str(data["tool_call_id"])
             d.attrs["output.value"] = sent["output.value"]
+
+
+# How LlamaIndex and smolagents record a tool's call: its Python arguments, and (LlamaIndex) a ToolOutput.
+_CALL_KEYS = frozenset({"args", "kwargs", "sanitize_inputs_outputs"})
+_TOOL_OUTPUT_KEYS = frozenset({"blocks", "tool_name", "raw_input", "raw_output", "is_error"})
+
+
+def _tool_payloads(d: Draft, sent: dict[str, Any]) -> None:
+    """A tool's arguments and result, where the instrumentation wraps them in the framework's call shapes.
+
+    LlamaIndex sends {"kwargs": {...}} and smolagents {"args": [], "sanitize_inputs_outputs": ..., "kwargs":
+    {...}} (as text): with no positional arguments the keyword ones are the tool's arguments, as the model
+    sent them. LlamaIndex's result is a ToolOutput whose text block is a Python repr; its raw_output is
+    the value the tool returned. The payloads as sent stay in attributes.
+    """
+    call = loads(d.input)
+    if (
+        isinstance(call, dict)
+        and set(call) <= _CALL_KEYS
+        and isinstance(call.get("kwargs"), dict)
+        and not call.get("args")
+    ):
+        d.input = call["kwargs"]
+        d.attrs["input.value"] = sent["input.value"]
+    result = d.output
+    if isinstance(result, dict) and set(result) == _TOOL_OUTPUT_KEYS:
+        d.output = result["raw_output"]
+        d.attrs["output.value"] = sent["output.value"]
 
 
 def _provider(d: Draft) -> None:

@@ -32,3 +32,13 @@ def test_usage_only_when_the_stream_was_asked_for_it() -> None:
     first, second, _ = _calls("agent_run_stream_usage")
     assert (first.input_tokens, first.output_tokens, second.input_tokens, second.output_tokens) == (200, 18, 280, 12)
     assert first.model == "gpt-4.1-mini"  # the requested model: the streamed response's is not recorded
+
+
+def test_the_tool_step_shows_the_arguments_and_the_returned_value() -> None:
+    (tool,) = of_kind(steps_of("llama_index", "agent_run"), StepKind.TOOL)
+    assert tool.tool_name == "get_weather"
+    assert tool.input == {"city": "Paris"}  # sent as {"kwargs": {...}}
+    assert tool.output == {"city": "Paris", "sky": "sunny", "celsius": 21}  # the ToolOutput's raw_output
+    # The ToolOutput as sent stays: its text block is what the model was given (a Python repr).
+    assert "{'city': 'Paris'" in tool.attributes["output.value"]
+    assert tool.tool_call_id is None  # only in a CHAIN span's Python repr

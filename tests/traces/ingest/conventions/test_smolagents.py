@@ -29,3 +29,11 @@ def test_the_agent_is_named_from_its_run_span() -> None:
     tools = of_kind(steps, StepKind.TOOL)
     assert [t.tool_name for t in tools] == ["get_weather", "final_answer"]
     assert {(s.session_id, s.user_id) for s in steps} == {("sess-sa-1", "user-42")}
+
+
+def test_tool_arguments_are_the_keyword_arguments() -> None:
+    weather, final = of_kind(steps_of("smolagents", "agent_run"), StepKind.TOOL)
+    assert weather.input == {"city": "Paris"}
+    assert weather.output == {"city": "Paris", "sky": "sunny", "celsius": 21}
+    assert final.input == {"answer": "It is sunny in Paris, 21 degrees."}
+    assert '"sanitize_inputs_outputs": true' in weather.attributes["input.value"]  # as sent, kept
