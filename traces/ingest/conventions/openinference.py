@@ -175,6 +175,10 @@ def _tags_and_metadata(d: Draft) -> None:
     if isinstance(metadata, dict):
         d.metadata = {**metadata, **d.metadata}
         del d.attrs["metadata"]
+        if d.agent_name is None:
+            # LangChain names the agent (create_agent's name) that every run inside it belongs to in
+            # its run metadata, which the instrumentation copies to every span: model, tool and chain.
+            d.agent_name = as_str(metadata.get("lc_agent_name"))
 
 
 _EMPTY_TEXT = m.text("")

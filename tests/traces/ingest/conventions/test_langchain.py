@@ -85,3 +85,9 @@ def test_a_state_with_more_than_messages_or_an_unknown_item_is_kept_as_sent() ->
     openinference.extract(span, draft)
     assert draft.output == {"messages": [], "jump_to": "end"}
     assert "output.value" not in draft.attrs
+
+
+def test_every_step_names_its_agent_from_lc_agent_name() -> None:
+    steps = steps_of("langchain", "agent_run")
+    assert {s.agent_name for s in steps} == {"weather_agent"}
+    assert {s.metadata["lc_agent_name"] for s in steps} == {"weather_agent"}  # kept in the metadata too
