@@ -239,19 +239,34 @@ _LANGCHAIN_TYPES = {
 }
 
 
-def from_langchain_state(value: Any) -> list[Message] | None:
-    """A LangGraph agent state that holds only messages ({"messages": [...]}) as a message list.
+# LangGraph's own bookkeeping in an agent's state (create_react_agent's step budget): not agent state.
+_LANGGRAPH_BOOKKEEPING = frozenset({"remaining_steps", "is_last_step"})
 
-    Items may be OpenAI-shaped dicts (as users pass them in), messages_to_dict dumps
+
+def from_langchain(value: Any) -> list[Message] | None:
+    """LangChain messages as a message list: a LangGraph state of messages ({"messages": [...]}, maybe
+    with LangGraph's step budget), a list of dumped messages, or one dumped message.
+
+    In a state, items may be OpenAI-shaped dicts (as users pass them in), messages_to_dict dumps
     ({"type": "ai", "data": {...}}) or dumpd dumps ({"lc": 1, "id": [..., "AIMessage"], "kwargs": {...}}),
-    mixed. None when the state holds anything else (other keys are agent state the messages do not say)
-    or when an item is not a message.
+    mixed; a bare list or value must be dumps. None when a state holds anything else (other keys are
+    agent state the messages do not say) or when an item is not a message.
     """
     value = loads(value)
-    if not isinstance(value, dict) or set(value) != {"messages"} or not isinstance(value["messages"], list):
+    if isinstance(value, dict) and isinstance(value.get("messages"), list):
+        if set(value) - _LANGGRAPH_BOOKKEEPING != {"messages"}:
+            return None
+        items, dumps_only = value["messages"], False
+    elif isinstance(value, list):
+        items, dumps_only = value, True
+    elif isinstance(value, dict):
+        items, dumps_only = [value], True
+    else:
         return None
     out: list[Message] = []
-    for item in value["messages"]:
+    for item in items:
+        if dumps_only and isinstance(item, dict) and "role" in item:
+            return None  # a list of role dicts is not LangChain's to claim
         converted = _langchain_message(item)
         if converted is None:
             return None

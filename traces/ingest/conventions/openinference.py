@@ -82,9 +82,10 @@ def extract(span: Span, d: Draft) -> None:
         sent = {name: d.attrs.get(name) for name in ("input.value", "output.value")}
         d.fill_payload("input", "input.value", "input.mime_type")
         d.fill_payload("output", "output.value", "output.mime_type")
-        _langchain_payloads(d, sent)
         if d.kind is StepKind.TOOL:
             _tool_payloads(d, sent)
+        else:
+            _langchain_messages(d, sent)
         if d.kind is StepKind.AGENT and d.agent_name is None:
             _agent_name(span, d)
 
@@ -104,30 +105,22 @@ def _agent_name(span: Span, d: Draft) -> None:
         d.agent_name = span.name.removesuffix(".run")
 
 
-def _langchain_payloads(d: Draft, sent: dict[str, Any]) -> None:
-    """LangChain's own shapes in the payloads of its chain, agent and tool spans, made readable.
+def _langchain_messages(d: Draft, sent: dict[str, Any]) -> None:
+    """LangChain's messages in the payloads of its chain and agent spans, as message lists.
 
-    A LangGraph state of messages becomes a message list (the replay shows it as a conversation and
-    the run's previews find the question and the answer); a tool's output that is a dumped ToolMessage
-    becomes the tool's result, with the call id it answers. The payloads as sent stay in attributes,
-    as they hold more (message ids, response metadata, the tool's status and artifact).
+    A LangGraph state of messages, or dumped messages, become a message list: the replay shows it as a
+    conversation, and the run's previews find the question and the answer. The payloads as sent stay in
+    attributes, as they hold more (message ids, response metadata).
     """
     for name, key in (("input", "input.value"), ("output", "output.value")):
-        converted = m.from_langchain_state(getattr(d, name))
+        converted = m.from_langchain(getattr(d, name))
         if converted is not None:
             setattr(d, name, converted)
             d.attrs[key] = sent[key]
-    output = d.output
-    if d.kind is StepKind.TOOL and isinstance(output, dict) and output.get("type") == "tool":
-        data = output.get("data")
-        if isinstance(data, dict) and "content" in data and "tool_call_id" in data:
-            d.output = loads(data["content"])
-            if d.tool_call_id is None:
-                d.tool_call_id = as_str(data["tool_call_id"])
-            d.attrs["output.value"] = sent["output.value"]
 
 
-# How LlamaIndex and smolagents record a tool's call: its Python arguments, and (LlamaIndex) a ToolOutput.
+# How frameworks record a tool's call: LlamaIndex and smolagents its Python arguments, LlamaIndex its
+# ToolOutput, LangChain the ToolMessage it made of the result.
 _CALL_KEYS = frozenset({"args", "kwargs", "sanitize_inputs_outputs"})
 _TOOL_OUTPUT_KEYS = frozenset({"blocks", "tool_name", "raw_input", "raw_output", "is_error"})
 
@@ -138,7 +131,9 @@ def _tool_payloads(d: Draft, sent: dict[str, Any]) -> None:
     LlamaIndex sends {"kwargs": {...}} and smolagents {"args": [], "sanitize_inputs_outputs": ..., "kwargs":
     {...}} (as text): with no positional arguments the keyword ones are the tool's arguments, as the model
     sent them. LlamaIndex's result is a ToolOutput whose text block is a Python repr; its raw_output is
-    the value the tool returned. The payloads as sent stay in attributes.
+    the value the tool returned. LangChain's is a dumped ToolMessage: its content is the result, and it
+    names the call it answers. The payloads as sent stay in attributes (the ToolMessage's status and
+    artifact, the text the model was given).
     """
     call = loads(d.input)
     if (
@@ -153,6 +148,13 @@ def _tool_payloads(d: Draft, sent: dict[str, Any]) -> None:
     if isinstance(result, dict) and set(result) == _TOOL_OUTPUT_KEYS:
         d.output = result["raw_output"]
         d.attrs["output.value"] = sent["output.value"]
+    elif isinstance(result, dict) and result.get("type") == "tool" and isinstance(result.get("data"), dict):
+        message = result["data"]
+        if "content" in message and "tool_call_id" in message:
+            d.output = loads(message["content"])
+            if d.tool_call_id is None:
+                d.tool_call_id = as_str(message["tool_call_id"])
+            d.attrs["output.value"] = sent["output.value"]
 
 
 def _provider(d: Draft) -> None:

@@ -62,16 +62,22 @@ def test_context_session_from_the_thread_and_no_user() -> None:
 
 
 def test_a_state_with_more_than_messages_or_an_unknown_item_is_kept_as_sent() -> None:
-    assert m.from_langchain_state({"messages": [], "structured_response": {"city": "Paris"}}) is None
-    assert m.from_langchain_state({"messages": [{"type": "widget", "data": {}}]}) is None
-    assert m.from_langchain_state({"messages": []}) is None
+    assert m.from_langchain({"messages": [], "structured_response": {"city": "Paris"}}) is None
+    assert m.from_langchain({"messages": [{"type": "widget", "data": {}}]}) is None
+    assert m.from_langchain({"messages": []}) is None
+    assert m.from_langchain([{"role": "user", "content": "hi"}]) is None  # a bare list must be dumps
+    assert m.from_langchain({"city": "Paris"}) is None and m.from_langchain("text") is None
+    human = {"type": "human", "data": {"content": "Hi"}}
+    user = [{"role": "user", "parts": [{"type": "text", "content": "Hi"}]}]
+    assert m.from_langchain({"messages": [human], "remaining_steps": 24}) == user  # LangGraph's step budget
+    assert m.from_langchain([human]) == user and m.from_langchain(human) == user
     dumped = {
         "lc": 1,
         "type": "constructor",
         "id": ["langchain", "schema", "messages", "AIMessage"],
         "kwargs": {"content": [{"type": "text", "text": "Hi"}], "type": "ai"},
     }
-    assert m.from_langchain_state({"messages": [dumped]}) == [
+    assert m.from_langchain({"messages": [dumped]}) == [
         {"role": "assistant", "parts": [{"type": "text", "content": "Hi"}]}
     ]
     span = make_span(
@@ -91,3 +97,20 @@ def test_every_step_names_its_agent_from_lc_agent_name() -> None:
     steps = steps_of("langchain", "agent_run")
     assert {s.agent_name for s in steps} == {"weather_agent"}
     assert {s.metadata["lc_agent_name"] for s in steps} == {"weather_agent"}  # kept in the metadata too
+
+
+def test_the_prebuilt_react_agent_reads_the_same() -> None:
+    steps = steps_of("langchain", "react_agent_run")
+    roots = sorted((s for s in steps if s.parent_span_id is None), key=lambda s: s.start_ns)
+    assert [(r.kind, r.agent_name) for r in roots] == [(StepKind.AGENT, "weather_agent")] * 2
+    assert text_of(roots[0].input[0]) == "What is the weather in Paris?"
+    assert text_of(roots[0].output[-1]) == "It is sunny in Paris, 21 degrees."
+    # The graph's node "agent" is an AGENT span too; without lc_agent_name it is named by the node.
+    assert {s.agent_name for s in of_kind(steps, StepKind.AGENT) if s.parent_span_id} == {"agent"}
+    prompts = [s for s in steps if s.name == "Prompt"]
+    assert [msg["role"] for msg in prompts[0].output] == ["system", "user"]  # a list of dumped messages
+    sequence = next(s for s in steps if s.name == "RunnableSequence")
+    assert sequence.output[0]["parts"][0]["name"] == "get_weather"  # one dumped AIMessage
+    (tool,) = of_kind(steps, StepKind.TOOL)
+    assert (tool.tool_call_id, tool.output) == ("call_weather_1", {"city": "Paris", "sky": "sunny", "celsius": 21})
+    assert len(of_kind(steps, StepKind.LLM)) == 3
