@@ -96,3 +96,14 @@ def test_reasoning_contents_are_reasoning_parts_and_the_encrypted_content_stays_
         {"role": "assistant", "parts": [{"type": "reasoning", "content": ""}]},
     ]
     assert draft.attrs[prefix + "contents.0.message_content.encrypted_content"] == "gAAAA..."
+
+
+def test_a_streamed_run_reads_as_the_same_run() -> None:
+    def shape(case: str) -> list[tuple[object, ...]]:
+        steps = sorted(steps_of("openai_agents", case), key=lambda s: s.start_ns)
+        return [
+            (s.name, s.kind, s.model, s.input_tokens, s.output_tokens, s.tool_name, s.agent_name, s.input, s.output)
+            for s in steps
+        ]
+
+    assert shape("agent_run_streamed") == shape("agent_run")
