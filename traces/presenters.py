@@ -53,9 +53,7 @@ def run_dict(run: Run, *, payloads: bool) -> dict[str, Any]:
     return data
 
 
-def step_dict(
-    step: Step, *, payloads: bool, full: bool = False, error_messages: bool | None = None
-) -> dict[str, Any]:
+def step_dict(step: Step, *, payloads: bool, full: bool = False, error_messages: bool | None = None) -> dict[str, Any]:
     """A step as the API and pages show it. Exception messages repeat tool arguments ("refund of 4990.00
     USD exceeds order total 49.90 for ORD-7301"): they are payload, shown only with the payload
     permission (`error_messages`, by default as `payloads`; the replay's tree holds no payloads but

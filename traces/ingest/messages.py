@@ -15,7 +15,8 @@ Choices made so that the UI can render every convention the same way:
 - Tool call arguments are parsed when they are a JSON string (OpenAI sends text, OTel an object).
 - A tool call response is under "response" (Pydantic AI writes "result").
 - Roles are mapped to the four above where the meaning is clear (developer -> system, model -> assistant,
-  function -> tool, human -> user); other roles are kept as sent.
+  function -> tool, human -> user, smolagents' tool-call -> assistant and tool-response -> tool); other
+  roles are kept as sent.
 - A part this module does not know is kept as sent (it still has a "type").
 - Gemini Content parts ({"text"}, {"function_call"}, {"function_response"}) are converted the same way.
 - Bedrock Converse content blocks (Strands Agents' span events: {"text": ...}, {"toolUse": {...}},
@@ -48,6 +49,10 @@ _ROLES = {
     "tool": "tool",
     "function": "tool",
     "ipython": "tool",
+    # smolagents' own roles: the model's tool call written back as text, and the tool's result (its
+    # "Observation:"), which it sends to the API as assistant and user messages.
+    "tool-call": "assistant",
+    "tool-response": "tool",
 }
 
 
@@ -308,6 +313,88 @@ def _gemini_part(part: dict[str, Any]) -> dict[str, Any]:
         ((key, value),) = present.items()
         return {"type": key, "content": value}
     return {"type": "unknown", **present}
+
+
+# --- LangChain messages (LangGraph state in OpenInference's input.value / output.value) -------------
+
+# A LangChain message's type, as messages_to_dict writes it ("type") or as dumpd names its class.
+_LANGCHAIN_TYPES = {
+    "human": "user",
+    "HumanMessage": "user",
+    "HumanMessageChunk": "user",
+    "ai": "assistant",
+    "AIMessage": "assistant",
+    "AIMessageChunk": "assistant",
+    "system": "system",
+    "SystemMessage": "system",
+    "tool": "tool",
+    "ToolMessage": "tool",
+    "ToolMessageChunk": "tool",
+}
+
+
+# LangGraph's own bookkeeping in an agent's state (create_react_agent's step budget): not agent state.
+_LANGGRAPH_BOOKKEEPING = frozenset({"remaining_steps", "is_last_step"})
+
+
+def from_langchain(value: Any) -> list[Message] | None:
+    """LangChain messages as a message list: a LangGraph state of messages ({"messages": [...]}, maybe
+    with LangGraph's step budget), a list of dumped messages, or one dumped message.
+
+    In a state, items may be OpenAI-shaped dicts (as users pass them in), messages_to_dict dumps
+    ({"type": "ai", "data": {...}}) or dumpd dumps ({"lc": 1, "id": [..., "AIMessage"], "kwargs": {...}}),
+    mixed; a bare list or value must be dumps. None when a state holds anything else (other keys are
+    agent state the messages do not say) or when an item is not a message.
+    """
+    value = loads(value)
+    if isinstance(value, dict) and isinstance(value.get("messages"), list):
+        if set(value) - _LANGGRAPH_BOOKKEEPING != {"messages"}:
+            return None
+        items, dumps_only = value["messages"], False
+    elif isinstance(value, list):
+        items, dumps_only = value, True
+    elif isinstance(value, dict):
+        items, dumps_only = [value], True
+    else:
+        return None
+    out: list[Message] = []
+    for item in items:
+        if dumps_only and isinstance(item, dict) and "role" in item:
+            return None  # a list of role dicts is not LangChain's to claim
+        converted = _langchain_message(item)
+        if converted is None:
+            return None
+        out.append(converted)
+    return out or None
+
+
+def _langchain_message(item: Any) -> Message | None:
+    if not isinstance(item, dict):
+        return None
+    if "role" in item:
+        return openai_message(item)
+    if item.get("lc") == 1 and isinstance(item.get("id"), list) and item["id"]:
+        kind, data = item["id"][-1], item.get("kwargs")
+    else:
+        kind, data = item.get("type"), item.get("data")
+    role_ = _LANGCHAIN_TYPES.get(kind) if isinstance(kind, str) else None
+    if role_ is None or not isinstance(data, dict):
+        return None
+    calls = [
+        # LangChain's own tool call: name and parsed args inline.
+        {"id": c.get("id"), "name": c.get("name"), "arguments": c.get("args")}
+        for c in data.get("tool_calls") or ()
+        if isinstance(c, dict)
+    ]
+    return openai_message(
+        {
+            "role": role_,
+            "content": data.get("content"),
+            "tool_calls": calls,
+            "tool_call_id": data.get("tool_call_id"),
+            "name": data.get("name"),
+        }
+    )
 
 
 # --- flattened indexed attributes (OpenInference llm.*_messages.N.*, OpenLLMetry gen_ai.prompt.N.*) --

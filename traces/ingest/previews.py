@@ -30,8 +30,9 @@ _ORJSON_OPTIONS = orjson.OPT_NON_STR_KEYS
 ROOT_MESSAGES_INPUT, ROOT_TEXT_INPUT, ROOT_RAW_INPUT = -2, -1, _LAST_NS
 ROOT_MESSAGES_OUTPUT, ROOT_TEXT_OUTPUT, ROOT_RAW_OUTPUT = _LAST_NS, _LAST_NS - 1, -1
 
-# `Name(field=...)` or `<object at 0x...>`: what str() of an object looks like.
-_REPR = re.compile(r"^(?:[A-Za-z_][\w.]*\(.*\)|<[^<>]*>)$", re.DOTALL)
+# What str() of an object looks like: `Name(field=...` or `Name('...`, even cut short (OpenInference cuts
+# long values with "..."), or `<object at 0x...>`.
+_REPR = re.compile(r"^(?:[A-Za-z_][\w.]*\((?:[A-Za-z_]\w*=|['\"<\[{(\d)])|<[^<>]*>$)", re.DOTALL)
 
 
 def is_messages(value: Any) -> bool:

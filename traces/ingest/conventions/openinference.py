@@ -79,8 +79,82 @@ def extract(span: Span, d: Draft) -> None:
         if d.output is None:
             d.output = _response_messages(d.attrs.get("output.value"))
     else:
+        sent = {name: d.attrs.get(name) for name in ("input.value", "output.value")}
         d.fill_payload("input", "input.value", "input.mime_type")
         d.fill_payload("output", "output.value", "output.mime_type")
+        if d.kind is StepKind.TOOL:
+            _tool_payloads(d, sent)
+        else:
+            _langchain_messages(d, sent)
+        if d.kind is StepKind.AGENT and d.agent_name is None:
+            _agent_name(span, d)
+
+
+_SMOLAGENTS_SCOPE = "openinference.instrumentation.smolagents"
+
+
+def _agent_name(span: Span, d: Draft) -> None:
+    """The agent of an AGENT span that has no agent.name, from where its instrumentation puts it."""
+    # CrewAI names the agent (its role) only in graph.node.id, which stays: it places the node in the
+    # graph. Its span is named "<role>._execute_core".
+    node = as_str(d.attrs.get("graph.node.id"))
+    if node is not None:
+        d.agent_name = node
+    elif span.scope_name == _SMOLAGENTS_SCOPE:
+        # smolagents names its run span "<agent name>.run" and sends the name nowhere else.
+        d.agent_name = span.name.removesuffix(".run")
+
+
+def _langchain_messages(d: Draft, sent: dict[str, Any]) -> None:
+    """LangChain's messages in the payloads of its chain and agent spans, as message lists.
+
+    A LangGraph state of messages, or dumped messages, become a message list: the replay shows it as a
+    conversation, and the run's previews find the question and the answer. The payloads as sent stay in
+    attributes, as they hold more (message ids, response metadata).
+    """
+    for name, key in (("input", "input.value"), ("output", "output.value")):
+        converted = m.from_langchain(getattr(d, name))
+        if converted is not None:
+            setattr(d, name, converted)
+            d.attrs[key] = sent[key]
+
+
+# How frameworks record a tool's call: LlamaIndex and smolagents its Python arguments, LlamaIndex its
+# ToolOutput, LangChain the ToolMessage it made of the result.
+_CALL_KEYS = frozenset({"args", "kwargs", "sanitize_inputs_outputs"})
+_TOOL_OUTPUT_KEYS = frozenset({"blocks", "tool_name", "raw_input", "raw_output", "is_error"})
+
+
+def _tool_payloads(d: Draft, sent: dict[str, Any]) -> None:
+    """A tool's arguments and result, where the instrumentation wraps them in the framework's call shapes.
+
+    LlamaIndex sends {"kwargs": {...}} and smolagents {"args": [], "sanitize_inputs_outputs": ..., "kwargs":
+    {...}} (as text): with no positional arguments the keyword ones are the tool's arguments, as the model
+    sent them. LlamaIndex's result is a ToolOutput whose text block is a Python repr; its raw_output is
+    the value the tool returned. LangChain's is a dumped ToolMessage: its content is the result, and it
+    names the call it answers. The payloads as sent stay in attributes (the ToolMessage's status and
+    artifact, the text the model was given).
+    """
+    call = loads(d.input)
+    if (
+        isinstance(call, dict)
+        and set(call) <= _CALL_KEYS
+        and isinstance(call.get("kwargs"), dict)
+        and not call.get("args")
+    ):
+        d.input = call["kwargs"]
+        d.attrs["input.value"] = sent["input.value"]
+    result = d.output
+    if isinstance(result, dict) and set(result) == _TOOL_OUTPUT_KEYS:
+        d.output = result["raw_output"]
+        d.attrs["output.value"] = sent["output.value"]
+    elif isinstance(result, dict) and result.get("type") == "tool" and isinstance(result.get("data"), dict):
+        message = result["data"]
+        if "content" in message and "tool_call_id" in message:
+            d.output = loads(message["content"])
+            if d.tool_call_id is None:
+                d.tool_call_id = as_str(message["tool_call_id"])
+            d.attrs["output.value"] = sent["output.value"]
 
 
 def _provider(d: Draft) -> None:
@@ -103,6 +177,13 @@ def _tags_and_metadata(d: Draft) -> None:
     if isinstance(metadata, dict):
         d.metadata = {**metadata, **d.metadata}
         del d.attrs["metadata"]
+        if d.agent_name is None:
+            # LangChain names the agent (create_agent's name) that every run inside it belongs to in
+            # its run metadata, which the instrumentation copies to every span: model, tool and chain.
+            d.agent_name = as_str(metadata.get("lc_agent_name"))
+
+
+_EMPTY_TEXT = m.text("")
 
 
 def _flattened(d: Draft, prefix: str) -> list[m.Message] | None:
@@ -121,16 +202,21 @@ def _flattened(d: Draft, prefix: str) -> list[m.Message] | None:
             used.append(key)
             return attrs[key]
 
-        role = take("message.role")
+        role = attrs.get(fields["message.role"]) if "message.role" in fields else None
+        if role is None or m.role(role) == role:
+            take("message.role")  # else the role as sent stays in attributes: smolagents' "tool-call"
         content = take("message.content")
         call_id = take("message.tool_call_id")
+        contents = [_content_part(part, take) for _, part in m.collect_indexed_fields(fields, "message.contents.")]
+        # An empty text is what an assistant message that only calls tools carries (LlamaIndex writes
+        # it as contents.0, LangChain as content): it says nothing, and would show as an empty turn.
+        contents = [p for p in contents if p != _EMPTY_TEXT]
         parts: list[dict[str, Any]] = []
         if role == "tool" and call_id is not None:
             parts.append(m.tool_response(call_id, content))
-        elif content is not None:
+        elif content not in (None, "") and not _repeats(content, contents):
             parts.append(m.text(content))
-        for _, part in m.collect_indexed_fields(fields, "message.contents."):
-            parts.append(_content_part(part, take))
+        parts.extend(contents)
         for _, call in m.collect_indexed_fields(fields, "message.tool_calls."):
             parts.append(
                 m.tool_call(
@@ -139,15 +225,36 @@ def _flattened(d: Draft, prefix: str) -> list[m.Message] | None:
                     take(call + "tool_call.function.arguments"),
                 )
             )
-        out.append(m.message(role, parts, name=take("message.name")))
+        name = take("message.name")
         for key in used:
             del attrs[key]
-    return out
+        # A role and nothing else (LangChain's record of a call that failed before answering) is no
+        # message: the step has no output rather than an empty assistant turn.
+        if parts:
+            out.append(m.message(role, parts, name=name))
+    return out or None
+
+
+def _repeats(content: Any, contents: list[dict[str, Any]]) -> bool:
+    """Whether message.content only repeats the text parts of message.contents.
+
+    The OpenAI Agents instrumentation writes an output message both ways: the parts, and their texts
+    joined by newlines as a flat message.content "for consumers that don't read the multi-part form".
+    Kept both, the answer would show twice; the parts say more (images, reasoning), so they win. A
+    content that says something the parts do not is kept.
+    """
+    texts = [p["content"] for p in contents if p.get("type") == "text" and isinstance(p.get("content"), str)]
+    return bool(texts) and content in ("\n".join(texts), "".join(texts))
 
 
 def _content_part(prefix: str, take: Any) -> dict[str, Any]:
     kind = take(prefix + "message_content.type")
     value = take(prefix + "message_content.text")
+    if kind == "reasoning":
+        # Replayed or returned reasoning items (the OpenAI Agents instrumentation): a summary text
+        # and/or the provider's encrypted content, which is not for display and stays in attributes
+        # (an encrypted-only item is an empty reasoning part: the model did reason).
+        return {"type": "reasoning", "content": value if value is not None else ""}
     if value is not None or kind == "text":
         return m.text(value)
     url = take(prefix + "message_content.image.image.url")
