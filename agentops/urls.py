@@ -1,8 +1,9 @@
 from django.contrib import admin
 from django.urls import include, path
-from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from drf_spectacular.views import SpectacularAPIView
 
 from agentops import health
+from agentops.api_docs import ApiDocs
 from traces import otlp
 
 urlpatterns = [
@@ -12,7 +13,7 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/v1/", include("agentops.api_urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="api_schema"),
-    path("api/docs/", SpectacularSwaggerView.as_view(url_name="api_schema"), name="api_docs"),
+    path("api/docs/", ApiDocs.as_view(url_name="api_schema"), name="api_docs"),
     path("", include("agentops.tenancy.urls")),
     path("", include("traces.urls")),
 ]

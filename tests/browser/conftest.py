@@ -1,7 +1,7 @@
 """Browser tests: Playwright driving Debian's chromium (/usr/bin/chromium, headless) against a live server.
 
-`logged_in_page(user)` gives a page with that user's session cookie; every page's console errors and
-failed requests are collected and fail the test at teardown. Screenshots go to artifacts/screenshots/
+`logged_in_page(user)` gives a page with that user's session cookie; every page's console errors,
+failed requests and Content-Security-Policy violations are collected and fail the test at teardown. Screenshots go to artifacts/screenshots/
 (`screenshot(page, name)`), kept as CI artifacts. A test here is skipped only when chromium is absent
 (.ci/run installs it, so CI always runs them).
 """
@@ -65,6 +65,7 @@ def _session_cookie(user: Any) -> str:
 def logged_in_page(browser: Any, live_server: Any) -> Iterator[Callable[[Any], Any]]:
     """A factory: logged_in_page(user) -> a Playwright page logged in as `user` on the live server."""
     contexts: list[Any] = []
+    pages: list[Any] = []
     problems: list[str] = []
 
     def make(user: Any) -> Any:
@@ -86,10 +87,20 @@ def logged_in_page(browser: Any, live_server: Any) -> Iterator[Callable[[Any], A
                 else None
             ),
         )
+        # Every Content-Security-Policy violation (agentops.headers), whatever the console says of it.
+        page.add_init_script(
+            "window.__cspViolations = [];"
+            "document.addEventListener('securitypolicyviolation',"
+            " e => window.__cspViolations.push(e.violatedDirective + ' ' + e.blockedURI));"
+        )
+        pages.append(page)
         contexts.append(context)
         return page
 
     yield make
+    for page in pages:
+        if not page.is_closed():
+            problems.extend(f"CSP violation: {v}" for v in page.evaluate("window.__cspViolations || []"))
     for context in contexts:
         context.close()
     assert not problems, "\n".join(problems)
