@@ -102,3 +102,38 @@ def test_a_session_id_holding_dot_segments_opens_its_thread(logged_in_page):
     page.locator("a", has_text="session").first.click()
     page.wait_for_load_state()
     assert page.locator("h2").first.inner_text() == f"Session {session}"
+
+
+RLO = "\u202e"
+
+
+def test_a_bidi_override_in_a_name_does_not_reorder_the_line(logged_in_page):
+    # U+202E draws what follows it right to left: unisolated, it would put the status badge before the
+    # name and reverse the text after it.
+    project = make_project(name="Bidi")
+    agent = f"bot {RLO}gnitset"
+    trace = AgentTrace(start_ns=time.time_ns() - 3600 * NS, agent=agent, tool_error=True)
+    make_run(project, trace, {"service.name": "svc", "agentops.bundle.id": f"b{RLO}1"})
+    page = logged_in_page(make_member(project, Role.VIEWER))
+
+    page.goto(reverse("run_list", kwargs={"slug": project.slug}))
+    row = page.locator("tr.run").first
+    row.wait_for(timeout=WAIT_MS)
+    name_box, badge_box = row.locator(".agent").bounding_box(), row.locator(".badge").first.bounding_box()
+    assert name_box and badge_box and badge_box["x"] > name_box["x"] + name_box["width"]
+
+    page.goto(reverse("run_replay", kwargs={"slug": project.slug, "trace_id": trace.trace_hex}))
+    # Where the name's text is drawn (everything in the heading before the badge), and the badge.
+    name_right, badge_left = page.locator(".run-head h2").evaluate(
+        """h => {
+            const badge = h.querySelector('.status'), range = document.createRange();
+            range.setStart(h, 0);
+            range.setEndBefore(badge);
+            return [Math.max(...[...range.getClientRects()].map(r => r.right)), badge.getBoundingClientRect().left];
+        }"""
+    )
+    assert badge_left >= name_right
+    # The bundle after the agent stays after it: the override ends with the agent's name.
+    facts = page.locator(".facts dd").first.locator("bdi")
+    first, second = facts.nth(0).bounding_box(), facts.nth(1).bounding_box()
+    assert first and second and second["x"] > first["x"]
