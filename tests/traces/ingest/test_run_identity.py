@@ -80,8 +80,12 @@ def test_an_agent_attribute_beats_a_name_derived_from_a_span_name():
     derived = at(1, "FunctionAgent.run", {"openinference.span.kind": "AGENT"})
     named = at(2, "chat", {**CHAT, "gen_ai.agent.name": "writer"})
     assert run_of(steps_of(root(), derived, named))["agent"] == "writer"
-    # Without the attribute, the agent span's own name is better than the service's.
-    assert run_of(steps_of(root(), derived))["agent"] == "FunctionAgent.run"
+    # Without it, the service's name: this agent span's name names a method, not the agent.
+    assert run_of(steps_of(root(), derived))["agent"] == "my-service"
+    # An agent span named like a name (a decorated function's) is better than the service's name.
+    assert run_of(steps_of(root(), at(1, "weather_agent", {"openinference.span.kind": "AGENT"})))["agent"] == (
+        "weather_agent"
+    )
 
 
 def test_langchain_metadata_names_the_agent():
@@ -111,7 +115,7 @@ def test_the_earliest_agent_span_wins_among_agent_spans():
 AGENT_SPANS = [
     root("Crew.kickoff"),
     at(1, "agent", {"openinference.span.kind": "AGENT", "agent.name": "Scout"}),
-    at(2, "Writer._execute", {"openinference.span.kind": "AGENT"}),
+    at(2, "Writer._execute", {"openinference.span.kind": "AGENT", "graph.node.id": "writer"}),
     at(3, "chat", {**CHAT, "gen_ai.agent.name": "helper"}),
 ]
 

@@ -50,9 +50,9 @@ def _agent_name(span: Span, d: Draft) -> None:
     """The agent a step belongs to, when no convention found it in an agent attribute.
 
     LangChain puts the name given to create_agent in every span's metadata (lc_agent_name): it is the
-    user's own name for the agent. Otherwise a name is derived, and marked so (a run prefers any step
-    that names its agent outright): the OTel `invoke_agent {name}` span name, an agent span's own name
-    or its LangGraph node, the workflow an OTel `invoke_workflow` span names (Google ADK's root)."""
+    user's own name for the agent, as is the OTel `invoke_agent {name}` span name. Otherwise a name is
+    derived, and marked so (a run prefers any step that names its agent outright): an agent span's
+    LangGraph node or its own name, or the workflow an OTel `invoke_workflow` span names (ADK's root)."""
     if d.agent_name is not None:
         return
     lc_name = as_str(d.metadata.get("lc_agent_name")) if d.metadata else None
@@ -62,8 +62,13 @@ def _agent_name(span: Span, d: Draft) -> None:
     if span.name.startswith("invoke_agent ") and len(span.name) > len("invoke_agent "):
         d.agent_name = span.name[len("invoke_agent ") :]
         return
+    # An agent span's own name is taken when it reads as a name (weather_agent, as a decorated function
+    # names its span), not when it names a method or a call (FunctionAgent.run, ai.generateText,
+    # anthropic.messages.tool_runner), which says less than the service's name.
     if d.kind is StepKind.AGENT:
-        derived = as_str(d.attrs.get("graph.node.id")) or span.name or None
+        derived = as_str(d.attrs.get("graph.node.id"))
+        if derived is None and "." not in span.name and "(" not in span.name:
+            derived = span.name or None
     else:
         derived = as_str(d.attrs.get("gen_ai.workflow.name"))
     if derived is not None:
