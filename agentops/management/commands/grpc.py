@@ -1,12 +1,14 @@
 """`agentops grpc`: serve OTLP/gRPC trace ingest (TraceService/Export) on port 4317.
 
-Takes --host, --port (default GRPC_PORT, 4317) and --threads; serves in this process until SIGTERM
-(graceful: calls in flight finish, up to 10 s, each committed or refused as usual) or SIGINT. Exits
-non-zero when the address cannot be bound. Plaintext, like `agentops web`: put TLS in front of both.
+Takes --host, --port (default GRPC_PORT, 4317) and --threads; serves in this process until SIGTERM or
+SIGINT (graceful: calls in flight finish, up to 10 s, each committed or refused as usual), exit code 0.
+Exits non-zero when the address cannot be bound. Plaintext, like `agentops web`: put TLS in front of both.
 """
 
 from __future__ import annotations
 
+import signal
+import threading
 from typing import Any
 
 from django.conf import settings
@@ -38,9 +40,14 @@ class Command(BaseCommand):
         server.start()
         self.stdout.write(f"agentops grpc: OTLP/gRPC on {host}:{bound} ({threads} threads)")
         self.stdout.flush()
+        # SIGTERM and SIGINT end the wait; the stop below then lets the calls in flight finish, and the
+        # command returns (exit code 0, as `agentops web` on SIGTERM).
+        stopping = threading.Event()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(sig, lambda signum, frame: stopping.set())
         try:
-            server.wait_for_termination()
+            while not stopping.wait(1):
+                pass
         finally:
-            # SIGTERM arrives here as agentops.cli's Terminated, SIGINT as KeyboardInterrupt.
             server.stop(GRACE_SECONDS).wait()
             self.stdout.write("agentops grpc: stopped")
