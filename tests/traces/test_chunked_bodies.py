@@ -32,9 +32,12 @@ RESOURCE_EXHAUSTED = 8  # google.rpc.Code
 INVALID_ARGUMENT = 3
 
 
-@pytest.fixture(scope="module")
-def web(django_db_setup: None, tmp_path_factory: pytest.TempPathFactory) -> Iterator[UpProcess]:
-    """One `agentops web` (gunicorn, one sync worker) on the test database for the module's tests."""
+# gunicorn's sync worker (--threads 1) and its threaded one (what `agentops web` and `up` run by default).
+@pytest.fixture(scope="module", params=["1", "4"], ids=["sync", "gthread"])
+def web(
+    request: pytest.FixtureRequest, django_db_setup: None, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[UpProcess]:
+    """One `agentops web` (gunicorn, one worker) on the test database for the module's tests."""
     home = tmp_path_factory.mktemp("web") / "home"
 
     def healthy(process: UpProcess) -> bool:
@@ -43,8 +46,10 @@ def web(django_db_setup: None, tmp_path_factory: pytest.TempPathFactory) -> Iter
         except requests.ConnectionError:
             return False
 
-    args = ("--workers", "1", "--threads", "1")
+    args = ("--workers", "1", "--threads", request.param)
     with serve("web", home, *args, ready=healthy, INGEST_MAX_BODY_BYTES=str(LIMIT)) as process:
+        worker = "gthread" if request.param != "1" else "sync"
+        assert process.wait_for_output(f"Using worker: {worker}"), process.output
         yield process
 
 
