@@ -39,6 +39,11 @@ def _status(http: int, code: int, message: str, content_type: str | None, **head
     return response
 
 
+def _ingest_secret(request: HttpRequest) -> str:
+    # The other OTLP/HTTP receivers (/v1/logs, /v1/metrics) read the key with this too.
+    return receive.ingest_secret(request.headers.get("Authorization", ""), request.headers.get("x-api-key", ""))
+
+
 @csrf_exempt
 def export_traces(request: HttpRequest) -> HttpResponse:
     content_type = request.headers.get("Content-Type")
@@ -50,8 +55,7 @@ def export_traces(request: HttpRequest) -> HttpResponse:
     try:
         media = decode.media_type(content_type)
         # Before the body is read: a request without a valid key costs no more than its headers.
-        secret = receive.ingest_secret(request.headers.get("Authorization", ""), request.headers.get("x-api-key", ""))
-        project_id = receive.authenticate(secret)
+        project_id = receive.authenticate(_ingest_secret(request))
         raw = limits.read_request_body(request, settings.INGEST_MAX_BODY_BYTES)
         body = limits.decompress(raw, request.headers.get("Content-Encoding"), settings.INGEST_MAX_BODY_BYTES)
         result = receive.store(body, media, project_id, started=started, cpu_started=cpu_started)
