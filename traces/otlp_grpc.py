@@ -10,6 +10,7 @@ exactly as POST /v1/traces stores it (traces.receive). Answers:
 - INVALID_ARGUMENT for a body that is no ExportTraceServiceRequest, UNAUTHENTICATED for a missing,
   wrong or revoked key, RESOURCE_EXHAUSTED for a message over INGEST_MAX_BODY_BYTES (grpc refuses it
   before it reaches this code, compressed or not, as the max receive message length);
+- UNIMPLEMENTED for LogsService and MetricsService exports, saying what to do instead;
 - UNAVAILABLE with a google.rpc.RetryInfo of INGEST_RETRY_AFTER_SECONDS when the database cannot take
   the batch, both in the status details (grpc-status-details-bin, as the OTLP spec says) and as
   `google.rpc.retryinfo-bin` (where the OpenTelemetry Python exporter reads it), so the exporter
@@ -24,6 +25,7 @@ from __future__ import annotations
 import logging
 import time
 from concurrent.futures import ThreadPoolExecutor
+from typing import Any
 
 import grpc
 from django.conf import settings
@@ -39,6 +41,17 @@ from traces.ingest.errors import IngestError
 log = logging.getLogger("traces.ingest")
 
 SERVICE = "opentelemetry.proto.collector.trace.v1.TraceService"
+# The other signals' services, which OTLP/gRPC SDKs call beside traces: a clear UNIMPLEMENTED (not
+# retried by exporters) instead of grpc's "Method not found!".
+OTHER_SIGNALS = {
+    "opentelemetry.proto.collector.logs.v1.LogsService": (
+        "agentops takes OTLP/gRPC traces only: send logs over OTLP/HTTP to /v1/logs on the web's port "
+        "(OTEL_EXPORTER_OTLP_LOGS_PROTOCOL=http/protobuf), or turn the logs exporter off (OTEL_LOGS_EXPORTER=none)"
+    ),
+    "opentelemetry.proto.collector.metrics.v1.MetricsService": (
+        "agentops stores traces, not metrics: turn the metrics exporter off (OTEL_METRICS_EXPORTER=none)"
+    ),
+}
 # The google.rpc.Code of an IngestError, as a grpc status.
 _CODES = {code.value[0]: code for code in grpc.StatusCode}
 
@@ -97,6 +110,14 @@ def export(request: bytes, context: grpc.ServicerContext) -> bytes:
         close_old_connections()
 
 
+def _unimplemented(message: str) -> Any:
+    def export(request: bytes, context: grpc.ServicerContext) -> bytes:
+        context.abort(grpc.StatusCode.UNIMPLEMENTED, message)
+        raise AssertionError("unreachable: grpc's abort raises")
+
+    return grpc.unary_unary_rpc_method_handler(export)
+
+
 def make_server(*, host: str, port: int, threads: int) -> tuple[grpc.Server, int]:
     """A grpc server with the TraceService bound to host:port (0: any free port), not yet started; and
     the port it is bound to. Raises RuntimeError when the address cannot be bound."""
@@ -105,10 +126,14 @@ def make_server(*, host: str, port: int, threads: int) -> tuple[grpc.Server, int
         # No (de)serializers: the handler gets and returns the raw bytes, which decode.py reads.
         {"Export": grpc.unary_unary_rpc_method_handler(export)},
     )
+    others = [
+        grpc.method_handlers_generic_handler(service, {"Export": _unimplemented(message)})
+        for service, message in OTHER_SIGNALS.items()
+    ]
     limit = settings.INGEST_MAX_BODY_BYTES
     server = grpc.server(
         ThreadPoolExecutor(max_workers=threads, thread_name_prefix="agentops-grpc"),
-        handlers=[handler],
+        handlers=[handler, *others],
         # The limit applies to the message after decompression (grpc checks it as it inflates), as
         # INGEST_MAX_BODY_BYTES does over HTTP; past it grpc answers RESOURCE_EXHAUSTED itself.
         options=[("grpc.max_receive_message_length", limit), ("grpc.max_send_message_length", limit)],

@@ -158,3 +158,22 @@ def test_a_message_over_the_limit_is_resource_exhausted(grpc_server: UpProcess, 
         fits.spans[0].attrs["padding"] = "x" * (len(fits.spans[0].attrs["padding"]) - over)
     assert len(protobuf(fits.built())) == LIMIT
     assert call(grpc_server, protobuf(fits.built()), ingest_live.key) == b""
+
+
+@pytest.mark.parametrize(
+    ("service", "says"),
+    [
+        ("opentelemetry.proto.collector.logs.v1.LogsService", "OTEL_LOGS_EXPORTER=none"),
+        ("opentelemetry.proto.collector.metrics.v1.MetricsService", "OTEL_METRICS_EXPORTER=none"),
+    ],
+    ids=["logs", "metrics"],
+)
+def test_logs_and_metrics_exports_are_unimplemented_saying_what_to_do(
+    grpc_server: UpProcess, service: str, says: str
+) -> None:
+    with grpc.insecure_channel(f"127.0.0.1:{grpc_server.port}") as channel:
+        export = channel.unary_unary(f"/{service}/Export")
+        with pytest.raises(grpc.RpcError) as caught:
+            export(b"", metadata=[("authorization", "Bearer aok_any")], timeout=30)
+    assert caught.value.code() == grpc.StatusCode.UNIMPLEMENTED
+    assert says in (caught.value.details() or "")
