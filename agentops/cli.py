@@ -1,6 +1,6 @@
 """The `agentops` console script: Django's manage.py with the settings preset.
 
-`agentops up` runs everything; `agentops web|worker|beat` one process type each; every Django and
+`agentops up` runs everything; `agentops web|grpc|worker|beat` one process type each; every Django and
 agentops management command (createorg, grant, migrate, shell, ...) is reachable the same way.
 
 A problem the user must fix (a bad setting, an unwritable AGENTOPS_HOME, a port in use for `up`) is

@@ -252,3 +252,16 @@ def test_a_grpc_port_in_use_fails_at_once_saying_how_to_move_or_drop_it(tmp_path
     )
     assert "Traceback" not in result.stderr
     assert not (home / "pgdata").exists()
+
+
+def test_up_runs_agentops_grpc_on_its_grpc_port_unless_it_is_0() -> None:
+    from agentops.management.commands.up import children
+
+    with_grpc = {
+        c.name: list(c.argv) for c in children(host="0.0.0.0", port=8000, workers=2, concurrency=2, grpc_port=4317)
+    }
+    without = [c.name for c in children(host="0.0.0.0", port=8000, workers=2, concurrency=2, grpc_port=0)]
+
+    assert with_grpc["grpc"][-5:] == ["grpc", "--host", "0.0.0.0", "--port", "4317"]
+    assert list(with_grpc) == ["web", "grpc", "worker", "beat"]
+    assert without == ["web", "worker", "beat"]
