@@ -23,7 +23,7 @@ from tests.agentops.conftest import UpProcess, agentops_env, free_port
 DEADLINE = 60.0
 
 
-def test_database_url() -> str:
+def tests_database_url() -> str:
     """The URL of the database the tests run on (test_<name>), as DATABASE_URL spells it."""
     from django.db import connection
 
@@ -55,7 +55,7 @@ def serve(
     port = free_port()
     popen = subprocess.Popen(
         [sys.executable, "-m", "agentops", command, "--port", str(port), *args],
-        env=agentops_env(home, DATABASE_URL=test_database_url(), **env),
+        env=agentops_env(home, DATABASE_URL=tests_database_url(), **env),
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         stdin=subprocess.DEVNULL,
