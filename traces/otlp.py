@@ -6,7 +6,8 @@ Content-Length or chunked) authenticated by a project's ingest key (`Authorizati
 - 200 with an empty ExportTraceServiceResponse once every valid span is committed, or with
   partial_success naming the first problem when some spans were rejected (the rest are stored); a logs
   export posted here has each record rejected so, saying what it is (traces.ingest.signals);
-- 400 undecodable body (or a metrics export), 401 missing/wrong/revoked key, 405 not a POST, 413 body
+- 400 undecodable body (or a metrics export), 401 missing/wrong/revoked key, 405 not a POST, 411 a
+  chunked body under a WSGI server that cannot end it (gunicorn can; Django's runserver cannot), 413 body
   over the limit before or after decompression, 415 unsupported Content-Type or Content-Encoding: each
   a google.rpc.Status saying what to fix, and none retried by exporters;
 - 503 with Retry-After when the database cannot take the batch (unreachable, or a lock not granted

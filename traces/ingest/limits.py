@@ -5,7 +5,8 @@
 `decompress` undoes Content-Encoding (gzip, deflate as zlib or raw, identity) and stops as soon as the
 output passes the limit, so a compressed bomb costs at most the limit plus one chunk of memory.
 
-Errors: `TooLarge` (413) when a limit is passed; `DecodeError` (400) for a corrupt or truncated stream;
+Errors: `TooLarge` (413) when a limit is passed; `LengthRequired` (411) for a chunked body the WSGI
+server does not end; `DecodeError` (400) for a corrupt or truncated stream;
 `UnsupportedMediaType` (415) for an unknown Content-Encoding: RFC 9110 section 15.5.16 names 415 for a
 content coding the server does not support, and the client cannot fix it by retrying the same body.
 """
@@ -16,7 +17,7 @@ import zlib
 from collections.abc import Mapping
 from typing import Any, Protocol
 
-from traces.ingest.errors import DecodeError, TooLarge, UnsupportedMediaType
+from traces.ingest.errors import DecodeError, LengthRequired, TooLarge, UnsupportedMediaType
 
 # The OTLP spec recommends limiting the body after decompression; 64 MiB is the Collector's default.
 MAX_BODY_BYTES = 64 * 1024 * 1024
@@ -69,11 +70,17 @@ def read_request_body(request: Request, max_bytes: int = MAX_BODY_BYTES) -> byte
     client's) would read as empty. A server that de-chunks the body and ends the input at its end says
     so with `wsgi.input_terminated` (gunicorn does); then the input itself is read, to its end, within
     the same bound. A server that does not (Django's runserver) would block on that read, so there the
-    body stays what Django gives.
+    body stays what Django gives, and a chunked one is refused (411) rather than read as empty.
     """
     environ = request.META
-    if not environ.get("CONTENT_LENGTH") and environ.get("wsgi.input_terminated"):
-        return read_bounded(environ["wsgi.input"], max_bytes)
+    if not environ.get("CONTENT_LENGTH"):
+        if environ.get("wsgi.input_terminated"):
+            return read_bounded(environ["wsgi.input"], max_bytes)
+        if environ.get("HTTP_TRANSFER_ENCODING", "").strip():
+            # Read as Django would, it would be an empty export: 200, and the spans lost without a word.
+            raise LengthRequired(
+                "this server cannot read a chunked body: send a Content-Length, or serve agentops with gunicorn"
+            )
     return read_bounded(request, max_bytes)
 
 

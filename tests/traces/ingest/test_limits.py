@@ -11,7 +11,7 @@ import zlib
 import pytest
 from django.core.handlers.wsgi import WSGIRequest
 
-from traces.ingest.errors import DecodeError, TooLarge, UnsupportedMediaType
+from traces.ingest.errors import DecodeError, LengthRequired, TooLarge, UnsupportedMediaType
 from traces.ingest.limits import CHUNK_BYTES, MAX_BODY_BYTES, decompress, read_bounded, read_request_body
 
 PAYLOAD = os.urandom(3000) + b"otlp " * 20_000
@@ -204,3 +204,12 @@ def test_an_unterminated_input_without_a_length_is_not_read() -> None:
     # A server that does not end the input (runserver) would block the read until the client gives up.
     request = _wsgi_request(b"never read")
     assert read_request_body(request, max_bytes=100) == b""
+
+
+def test_a_chunked_body_the_server_does_not_end_is_refused_not_read_as_empty() -> None:
+    request = _wsgi_request(b"5\r\nhello\r\n0\r\n\r\n", HTTP_TRANSFER_ENCODING="chunked")
+
+    with pytest.raises(LengthRequired) as caught:
+        read_request_body(request, max_bytes=100)
+
+    assert caught.value.http_status == 411
