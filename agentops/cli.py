@@ -1,6 +1,6 @@
 """The `agentops` console script: Django's manage.py with the settings preset.
 
-`agentops up` runs everything; `agentops web|worker|beat` one process type each; every Django and
+`agentops up` runs everything; `agentops web|grpc|worker|beat` one process type each; every Django and
 agentops management command (createorg, grant, migrate, shell, ...) is reachable the same way.
 
 A problem the user must fix (a bad setting, an unwritable AGENTOPS_HOME, a port in use for `up`) is
@@ -38,14 +38,14 @@ def _terminate(signum: int, frame: FrameType | None) -> None:
 def _preflight_up(args: list[str]) -> None:
     """Check the port and AGENTOPS_HOME of `up` before the settings start the embedded database."""
     from agentops.home import agentops_home
-    from agentops.management.commands.up import Command, uses_embedded_database
+    from agentops.management.commands.up import Command, grpc_port_or_default, uses_embedded_database
     from agentops.supervisor import preflight
 
     parser = Command().create_parser("agentops", "up")
     parser.called_from_command_line = True  # a bad option prints the usage and exits 2, as argparse does
     options = parser.parse_args(args)
     home = agentops_home() if uses_embedded_database() else None
-    preflight(host=options.host, port=options.port, home=home)
+    preflight(host=options.host, port=options.port, home=home, grpc_port=grpc_port_or_default(options.grpc_port))
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -36,10 +36,17 @@ class StartupError(Exception):
     """A problem found before start that the user must fix; the message says what to do."""
 
 
-def preflight(*, host: str, port: int, home: Path | None) -> None:
-    """Fail at once when the port is taken or AGENTOPS_HOME cannot be written (None: not used)."""
+def preflight(*, host: str, port: int, home: Path | None, grpc_port: int = 0) -> None:
+    """Fail at once when a port is taken or AGENTOPS_HOME cannot be written (None: not used).
+    `grpc_port` 0: no gRPC port to check."""
     if home is not None:
         ensure_home(home)
+    _check_port(host, port, "--port")
+    if grpc_port:
+        _check_port(host, grpc_port, "--grpc-port (0: no OTLP/gRPC)")
+
+
+def _check_port(host: str, port: int, option: str) -> None:
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     with socket.socket(family, socket.SOCK_STREAM) as probe:
         # SO_REUSEADDR as gunicorn sets it: a port in TIME_WAIT is free for it, and so for us.
@@ -48,8 +55,8 @@ def preflight(*, host: str, port: int, home: Path | None) -> None:
             probe.bind((host, port))
         except OSError as exc:
             if exc.errno == errno.EADDRINUSE:
-                raise StartupError(f"port {port} on {host} is in use: stop the other program or pass --port") from exc
-            raise StartupError(f"cannot listen on {host}:{port} ({exc.strerror}): check --host and --port") from exc
+                raise StartupError(f"port {port} on {host} is in use: stop the other program or pass {option}") from exc
+            raise StartupError(f"cannot listen on {host}:{port} ({exc.strerror}): check --host and {option}") from exc
 
 
 @dataclass(frozen=True)

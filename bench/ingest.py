@@ -1,10 +1,14 @@
-"""Ingest benchmark: realistic agent traffic through POST /v1/traces, against a raw-COPY reference.
+"""Ingest benchmark: realistic agent traffic through OTLP (POST /v1/traces, or OTLP/gRPC), against a
+raw-COPY reference.
 
-    python bench/ingest.py [--batches 120] [--exporters 3] [--workers 3] [--rounds 3]
+    python bench/ingest.py [--batches 120] [--exporters 3] [--workers 3] [--rounds 3] [--protocol http|grpc]
 
-Starts its own agentops web (gunicorn) on an embedded PostgreSQL in a temporary AGENTOPS_HOME (or
-uses DATABASE_URL when set), creates a project, and has several exporter processes send 512-span
-protobuf batches concurrently. Reports:
+Starts its own agentops web (gunicorn; --protocol http, the default) or `--workers` agentops grpc
+processes sharing one port (--protocol grpc; grpc binds with SO_REUSEPORT, so the kernel spreads the
+exporters' connections over them, each serving --threads calls at once) on an embedded PostgreSQL in
+a temporary AGENTOPS_HOME (or uses DATABASE_URL when set), creates a project, and has several exporter
+processes send 512-span protobuf batches concurrently (over gRPC: the serialized
+ExportTraceServiceRequest on a channel of each exporter's own, as the gRPC exporter sends it). Reports:
 - spans/s durably stored: steps counted in the database after the last 200, over the wall time;
 - p50 / p95 request latency;
 - server (gunicorn) and database (postgres) CPU-seconds per 1,000 spans;
@@ -26,6 +30,7 @@ import contextlib
 import http.client
 import multiprocessing
 import os
+import shlex
 import shutil
 import signal
 import socket
@@ -57,8 +62,13 @@ def _run(cmd: list[str], env: dict[str, str]) -> str:
     return subprocess.run(cmd, env=env, check=True, capture_output=True, text=True).stdout
 
 
-def _exporter(args: tuple[int, list[bytes], str]) -> list[float]:
-    port, bodies, key = args
+GRPC_EXPORT = "/opentelemetry.proto.collector.trace.v1.TraceService/Export"
+
+
+def _exporter(args: tuple[int, list[bytes], str, str]) -> list[float]:
+    port, bodies, key, protocol = args
+    if protocol == "grpc":
+        return _grpc_exporter(port, bodies, key)
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
     latencies = []
     for body in bodies:
@@ -76,6 +86,27 @@ def _exporter(args: tuple[int, list[bytes], str]) -> list[float]:
             time.sleep(0.5)
         latencies.append(time.perf_counter() - t)
     conn.close()
+    return latencies
+
+
+def _grpc_exporter(port: int, bodies: list[bytes], key: str) -> list[float]:
+    import grpc
+
+    latencies = []
+    with grpc.insecure_channel(f"127.0.0.1:{port}") as channel:
+        export = channel.unary_unary(GRPC_EXPORT)
+        for body in bodies:
+            t = time.perf_counter()
+            for _attempt in range(20):
+                try:
+                    export(body, metadata=[("authorization", f"Bearer {key}")], timeout=120)
+                    break
+                except grpc.RpcError as exc:
+                    # The codes an OTLP exporter retries (the OTLP spec's retryable ones).
+                    if exc.code() not in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.RESOURCE_EXHAUSTED):
+                        raise RuntimeError(f"ingest answered {exc.code()}: {exc.details()}") from None
+                    time.sleep(0.5)
+            latencies.append(time.perf_counter() - t)
     return latencies
 
 
@@ -201,7 +232,9 @@ class Round:
         return self.spans_per_s / self.reference_per_s
 
 
-def load(db_url: str, server_pid: int, port: int, key: str, bodies: list[bytes], exporters: int) -> dict[str, Any]:
+def load(
+    db_url: str, server_pid: int, port: int, key: str, bodies: list[bytes], exporters: int, protocol: str
+) -> dict[str, Any]:
     """Send every batch through the endpoint from `exporters` processes, into empty tables."""
     import psycopg
 
@@ -225,7 +258,7 @@ def load(db_url: str, server_pid: int, port: int, key: str, bodies: list[bytes],
     slices = [bodies[i::exporters] for i in range(exporters)]
     started = time.perf_counter()
     with multiprocessing.Pool(exporters) as pool:
-        results = pool.map(_exporter, [(port, s, key) for s in slices])
+        results = pool.map(_exporter, [(port, s, key, protocol) for s in slices])
     wall = time.perf_counter() - started
     stop.set()
     sampler.join()
@@ -241,11 +274,36 @@ def load(db_url: str, server_pid: int, port: int, key: str, bodies: list[bytes],
     }  # fmt: skip
 
 
+def _wait_ready(protocol: str, port: int, server_pid: int, workers: int) -> None:
+    deadline = time.time() + 60
+    while time.time() < deadline:
+        if protocol == "http":
+            try:
+                c = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
+                c.request("GET", "/healthz")
+                if c.getresponse().status == 200:
+                    return
+            except OSError:
+                pass
+        else:
+            # Every grpc process listening (one socket each on the shared port).
+            listening = [
+                c for p in _tree(server_pid) for c in p.net_connections("tcp")
+                if c.status == psutil.CONN_LISTEN and c.laddr.port == port
+            ]  # fmt: skip
+            if len(listening) >= workers:
+                return
+        time.sleep(0.3)
+    raise RuntimeError(f"the {protocol} server did not start within 60 s")
+
+
 def _report(rounds: list[Round], args: argparse.Namespace, bodies: list[bytes]) -> None:
     kib = sum(len(b) for b in bodies) / len(bodies) / 1024
     print()
     print(f"batches                      {len(bodies)} x ~512 spans ({kib:.0f} KiB protobuf each)")
-    print(f"exporters / workers x threads {args.exporters} / {args.workers} x {args.threads}")
+    server = "gunicorn workers" if args.protocol == "http" else "agentops grpc processes"
+    print(f"protocol                     OTLP/{args.protocol.upper()} (protobuf)")
+    print(f"exporters / workers x threads {args.exporters} / {args.workers} x {args.threads} ({server} x threads)")
     print(f"rounds                       {len(rounds)} (each: load, then the reference, each after a CHECKPOINT)")
     print()
     print("round  spans/s  p50/p95 ms  server s/1k  db s/1k  peak MiB srv/db  ref rows/s   ratio")
@@ -270,8 +328,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--batches", type=int, default=120, help="512-span batches to send")
     parser.add_argument("--exporters", type=int, default=3, help="concurrent exporter processes")
-    parser.add_argument("--workers", type=int, default=3, help="gunicorn worker processes")
-    parser.add_argument("--threads", type=int, default=1, help="threads per gunicorn worker (1: sync workers)")
+    parser.add_argument("--workers", type=int, default=3, help="gunicorn workers (http) or agentops grpc processes")
+    parser.add_argument(
+        "--threads", type=int, default=1, help="threads per gunicorn worker (1: sync workers) or per grpc process"
+    )
+    parser.add_argument("--protocol", choices=["http", "grpc"], default="http", help="OTLP transport (default http)")
     parser.add_argument(
         "--rounds", type=int, default=3, help="load + reference rounds; the median round's ratio is the result"
     )
@@ -303,30 +364,27 @@ def main() -> None:
         print(f"generating {args.batches} batches ...", flush=True)
         bodies = list(batches(args.batches))
         port = _free_port()
+        if args.protocol == "http":
+            command = [*agentops, "web", "--host", "127.0.0.1", "--port", str(port), "--workers", str(args.workers),
+                       "--threads", str(args.threads)]  # fmt: skip
+        else:
+            # One parent (a shell) for the processes, so that CPU and memory are summed over its tree.
+            grpc = [*agentops, "grpc", "--host", "127.0.0.1", "--port", str(port), "--threads", str(args.threads)]
+            command = ["sh", "-c", " ".join([shlex.join(grpc) + " &"] * args.workers) + " wait"]
         server = subprocess.Popen(
-            [*agentops, "web", "--host", "127.0.0.1", "--port", str(port), "--workers", str(args.workers),
-             "--threads", str(args.threads)],
-            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
-        )  # fmt: skip
-        deadline = time.time() + 60
-        while time.time() < deadline:
-            try:
-                c = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
-                c.request("GET", "/healthz")
-                if c.getresponse().status == 200:
-                    break
-            except OSError:
-                time.sleep(0.3)
+            command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True
+        )
+        _wait_ready(args.protocol, port, server.pid, args.workers)
         # Warm up every worker (lazy imports such as genai-prices' data, connections, the month's
         # partition) outside the measurement: as many concurrent senders as workers, a few batches each.
         with multiprocessing.Pool(args.workers * 2) as pool:
-            pool.map(_exporter, [(port, bodies[:3], key)] * (args.workers * 2))
+            pool.map(_exporter, [(port, bodies[:3], key, args.protocol)] * (args.workers * 2))
 
         # Then whole loads, so that the rounds measure a server in its steady state: a fresh Postgres's
         # first load also pays for touching its shared buffers for the first time (its database CPU per
         # span was 0.031 s per 1,000 spans in a first round against 0.022-0.023 in the next two).
         for _ in range(args.warmup_rounds):
-            warm = load(db_url, server.pid, port, key, bodies, args.exporters)
+            warm = load(db_url, server.pid, port, key, bodies, args.exporters, args.protocol)
             print(f"warm-up round: {warm['stored'] / warm['wall']:,.0f} spans/s, "
                   f"database {warm['cpu_db'] / warm['stored'] * 1000:.3f} s per 1k spans (not counted)", flush=True)  # fmt: skip
 
@@ -334,7 +392,7 @@ def main() -> None:
         prepared = reference_rows(db_url, bodies)
         rounds = []
         for _ in range(args.rounds):
-            measured = load(db_url, server.pid, port, key, bodies, args.exporters)
+            measured = load(db_url, server.pid, port, key, bodies, args.exporters, args.protocol)
             ref_rows, ref_elapsed = reference_copy(db_url, prepared)
             rounds.append(Round(**measured, reference_rows=ref_rows, reference_elapsed=ref_elapsed))
         _report(rounds, args, bodies)

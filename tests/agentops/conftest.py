@@ -56,6 +56,7 @@ class UpProcess:
     home: Path
     port: int
     lines: list[str] = field(default_factory=list)
+    grpc_port: int = 0  # `up`'s OTLP/gRPC port
 
     def __post_init__(self) -> None:
         self._reader = threading.Thread(target=self._read, daemon=True)
@@ -138,15 +139,20 @@ class UpProcess:
 
 def start_up(home: Path, port: int | None = None, **env: str) -> UpProcess:
     port = port or free_port()
+    # A free gRPC port too: 4317 may be taken by a Collector, or by another test's `up`.
+    grpc_port = free_port()
     popen = subprocess.Popen(
-        [sys.executable, "-m", "agentops", "up", "--port", str(port), "--workers", "1", "--concurrency", "1"],
+        [
+            *(sys.executable, "-m", "agentops", "up", "--port", str(port), "--grpc-port", str(grpc_port)),
+            *("--workers", "1", "--concurrency", "1"),
+        ],
         env=agentops_env(home, **env),
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         stdin=subprocess.DEVNULL,
         text=True,
     )
-    return UpProcess(popen=popen, home=home, port=port)
+    return UpProcess(popen=popen, home=home, port=port, grpc_port=grpc_port)
 
 
 def assert_all_gone(processes: list[psutil.Process], deadline: float = STOP_DEADLINE) -> None:

@@ -29,6 +29,7 @@ def under_a_file(tmp_path: Path) -> Path:
         ),
         ("DEBUG", "maybe", "agentops: DEBUG must be true or false, not 'maybe'"),
         ("DATABASE_URL", "mysql://u@localhost/db", "agentops: DATABASE_URL must point at PostgreSQL"),
+        ("GRPC_PORT", "grpc", "agentops: GRPC_PORT must be a whole number, not 'grpc'"),
     ],
 )
 def test_a_bad_setting_is_one_line_and_exit_2(tmp_path: Path, variable: str, value: str, message: str) -> None:
@@ -50,6 +51,15 @@ def test_an_unwritable_home_is_one_line_and_exit_2(tmp_path: Path, command: list
     assert result.stderr.startswith(f"agentops: AGENTOPS_HOME {home} is not writable"), result.stderr
     assert "Point AGENTOPS_HOME at a folder you can write to" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_a_bad_grpc_port_of_up_is_one_line_before_anything_starts(tmp_path: Path) -> None:
+    # up checks its ports before the settings (which would start the embedded database) are loaded.
+    result = run_agentops("up", "--port", "0", env=agentops_env(tmp_path / "home", GRPC_PORT="4317x"))
+
+    assert result.returncode == 2
+    assert result.stderr.strip() == "agentops: GRPC_PORT must be a whole number, not '4317x'"
+    assert not (tmp_path / "home" / "pgdata").exists()
 
 
 def test_a_bad_option_of_up_prints_usage_before_anything_starts(tmp_path: Path) -> None:

@@ -71,6 +71,41 @@ def test_web_serves_with_its_workers_and_stops_on_sigterm(tmp_path: Path) -> Non
 
 
 @pytest.mark.slow
+def test_grpc_serves_otlp_grpc_and_stops_on_sigterm(tmp_path: Path) -> None:
+    import grpc
+
+    port = free_port()
+    server = start(tmp_path / "home", "grpc", "--port", str(port))
+    try:
+        assert server.wait_for_output(f"agentops grpc: OTLP/gRPC on 127.0.0.1:{port}"), server.output
+        with grpc.insecure_channel(f"127.0.0.1:{port}") as channel:
+            export = channel.unary_unary("/opentelemetry.proto.collector.trace.v1.TraceService/Export")
+            with pytest.raises(grpc.RpcError) as refused:
+                export(b"", metadata=[("authorization", "Bearer aok_none")], timeout=30)
+        # Served: the call reached the key lookup, which the fresh home's unmigrated database could not
+        # answer (no tables), so the batch is to be retried, not refused.
+        assert refused.value.code() == grpc.StatusCode.UNAVAILABLE
+        assert refused.value.details() == "the batch could not be stored; retry later"
+    finally:
+        stop_cleanly(server)
+    assert "agentops grpc: stopped" in server.output
+
+
+def test_grpc_on_a_port_in_use_fails_with_what_to_do(tmp_path: Path) -> None:
+    import socket
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        server = start(tmp_path / "home", "grpc", "--port", str(port))
+        code = server.popen.wait(timeout=120)
+    server.stop()
+    assert code != 0
+    assert f"cannot listen for gRPC on 127.0.0.1:{port}" in server.output, server.output
+
+
+@pytest.mark.slow
 def test_worker_consumes_and_warm_shuts_down_on_sigterm(tmp_path: Path) -> None:
     worker = start(tmp_path / "home", "worker", "--concurrency", "1")
     try:

@@ -67,8 +67,28 @@ def test_first_start_prints_the_home_login_key_and_otel_lines_once(running_up: U
     assert f"OTEL_EXPORTER_OTLP_ENDPOINT=http://127.0.0.1:{running_up.port}" in running_up.lines
     assert f"OTEL_EXPORTER_OTLP_HEADERS=Authorization=Bearer%20{creds['ingest key']}" in running_up.lines
     assert running_up.output.count(creds["password"]) == 1
+    grpc_line = f"OTEL_EXPORTER_OTLP_PROTOCOL=grpc OTEL_EXPORTER_OTLP_ENDPOINT=http://127.0.0.1:{running_up.grpc_port}"
+    assert grpc_line in running_up.lines
     # Celery's start-up banners are left out, so the login lines stay on screen.
     assert "[queues]" not in running_up.output
+
+
+@pytest.mark.slow
+def test_up_serves_otlp_grpc_on_its_grpc_port(running_up: UpProcess) -> None:
+    import grpc
+
+    from tests.otlp import AgentTrace, protobuf
+
+    key = first_run_credentials(running_up)["ingest key"]
+    trace = AgentTrace()
+    with grpc.insecure_channel(f"127.0.0.1:{running_up.grpc_port}") as channel:
+        export = channel.unary_unary("/opentelemetry.proto.collector.trace.v1.TraceService/Export")
+        response = export(protobuf(trace.built()), metadata=[("authorization", f"Bearer {key}")], timeout=30)
+        with pytest.raises(grpc.RpcError) as refused:
+            export(protobuf(trace.built()), metadata=[("authorization", "Bearer aok_wrong")], timeout=30)
+    assert response == b""  # OK: committed
+    assert refused.value.code() == grpc.StatusCode.UNAUTHENTICATED
+    assert f"grpc   | agentops grpc: OTLP/gRPC on 127.0.0.1:{running_up.grpc_port}" in running_up.output
 
 
 @pytest.mark.slow
@@ -127,7 +147,7 @@ def test_a_second_up_on_the_same_home_refuses_to_start(running_up: UpProcess) ->
 @pytest.mark.slow
 def test_sigterm_stops_every_child_then_postgres_and_exits_0(running_up: UpProcess) -> None:
     processes = running_up.processes()
-    by_role = {name: psutil.Process(running_up.child_pid(name)) for name in ("web", "worker", "beat")}
+    by_role = {name: psutil.Process(running_up.child_pid(name)) for name in ("web", "grpc", "worker", "beat")}
     assert by_role["web"].children(), "gunicorn has no worker"
     assert by_role["worker"].children(), "the Celery worker has no pool"
     assert running_up.postgres(), "no embedded postgres"
@@ -212,3 +232,36 @@ def test_a_port_in_use_fails_at_once_with_what_to_do(tmp_path: Path) -> None:
     assert "Traceback" not in result.stderr
     # Nothing was started: not even the embedded database's folder was made.
     assert not (home / "pgdata").exists()
+
+
+def test_a_grpc_port_in_use_fails_at_once_saying_how_to_move_or_drop_it(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        grpc_port = taken.getsockname()[1]
+
+        result = run_agentops(
+            "up", "--port", str(free_port()), env=agentops_env(home, GRPC_PORT=str(grpc_port)), timeout=60
+        )
+
+    assert result.returncode == 2
+    assert (
+        f"agentops: port {grpc_port} on 127.0.0.1 is in use: stop the other program or pass --grpc-port (0: no OTLP/gRPC)"
+        in result.stderr
+    )
+    assert "Traceback" not in result.stderr
+    assert not (home / "pgdata").exists()
+
+
+def test_up_runs_agentops_grpc_on_its_grpc_port_unless_it_is_0() -> None:
+    from agentops.management.commands.up import children
+
+    with_grpc = {
+        c.name: list(c.argv) for c in children(host="0.0.0.0", port=8000, workers=2, concurrency=2, grpc_port=4317)
+    }
+    without = [c.name for c in children(host="0.0.0.0", port=8000, workers=2, concurrency=2, grpc_port=0)]
+
+    assert with_grpc["grpc"][-5:] == ["grpc", "--host", "0.0.0.0", "--port", "4317"]
+    assert list(with_grpc) == ["web", "grpc", "worker", "beat"]
+    assert without == ["web", "worker", "beat"]

@@ -38,3 +38,9 @@ class TooLarge(IngestError):
 
     http_status = 413
     rpc_code = RESOURCE_EXHAUSTED
+
+
+class LengthRequired(IngestError):
+    """A chunked body on a server that cannot say where it ends (no wsgi.input_terminated)."""
+
+    http_status = 411

@@ -2,7 +2,8 @@
 
 Starts (once, in this process) the embedded PostgreSQL in AGENTOPS_HOME unless DATABASE_URL is set,
 applies migrations, creates a first admin, project and ingest key on an empty installation, then runs
-`agentops web`, `agentops worker` and `agentops beat` as children with DATABASE_URL pointing at that
+`agentops web`, `agentops grpc` (OTLP/gRPC on --grpc-port, 4317; 0: none), `agentops worker` and
+`agentops beat` as children with DATABASE_URL pointing at that
 database, so that they never start a server of their own. Prints the login, the key and the OTEL_*
 lines once, when the web answers (or when `up` stops, if it never did).
 
@@ -28,12 +29,29 @@ from django.urls import reverse
 
 from agentops.supervisor import ChildSpec, StartupError, Supervisor, preflight
 
+DEFAULT_GRPC_PORT = 4317  # as settings.GRPC_PORT
+
 
 def add_up_arguments(parser: CommandParser) -> None:
     parser.add_argument("--host", default="127.0.0.1", help="address the web listens on (default 127.0.0.1)")
     parser.add_argument("--port", type=int, default=8000, help="port the web listens on (default 8000)")
     parser.add_argument("--workers", type=int, default=2, help="web worker processes (default 2)")
+    parser.add_argument(
+        "--grpc-port", type=int, default=None, help="port of OTLP/gRPC ingest (default GRPC_PORT, else 4317); 0: none"
+    )
     parser.add_argument("--concurrency", type=int, default=2, help="Celery pool processes (default 2)")
+
+
+def grpc_port_or_default(option: int | None) -> int:
+    """--grpc-port, else GRPC_PORT, read without the settings: loading them starts the embedded
+    database, and the ports are checked before that (agentops.cli)."""
+    if option is not None:
+        return option
+    value = os.environ.get("GRPC_PORT", "").strip()
+    try:
+        return int(value) if value else DEFAULT_GRPC_PORT
+    except ValueError:
+        raise StartupError(f"GRPC_PORT must be a whole number, not {value!r}") from None
 
 
 def uses_embedded_database() -> bool:
@@ -50,7 +68,18 @@ def base_url(host: str, port: int) -> str:
     return f"http://[{shown}]:{port}" if ":" in shown else f"http://{shown}:{port}"
 
 
-def first_run_banner(*, url: str, login_path: str, email: str, password: str, ingest_key: str) -> str:
+def grpc_lines(host: str, grpc_port: int) -> list[str]:
+    if not grpc_port:
+        return []
+    return [
+        "OTLP/gRPC exporters (the Collector's otlp exporter, Phoenix register()) go to the gRPC port:",
+        f"OTEL_EXPORTER_OTLP_PROTOCOL=grpc OTEL_EXPORTER_OTLP_ENDPOINT={base_url(host, grpc_port)}",
+    ]
+
+
+def first_run_banner(
+    *, url: str, login_path: str, email: str, password: str, ingest_key: str, grpc: list[str] | None = None
+) -> str:
     return "\n".join(
         [
             "",
@@ -63,6 +92,7 @@ def first_run_banner(*, url: str, login_path: str, email: str, password: str, in
             "Point your agents' OpenTelemetry exporter at agentops (the SDK appends /v1/traces):",
             f"OTEL_EXPORTER_OTLP_ENDPOINT={url}",
             f"OTEL_EXPORTER_OTLP_HEADERS=Authorization=Bearer%20{ingest_key}",
+            *(grpc or []),
             "",
         ]
     )
@@ -95,10 +125,12 @@ def child_env(*, database_url: str, host: str, port: int) -> dict[str, str]:
     return env
 
 
-def children(*, host: str, port: int, workers: int, concurrency: int) -> list[ChildSpec]:
+def children(*, host: str, port: int, workers: int, concurrency: int, grpc_port: int = 0) -> list[ChildSpec]:
     agentops = [sys.executable, "-m", "agentops"]
+    grpc = [ChildSpec("grpc", [*agentops, "grpc", "--host", host, "--port", str(grpc_port)])] if grpc_port else []
     return [
         ChildSpec("web", [*agentops, "web", "--host", host, "--port", str(port), "--workers", str(workers)]),
+        *grpc,
         # --quiet: Celery's start-up banners would push the login lines off the screen.
         ChildSpec("worker", [*agentops, "worker", "--quiet", "--concurrency", str(concurrency)]),
         ChildSpec("beat", [*agentops, "beat", "--quiet"]),
@@ -137,15 +169,18 @@ class Command(BaseCommand):
     def add_arguments(self, parser: CommandParser) -> None:
         add_up_arguments(parser)
 
-    def handle(self, *args: Any, host: str, port: int, workers: int, concurrency: int, **options: Any) -> None:
+    def handle(
+        self, *args: Any, host: str, port: int, workers: int, concurrency: int, grpc_port: int | None, **options: Any
+    ) -> None:
         from agentops import embedded
         from agentops.celery import ensure_broker_folders
         from agentops.tenancy.services import bootstrap_first_run
 
         home = settings.AGENTOPS_HOME
+        grpc_port = grpc_port_or_default(grpc_port)
         embedded_db = uses_embedded_database()
         # Checked again (agentops.cli did before the database started): the port may have been taken since.
-        preflight(host=host, port=port, home=home)
+        preflight(host=host, port=port, home=home, grpc_port=grpc_port)
         # Two `up`s on one home would share the queue and run beat twice: the second one stops here.
         # The lock is held (by the open file) until this process exits.
         self._lock = hold_home_lock(home)
@@ -172,6 +207,7 @@ class Command(BaseCommand):
                 email=first.admin.email,
                 password=first.password,
                 ingest_key=first.ingest_key.secret,
+                grpc=grpc_lines(host, grpc_port),
             )
         else:
             banner = later_start_banner(url=url, login_path=login_path)
@@ -184,12 +220,15 @@ class Command(BaseCommand):
             self.stdout.flush()
 
         supervisor = Supervisor(
-            children(host=host, port=port, workers=workers, concurrency=concurrency),
+            children(host=host, port=port, workers=workers, concurrency=concurrency, grpc_port=grpc_port),
             env=child_env(database_url=database_url, host=host, port=port),
             out=sys.stdout,
         )
         try:
-            code = supervisor.run(ready=lambda: listening(host, port), on_ready=announce)
+            code = supervisor.run(
+                ready=lambda: listening(host, port) and (not grpc_port or listening(host, grpc_port)),
+                on_ready=announce,
+            )
         finally:
             if not shown and first is not None:
                 # Never lose the only copy of the generated password, even if the web never came up.
