@@ -1,7 +1,7 @@
 """POST /v1/traces: the OTLP/HTTP trace receiver.
 
-Takes an ExportTraceServiceRequest (protobuf or JSON; gzip, deflate or no compression) authenticated
-by a project's ingest key (`Authorization: Bearer aok_...` or `x-api-key`). Answers, in the request's
+Takes an ExportTraceServiceRequest (protobuf or JSON; gzip, deflate or no compression; with a
+Content-Length or chunked) authenticated by a project's ingest key (`Authorization: Bearer aok_...` or `x-api-key`). Answers, in the request's
 encoding:
 - 200 with an empty ExportTraceServiceResponse once every valid span is committed, or with
   partial_success naming the first problem when some spans were rejected (the rest are stored); a logs
@@ -76,7 +76,7 @@ def export_traces(request: HttpRequest) -> HttpResponse:
         key = active_ingest_key(secret)
         if key is None:
             return _status(401, UNAUTHENTICATED, "invalid or revoked ingest key", content_type)
-        raw = limits.read_bounded(request, settings.INGEST_MAX_BODY_BYTES)
+        raw = limits.read_request_body(request, settings.INGEST_MAX_BODY_BYTES)
         body = limits.decompress(raw, request.headers.get("Content-Encoding"), settings.INGEST_MAX_BODY_BYTES)
         with collections_paused():
             result = _ingest(body, media, key.project_id)

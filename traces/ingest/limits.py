@@ -1,6 +1,7 @@
 """Bounding an OTLP request body before and after decompression.
 
 `read_bounded` reads the raw body from a stream without ever holding more than the limit (+1 byte);
+`read_request_body` does so for a Django request, chunked bodies (no Content-Length) included;
 `decompress` undoes Content-Encoding (gzip, deflate as zlib or raw, identity) and stops as soon as the
 output passes the limit, so a compressed bomb costs at most the limit plus one chunk of memory.
 
@@ -12,7 +13,8 @@ content coding the server does not support, and the client cannot fix it by retr
 from __future__ import annotations
 
 import zlib
-from typing import Protocol
+from collections.abc import Mapping
+from typing import Any, Protocol
 
 from traces.ingest.errors import DecodeError, TooLarge, UnsupportedMediaType
 
@@ -48,6 +50,31 @@ def read_bounded(stream: Readable, max_bytes: int = MAX_BODY_BYTES) -> bytes:
         if total > max_bytes:
             raise TooLarge(f"request body is larger than {max_bytes} bytes")
         chunks.append(chunk)
+
+
+class Request(Protocol):
+    """What `read_request_body` needs of a Django HttpRequest (and what tests can give it)."""
+
+    @property
+    def META(self) -> Mapping[str, Any]: ...  # read-only here, so that HttpRequest's dict fits
+
+    def read(self, size: int = ..., /) -> bytes: ...
+
+
+def read_request_body(request: Request, max_bytes: int = MAX_BODY_BYTES) -> bytes:
+    """The whole raw body of an OTLP request, at most `max_bytes` long, with or without Content-Length.
+
+    Django wraps the WSGI input in a stream of CONTENT_LENGTH bytes, 0 when the header is missing: a
+    `Transfer-Encoding: chunked` body (the OpenTelemetry JS exporter's, a Collector's, any streaming
+    client's) would read as empty. A server that de-chunks the body and ends the input at its end says
+    so with `wsgi.input_terminated` (gunicorn does); then the input itself is read, to its end, within
+    the same bound. A server that does not (Django's runserver) would block on that read, so there the
+    body stays what Django gives.
+    """
+    environ = request.META
+    if not environ.get("CONTENT_LENGTH") and environ.get("wsgi.input_terminated"):
+        return read_bounded(environ["wsgi.input"], max_bytes)
+    return read_bounded(request, max_bytes)
 
 
 def _coding(encoding: str | None) -> str:

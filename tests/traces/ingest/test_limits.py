@@ -9,9 +9,10 @@ import tracemalloc
 import zlib
 
 import pytest
+from django.core.handlers.wsgi import WSGIRequest
 
 from traces.ingest.errors import DecodeError, TooLarge, UnsupportedMediaType
-from traces.ingest.limits import CHUNK_BYTES, MAX_BODY_BYTES, decompress, read_bounded
+from traces.ingest.limits import CHUNK_BYTES, MAX_BODY_BYTES, decompress, read_bounded, read_request_body
 
 PAYLOAD = os.urandom(3000) + b"otlp " * 20_000
 
@@ -170,3 +171,36 @@ def test_read_bounded_stops_one_byte_past_the_limit() -> None:
 
     assert stream.read_bytes == 1_000_001
     assert caught.value.http_status == 413
+
+
+def _wsgi_request(body: bytes, **environ: object) -> WSGIRequest:
+    return WSGIRequest({"REQUEST_METHOD": "POST", "PATH_INFO": "/v1/traces", "wsgi.input": io.BytesIO(body), **environ})
+
+
+def test_a_request_with_a_length_reads_that_many_bytes() -> None:
+    request = _wsgi_request(b"0123456789", CONTENT_LENGTH="4", **{"wsgi.input_terminated": True})
+    assert read_request_body(request, max_bytes=100) == b"0123"
+
+
+def test_a_request_without_a_length_reads_a_terminated_input_to_its_end() -> None:
+    # What gunicorn gives for Transfer-Encoding: chunked: no CONTENT_LENGTH, the de-chunked body.
+    request = _wsgi_request(b"x" * 5000, **{"wsgi.input_terminated": True})
+    assert read_request_body(request, max_bytes=5000) == b"x" * 5000
+
+
+def test_a_request_without_a_length_is_bounded_like_any_other() -> None:
+    stream = _CountingStream()
+    request = WSGIRequest(
+        {"REQUEST_METHOD": "POST", "PATH_INFO": "/v1/traces", "wsgi.input": stream, "wsgi.input_terminated": True}
+    )
+
+    with pytest.raises(TooLarge):
+        read_request_body(request, max_bytes=1000)
+
+    assert stream.read_bytes == 1001
+
+
+def test_an_unterminated_input_without_a_length_is_not_read() -> None:
+    # A server that does not end the input (runserver) would block the read until the client gives up.
+    request = _wsgi_request(b"never read")
+    assert read_request_body(request, max_bytes=100) == b""
