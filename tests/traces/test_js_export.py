@@ -1,0 +1,175 @@
+"""The real OpenTelemetry JS SDK and its OTLP/HTTP exporters (JSON and protobuf, gzip or not) against a
+real `agentops web` (gunicorn), configured as a Node.js user configures them (OTEL_EXPORTER_OTLP_ENDPOINT,
+OTEL_EXPORTER_OTLP_HEADERS, OTEL_EXPORTER_OTLP_COMPRESSION); the run is read back through the REST API.
+
+The JS exporters stream every body (Transfer-Encoding: chunked, no Content-Length): this is the path on
+which Node.js agents could not send at all. The Node project is tests/fixtures/otlp/js/otel (exact pins
+in its package-lock.json); a session fixture runs `npm ci` when its node_modules is missing, so a fresh
+clone needs nothing but `node` and `npm` on the PATH.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+from django.test import Client
+from genai_prices import Usage, calc_price
+
+from tests.agentops.conftest import UpProcess
+from tests.traces.conftest import IngestSetup, api_get
+from tests.traces.servers import serve
+
+pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
+
+NODE_PROJECT = Path(__file__).resolve().parents[1] / "fixtures" / "otlp" / "js" / "otel"
+NODE_DEADLINE = 120  # seconds for one export script (it sends one request; normally well under 2 s)
+MS = 1_000_000
+
+SYSTEM = {"role": "system", "parts": [{"type": "text", "content": "You answer questions about orders."}]}
+ASK = {"role": "user", "parts": [{"type": "text", "content": "Where is my order A-100?"}]}
+TOOL_CALL = {
+    "role": "assistant",
+    "parts": [{"type": "tool_call", "id": "call_1", "name": "lookup_order", "arguments": {"order_id": "A-100"}}],
+    "finish_reason": "tool_calls",
+}
+TOOL_RESULT = {
+    "role": "tool",
+    "parts": [{"type": "tool_call_response", "id": "call_1", "response": {"status": "shipped"}}],
+}
+ANSWER = {
+    "role": "assistant",
+    "parts": [{"type": "text", "content": "Your order A-100 has shipped."}],
+    "finish_reason": "stop",
+}
+
+
+def _tool(name: str) -> str:
+    path = shutil.which(name)
+    assert path, f"`{name}` is not on the PATH: these tests run the OpenTelemetry JS SDK under Node.js"
+    return path
+
+
+@pytest.fixture(scope="session")
+def node_project() -> Path:
+    """The Node project with its locked packages installed (`npm ci` on a fresh clone)."""
+    node = _tool("node")
+    if not (NODE_PROJECT / "node_modules").is_dir():
+        subprocess.run([_tool("npm"), "ci", "--no-audit", "--no-fund"], cwd=NODE_PROJECT, check=True, timeout=600)
+    version = subprocess.run([node, "--version"], capture_output=True, text=True, check=True).stdout
+    assert int(version.lstrip("v").split(".")[0]) >= 18, f"Node.js {version} is too old for the pinned SDK"
+    return NODE_PROJECT
+
+
+@pytest.fixture(scope="module")
+def web(django_db_setup: None, tmp_path_factory: pytest.TempPathFactory) -> Iterator[UpProcess]:
+    """One `agentops web` (gunicorn, one sync worker) on the test database for the module's tests."""
+
+    def healthy(process: UpProcess) -> bool:
+        try:
+            return requests.get(process.url("/healthz"), timeout=5).status_code == 200
+        except requests.ConnectionError:
+            return False
+
+    home = tmp_path_factory.mktemp("web") / "home"
+    with serve("web", home, "--workers", "1", "--threads", "1", ready=healthy) as process:
+        yield process
+
+
+def js_export(
+    node_project: Path, web: UpProcess, setup: IngestSetup, protocol: str, compression: str
+) -> dict[str, Any]:
+    """Run the JS agent: it exports its run once and prints the ids it made (hex)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("OTEL_")}
+    env.update(
+        OTEL_EXPORTER_OTLP_ENDPOINT=web.url(""),
+        OTEL_EXPORTER_OTLP_HEADERS=f"Authorization=Bearer%20{setup.key}",
+        OTEL_EXPORTER_OTLP_COMPRESSION=compression,
+    )
+    result = subprocess.run(
+        [_tool("node"), "export.mjs", protocol],
+        cwd=node_project,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=NODE_DEADLINE,
+    )
+    assert result.returncode == 0, (result.stdout, result.stderr[-3000:], web.output[-3000:])
+    ids: dict[str, Any] = json.loads(result.stdout)
+    # One request, accepted: the exporter saw success (code 0 is ExportResultCode.SUCCESS).
+    assert ids["results"] == [{"code": 0, "error": None}]
+    return ids
+
+
+def _iso(ns: int) -> str:
+    return datetime.fromtimestamp(ns // 1_000_000_000, UTC).replace(microsecond=ns % 1_000_000_000 // 1000).isoformat()
+
+
+def _price(input_tokens: int, output_tokens: int, cache_read: int = 0) -> float:
+    usage = Usage(input_tokens=input_tokens, output_tokens=output_tokens, cache_read_tokens=cache_read)
+    return float(calc_price(usage, "gpt-4o-2024-08-06", provider_id="openai").total_price)
+
+
+def fetch_run(setup: IngestSetup, trace_id: str) -> dict[str, Any]:
+    # Read back in this process: the server's ContentType cache (guardian's permission checks) goes
+    # stale when transactional_db flushes and recreates the content types between tests.
+    data: dict[str, Any] = api_get(Client(), setup.run_url(trace_id), setup)
+    return data
+
+
+@pytest.mark.parametrize(
+    ("protocol", "compression"),
+    [("json", "none"), ("json", "gzip"), ("proto", "none"), ("proto", "gzip")],
+    ids=["json", "json-gzip", "protobuf", "protobuf-gzip"],
+)
+def test_a_node_agent_run_reads_back_through_the_api(
+    node_project: Path, web: UpProcess, ingest: IngestSetup, protocol: str, compression: str
+) -> None:
+    ids = js_export(node_project, web, ingest, protocol, compression)
+
+    run = fetch_run(ingest, ids["trace_id"])
+
+    start_ns = int(ids["start_ns"])
+    assert run["trace_id"] == ids["trace_id"]
+    assert run["name"] == "invoke_agent support-bot-js"
+    assert run["agent"] == "support-bot-js"
+    assert (run["bundle"], run["environment"]) == ("support-bot-js@7", "staging")
+    assert (run["session_id"], run["user_id"]) == ("conv-js-42", "user-js-7")
+    assert run["status"] == "error"
+    assert (run["start_time"], run["end_time"]) == (_iso(start_ns), _iso(start_ns + 10_000 * MS))
+    assert (run["step_count"], run["llm_calls"], run["tool_calls"], run["error_count"]) == (5, 3, 1, 1)
+    assert (run["input_tokens"], run["output_tokens"], run["cache_read_tokens"]) == (2700, 140, 200)
+    assert run["cost_usd"] == pytest.approx(_price(1200, 80, cache_read=200) + _price(1500, 60), rel=1e-6)
+    assert run["cost_complete"] is True
+    assert run["tools"] == ["lookup_order"]
+    assert (run["input_preview"], run["output_preview"]) == (
+        "Where is my order A-100?",
+        "Your order A-100 has shipped.",
+    )
+
+    (root,) = run["steps"]
+    assert (root["span_id"], root["kind"], root["convention"]) == (ids["root"], "AGENT", "otel_genai")
+    children = root["children"]
+    assert [c["span_id"] for c in children] == [ids["chat_1"], ids["tool"], ids["chat_2"], ids["failed"]]
+    chat_1, tool, chat_2, failed = children
+    for step, usage, messages_in, messages_out in [
+        (chat_1, (1200, 80, 200), [SYSTEM, ASK], [TOOL_CALL]),
+        (chat_2, (1500, 60, None), [SYSTEM, ASK, TOOL_CALL, TOOL_RESULT], [ANSWER]),
+    ]:
+        assert (step["kind"], step["model"], step["provider"]) == ("LLM", "gpt-4o-2024-08-06", "openai")
+        assert (step["input_tokens"], step["output_tokens"], step["cache_read_tokens"]) == usage
+        assert (step["input"], step["output"]) == (messages_in, messages_out)
+        assert step["priced"] is True
+    assert chat_1["duration_ms"] == 1000
+    assert (tool["kind"], tool["tool_name"], tool["tool_call_id"]) == ("TOOL", "lookup_order", "call_1")
+    assert (tool["input"], tool["output"]) == ({"order_id": "A-100"}, {"status": "shipped"})
+    assert (failed["kind"], failed["status"], failed["error_type"]) == ("LLM", "error", "BadRequestError")
+    assert failed["error"] == "Error code: 400 - this model does not support tools"
