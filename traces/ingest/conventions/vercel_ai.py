@@ -19,8 +19,8 @@ call: LLM), ai.toolCall (TOOL), ai.embed[Many] (CHAIN) and their doEmbed (EMBEDD
 AI SDK 7's `OpenTelemetry` integration writes OTel GenAI (read by otel_genai) plus its own
 gen_ai.operation.name "agent_step" for each step span (CHAIN) and ai.settings.context.*.
 
-Dropped in conversion: each message part's `providerOptions` (the provider's item ids, e.g. OpenAI's
-{"openai": {"itemId": "fc_..."}}), which says nothing about the conversation.
+Message parts keep the SDK's `providerOptions` (the provider's item ids, e.g. OpenAI's
+{"openai": {"itemId": "fc_..."}}) as an extra key, and a tool result its tool's name ("name").
 """
 
 from __future__ import annotations
@@ -227,36 +227,37 @@ def _part(part: Any) -> Any:
     if not isinstance(part, dict):
         return m.text(part) if isinstance(part, str) else part
     kind = part.get("type")
+    out: dict[str, Any]
     if kind == "text":
-        return m.text(part.get("text"))
-    if kind == "reasoning":
-        return {"type": "reasoning", "content": part.get("text")}
-    if kind == "tool-call":
-        return m.tool_call(part.get("toolCallId"), part.get("toolName"), _call_input(part))
-    if kind == "tool-result":
+        out = m.text(part.get("text"))
+    elif kind == "reasoning":
+        out = {"type": "reasoning", "content": part.get("text")}
+    elif kind == "tool-call":
+        out = m.tool_call(part.get("toolCallId"), part.get("toolName"), _call_input(part))
+    elif kind == "tool-result":
         output = part["output"] if "output" in part else part.get("result")
-        return m.tool_response(part.get("toolCallId"), _tool_output(output))
-    if kind in ("image", "file"):
+        out = m.tool_response(part.get("toolCallId"), _tool_output(output))
+        if part.get("toolName") is not None:
+            out["name"] = part["toolName"]
+    elif kind in ("image", "file"):
         data = part.get("image", part.get("data"))
         media = part.get("mediaType") or part.get("mimeType")
+        modality = "image" if kind == "image" else None
         if isinstance(data, str) and data.startswith(("http://", "https://")):
-            return {"type": "uri", "modality": "image" if kind == "image" else None, "mime_type": media, "uri": data}
-        return {"type": "blob", "modality": "image" if kind == "image" else None, "mime_type": media, "content": data}
-    return {k: v for k, v in part.items() if k != "providerOptions"}
+            out = {"type": "uri", "modality": modality, "mime_type": media, "uri": data}
+        else:
+            out = {"type": "blob", "modality": modality, "mime_type": media, "content": data}
+    else:
+        return part  # a part this module does not know is kept as sent
+    if "providerOptions" in part:
+        # The provider's own ids for the part (OpenAI's item ids): kept, as the part's extra key.
+        out["providerOptions"] = part["providerOptions"]
+    return out
 
 
 def _tool_output(output: Any) -> Any:
-    """AI SDK 5+ wraps a tool's result: {"type": "json" | "text" | "error-text" | ..., "value"}."""
-    if (
-        isinstance(output, dict)
-        and "value" in output
-        and output.get("type")
-        in (
-            "json",
-            "text",
-            "error-text",
-            "error-json",
-        )
-    ):
+    """AI SDK 5+ wraps a tool's result: {"type": "json" | "text", "value"} is the value; an error
+    ({"type": "error-text" | "error-json" | "execution-denied", ...}) stays wrapped, so it shows as one."""
+    if isinstance(output, dict) and output.get("type") in ("json", "text") and "value" in output:
         return output["value"]
     return output

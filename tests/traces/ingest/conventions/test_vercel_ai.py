@@ -67,7 +67,15 @@ def test_ai_spans_become_agent_llm_and_tool_steps(case: str) -> None:
         }
     ]
     assert [m["role"] for m in second.input] == ["system", "user", "assistant", "tool"]
-    assert second.input[3]["parts"] == [{"type": "tool_call_response", "id": "call_weather_1", "response": WEATHER}]
+    assert second.input[3]["parts"] == [
+        {
+            "type": "tool_call_response",
+            "id": "call_weather_1",
+            "response": WEATHER,
+            "name": "get_weather",
+            "providerOptions": {"openai": {"itemId": "fc_fake0001"}},  # kept: nothing sent is lost
+        }
+    ]
     assert text_of(second.output[0]) == ANSWER
     assert "ai.prompt.messages" not in second.attributes and "ai.response.text" not in second.attributes
 
@@ -173,6 +181,10 @@ def test_message_parts_convert_and_unknown_ones_are_kept() -> None:
                 "role": "tool",
                 "content": [{"type": "tool-result", "toolCallId": "u", "output": {"type": "text", "value": "v"}}],
             },
+            {
+                "role": "tool",
+                "content": [{"type": "tool-result", "toolCallId": "e", "output": {"type": "error-text", "value": "x"}}],
+            },
         ]
     )
     assert converted == [
@@ -185,6 +197,11 @@ def test_message_parts_convert_and_unknown_ones_are_kept() -> None:
         {"role": "assistant", "parts": [{"type": "reasoning", "content": "think"}, {"type": "custom", "x": 1}]},
         {"role": "tool", "parts": [{"type": "tool_call_response", "id": "t", "response": "plain"}]},
         {"role": "tool", "parts": [{"type": "tool_call_response", "id": "u", "response": "v"}]},
+        # An error result stays wrapped, so that it reads as an error.
+        {
+            "role": "tool",
+            "parts": [{"type": "tool_call_response", "id": "e", "response": {"type": "error-text", "value": "x"}}],
+        },
     ]
     assert from_ai_sdk('{"not": "a list"}') is None
     assert from_ai_sdk([{"content": "no role"}]) is None
