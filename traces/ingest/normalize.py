@@ -18,18 +18,27 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from traces.ingest.conventions import generic, langfuse, logfire, openinference, openllmetry, otel_genai, vercel_ai
+from traces.ingest.conventions import (
+    generic,
+    langfuse,
+    logfire,
+    mastra,
+    openinference,
+    openllmetry,
+    otel_genai,
+    vercel_ai,
+)
 from traces.ingest.conventions.base import Draft, as_str, jsonable, jsonable_with_text
 from traces.ingest.spans import Span
 from traces.ingest.steps import MODEL_CALL_KINDS, Step, StepKind
 
 # Primary convention: the first whose marker the span carries. Product SDKs first (their spans also
 # carry gen_ai.*), OTel GenAI last.
-CONVENTIONS = (langfuse, logfire, openinference, openllmetry, vercel_ai, otel_genai)
+CONVENTIONS = (langfuse, logfire, openinference, openllmetry, mastra, vercel_ai, otel_genai)
 DROP_RULES = (logfire.drop,)
 # Kind signals, strongest first (Langfuse's order): explicit product attribute, OpenInference,
 # gen_ai.operation.name, OpenLLMetry.
-KIND_SOURCES = (langfuse.kind, openinference.kind, vercel_ai.kind, otel_genai.kind, openllmetry.kind)
+KIND_SOURCES = (langfuse.kind, openinference.kind, mastra.kind, vercel_ai.kind, otel_genai.kind, openllmetry.kind)
 
 _TOOL_SIGNALS = ("gen_ai.tool.name", "gen_ai.tool.call.id", "tool.name", "tool.id")
 _MODEL_SIGNALS = ("gen_ai.request.model", "gen_ai.response.model", "llm.model_name")
