@@ -21,6 +21,9 @@ def test_every_convention_has_a_captured_case() -> None:
         "openllmetry",
         "langfuse",
         "logfire",
+        "vercel_ai",
+        "langchain_js",
+        "mastra",
     }
 
 
