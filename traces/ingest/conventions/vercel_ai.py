@@ -66,7 +66,8 @@ _PROVIDERS = {
 }
 
 _USAGE = {
-    "input_tokens": ("ai.usage.inputTokens", "ai.usage.promptTokens"),
+    # ai.usage.tokens: what an embedding call reports (its input).
+    "input_tokens": ("ai.usage.inputTokens", "ai.usage.promptTokens", "ai.usage.tokens"),
     "output_tokens": ("ai.usage.outputTokens", "ai.usage.completionTokens"),
     "cache_read_tokens": ("ai.usage.inputTokenDetails.cacheReadTokens", "ai.usage.cachedInputTokens"),
     "cache_write_tokens": ("ai.usage.inputTokenDetails.cacheWriteTokens",),

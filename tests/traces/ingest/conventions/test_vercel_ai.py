@@ -218,3 +218,18 @@ def test_a_prompt_that_is_not_the_sdks_shape_stays_in_attributes() -> None:
     )
     assert (step.kind, step.input, step.agent_name) == (StepKind.AGENT, None, "f")
     assert step.attributes["ai.prompt"] == "not json"
+
+
+def test_an_embedding_call_and_its_wrapper() -> None:
+    attrs = {"ai.model.id": "text-embedding-3-small", "ai.model.provider": "openai.embedding", "ai.usage.tokens": 9}
+    call = _one(normalize(make_span({"ai.operationId": "ai.embed.doEmbed", **attrs}, name="ai.embed.doEmbed")))
+    wrapper = _one(normalize(make_span({"ai.operationId": "ai.embed", **attrs}, name="ai.embed")))
+    assert (call.kind, call.model, call.provider, call.input_tokens) == (
+        StepKind.EMBEDDING,
+        "text-embedding-3-small",
+        "openai",
+        9,
+    )
+    assert call.usage_is_aggregate is False
+    # The wrapper repeats its call's usage: a chain's usage is a sum, never added to the run again.
+    assert (wrapper.kind, wrapper.input_tokens, wrapper.usage_is_aggregate) == (StepKind.CHAIN, 9, True)
