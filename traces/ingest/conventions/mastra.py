@@ -7,9 +7,11 @@ names where they exist (read by the otel_genai filler), plus Mastra's own payloa
 - model_step (CHAIN, gen_ai.operation.name "agent_step"): mastra.model_step.input / .output, as above;
 - model_inference (LLM, gen_ai chat): usage and output messages in gen_ai.*; no input messages (they
   are on the step above it);
-- model_chunk (SPAN): mastra.model_chunk.output; tool_call / mcp_tool_call (TOOL): gen_ai.tool.*;
-- user and session: Mastra has no such fields outside its memory, so the keys users give them in
-  tracingOptions.metadata, sent as mastra.metadata.userId / sessionId; every other mastra.metadata.* key
+- model_chunk, memory_operation (SPAN), processor_run (CHAIN): mastra.<type>.input / .output, parsed;
+  tool_call / mcp_tool_call (TOOL): gen_ai.tool.*;
+- user and session: with memory, the thread's owner and id (mastra.metadata.resourceId / threadId; the
+  thread is also gen_ai.conversation.id); without, the keys users give them in tracingOptions.metadata,
+  sent as mastra.metadata.userId / sessionId; every other mastra.metadata.* key
   becomes metadata (JSON text parsed); tags from mastra.tags (JSON text).
 Mastra writes the AI SDK's provider id as gen_ai.provider.name ("openai.responses"): mapped like the
 Vercel AI SDK's.
@@ -38,10 +40,12 @@ KINDS = {
     "workflow_run": StepKind.CHAIN,
     "workflow_step": StepKind.CHAIN,
     "processor_run": StepKind.CHAIN,
+    "memory_operation": StepKind.SPAN,
     "generic": StepKind.SPAN,
 }
 
-_USER_KEYS = ("userId", "user_id")
+# resourceId: the owner of a memory thread, "a stable identifier for the user" in Mastra's docs.
+_USER_KEYS = ("userId", "user_id", "resourceId")
 _SESSION_KEYS = ("sessionId", "session_id", "threadId", "thread_id")
 _METADATA = "mastra.metadata."
 
@@ -84,8 +88,11 @@ def extract(span: Span, d: Draft) -> None:
                 d.input = found
                 del attrs[key]
         _output(d, f"mastra.{span_type}.output")
-    elif span_type == "model_chunk":
-        d.fill_payload("output", "mastra.model_chunk.output")
+    if isinstance(span_type, str):
+        # Any other payload (model_chunk, processor_run, memory_operation, one not converted above):
+        # parsed, as sent.
+        d.fill_payload("input", f"mastra.{span_type}.input")
+        d.fill_payload("output", f"mastra.{span_type}.output")
 
 
 def _metadata(d: Draft) -> None:

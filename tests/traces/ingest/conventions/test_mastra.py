@@ -90,3 +90,21 @@ def test_unknown_span_types_and_odd_payloads_stay_as_sent() -> None:
     assert step is not None
     assert (step.kind, step.convention, step.input) == (StepKind.SPAN, "mastra", None)
     assert step.attributes["mastra.model_step.input"] == 7
+
+
+def test_with_memory_the_threads_owner_and_id_are_user_and_session() -> None:
+    steps = steps_of("mastra", "agent_run_memory")
+    assert {(s.user_id, s.session_id) for s in steps} == {("user-42", "sess-mastra-2")}  # resourceId / threadId
+    run, failed_run = of_kind(steps, StepKind.AGENT)
+    assert text_of(run.output[0]) == ANSWER
+    # The memory's own spans keep their payloads, parsed: the history it loaded and saved.
+    memory = [s for s in steps if s.attributes.get("mastra.span.type") == "memory_operation"]
+    assert memory and all(s.kind is StepKind.SPAN for s in memory)
+    saved = [s for s in memory if s.trace_id == run.trace_id and s.output]
+    assert saved and isinstance(saved[-1].output["messages"], list)
+    (processor, _) = (s for s in steps if s.attributes.get("mastra.span.type") == "processor_run")
+    assert processor.kind is StepKind.CHAIN and isinstance(processor.input, dict)
+    assert failed_run.input == [
+        {"role": "system", "parts": [{"type": "text", "content": "You are a weather assistant. Use the tools."}]},
+        {"role": "user", "parts": [{"type": "text", "content": "FAIL: now summarize the whole week."}]},
+    ]
