@@ -176,6 +176,8 @@ INGEST_MAX_BODY_BYTES = _int("INGEST_MAX_BODY_BYTES", 64 * 1024 * 1024)
 INGEST_RETRY_AFTER_SECONDS = _int("INGEST_RETRY_AFTER_SECONDS", 5)
 # How long a batch may wait for a row or table lock before ingest gives up with 503 (exporters retry).
 INGEST_LOCK_TIMEOUT_MS = _int("INGEST_LOCK_TIMEOUT_MS", 5000)
+# OTLP/gRPC (`agentops grpc`, and `agentops up` beside the web): 4317 is the port OTLP/gRPC exporters use.
+GRPC_PORT = _int("GRPC_PORT", 4317)
 
 # --- Static files -------------------------------------------------------------------------------
 STATIC_URL = "/static/"

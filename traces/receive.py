@@ -2,7 +2,8 @@
 (traces.otlp_grpc) share, so that both authenticate, decode, store and log a batch the same way.
 
 - `ingest_secret` / `authenticate`: the ingest key from `Authorization: Bearer aok_...` or `x-api-key`
-  (HTTP headers and gRPC metadata alike); `Unauthenticated` when it is missing, wrong or revoked.
+  (HTTP headers and gRPC metadata alike); `Unauthenticated` when it is missing, wrong or revoked,
+  `Unavailable` when the database cannot be asked.
 - `store`: decode -> normalize -> stage -> store in one transaction (committed on return), with the
   garbage collector paused; `IngestError` when the body cannot be read, `Unavailable` when the database
   cannot take the batch (unreachable, a lock not granted in time, a failed transaction): the batch was
@@ -16,6 +17,8 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import psycopg
@@ -47,14 +50,30 @@ def ingest_secret(authorization: str, api_key: str) -> str:
     return api_key.strip()
 
 
-def authenticate(secret: str) -> int:
-    """The id of the project an active ingest key `secret` belongs to."""
+def authenticate(secret: str, **extra: Any) -> int:
+    """The id of the project an active ingest key `secret` belongs to; Unavailable when the database
+    cannot say (an outage reaches the key lookup first)."""
     if not secret:
         raise Unauthenticated("missing ingest key: send 'Authorization: Bearer <key>'")
-    key = active_ingest_key(secret)
+    with _unavailable_on_database_errors(**extra):
+        key = active_ingest_key(secret)
     if key is None:
         raise Unauthenticated("invalid or revoked ingest key")
     return key.project_id
+
+
+@contextmanager
+def _unavailable_on_database_errors(**extra: Any) -> Iterator[None]:
+    try:
+        yield
+    # The store talks to psycopg directly (COPY), so its errors arrive unwrapped by Django: both kinds.
+    except (OperationalError, InterfaceError, psycopg.OperationalError, psycopg.InterfaceError) as exc:
+        log.warning("ingest unavailable", extra={"event": "ingest.unavailable", "error": str(exc), **extra})
+        raise Unavailable("the database is unavailable; retry later") from exc
+    except (DatabaseError, psycopg.DatabaseError) as exc:
+        # e.g. serialization failures or lock timeouts under load: the batch was rolled back whole.
+        log.warning("ingest store failed", extra={"event": "ingest.store_failed", "error": str(exc), **extra})
+        raise Unavailable("the batch could not be stored; retry later") from exc
 
 
 def _ingest(body: bytes, media: str, project_id: int) -> IngestResult:
@@ -68,17 +87,8 @@ def store(
 ) -> IngestResult:
     """Store a decompressed ExportTraceServiceRequest for a project; logs `ingest.stored` (with `extra`,
     and the wall and CPU milliseconds since `started` / `cpu_started`) once it is committed."""
-    try:
-        with collections_paused():
-            result = _ingest(body, media, project_id)
-    # The store talks to psycopg directly (COPY), so its errors arrive unwrapped by Django: both kinds.
-    except (OperationalError, InterfaceError, psycopg.OperationalError, psycopg.InterfaceError) as exc:
-        log.warning("ingest unavailable", extra={"event": "ingest.unavailable", "error": str(exc), **extra})
-        raise Unavailable("the database is unavailable; retry later") from exc
-    except (DatabaseError, psycopg.DatabaseError) as exc:
-        # e.g. serialization failures or lock timeouts under load: the batch was rolled back whole.
-        log.warning("ingest store failed", extra={"event": "ingest.store_failed", "error": str(exc), **extra})
-        raise Unavailable("the batch could not be stored; retry later") from exc
+    with _unavailable_on_database_errors(**extra), collections_paused():
+        result = _ingest(body, media, project_id)
     log.info(
         "ingest stored",
         extra={

@@ -97,11 +97,11 @@ def agentops(*args: str, env: dict[str, str]) -> dict[str, Any]:
     return json.loads(result.stdout) if "--json" in args else {}
 
 
-@pytest.fixture
-def web(postgres: Postgres, tmp_path: Path) -> Iterator[tuple[UpProcess, str]]:
-    """`agentops web` on the separate PostgreSQL, with a project; yields the process and an ingest key."""
+def project_on(postgres: Postgres, home: Path) -> tuple[dict[str, str], str]:
+    """The environment of agentops processes on the separate PostgreSQL, migrated and given a project;
+    and the project's ingest key."""
     env = agentops_env(
-        tmp_path / "home",
+        home,
         DATABASE_URL=postgres.uri.replace("postgresql://", "postgres://", 1),
         INGEST_RETRY_AFTER_SECONDS=str(RETRY_AFTER),
         LOG_LEVEL="INFO",
@@ -109,6 +109,13 @@ def web(postgres: Postgres, tmp_path: Path) -> Iterator[tuple[UpProcess, str]]:
     agentops("migrate", "--no-input", env=env)
     agentops("createorg", "Acme", "--slug", "acme", "--json", env=env)
     key = agentops("createproject", "Support", "--org", "acme", "--slug", "support", "--json", env=env)["ingest_key"]
+    return env, key
+
+
+@pytest.fixture
+def web(postgres: Postgres, tmp_path: Path) -> Iterator[tuple[UpProcess, str]]:
+    """`agentops web` on the separate PostgreSQL, with a project; yields the process and an ingest key."""
+    env, key = project_on(postgres, tmp_path / "home")
     port = free_port()
     popen = subprocess.Popen(
         [sys.executable, "-m", "agentops", "web", "--port", str(port), "--workers", "1", "--threads", "1"],
