@@ -1,6 +1,7 @@
-"""The real OpenTelemetry JS SDK and its OTLP/HTTP exporters (JSON and protobuf, gzip or not) against a
-real `agentops web` (gunicorn), configured as a Node.js user configures them (OTEL_EXPORTER_OTLP_ENDPOINT,
-OTEL_EXPORTER_OTLP_HEADERS, OTEL_EXPORTER_OTLP_COMPRESSION); the run is read back through the REST API.
+"""The real OpenTelemetry JS SDK and its OTLP exporters against real agentops processes, configured as a
+Node.js user configures them (OTEL_EXPORTER_OTLP_ENDPOINT, OTEL_EXPORTER_OTLP_HEADERS,
+OTEL_EXPORTER_OTLP_COMPRESSION): OTLP/HTTP JSON and protobuf, gzip or not, against `agentops web`
+(gunicorn); OTLP/gRPC (@grpc/grpc-js) against `agentops grpc`. The run is read back through the REST API.
 
 The JS exporters stream every body (Transfer-Encoding: chunked, no Content-Length): this is the path on
 which Node.js agents could not send at all. The Node project is tests/fixtures/otlp/js/otel (exact pins
@@ -84,13 +85,22 @@ def web(django_db_setup: None, tmp_path_factory: pytest.TempPathFactory) -> Iter
         yield process
 
 
+@pytest.fixture(scope="module")
+def grpc_server(django_db_setup: None, tmp_path_factory: pytest.TempPathFactory) -> Iterator[UpProcess]:
+    """One `agentops grpc` on the test database for the module's tests."""
+    home = tmp_path_factory.mktemp("grpc") / "home"
+    with serve("grpc", home, "--threads", "2", LOG_LEVEL="INFO") as process:
+        assert process.wait_for_output("agentops grpc: OTLP/gRPC on"), process.output
+        yield process
+
+
 def js_export(
-    node_project: Path, web: UpProcess, setup: IngestSetup, protocol: str, compression: str
+    node_project: Path, server: UpProcess, setup: IngestSetup, protocol: str, compression: str
 ) -> dict[str, Any]:
     """Run the JS agent: it exports its run once and prints the ids it made (hex)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("OTEL_")}
     env.update(
-        OTEL_EXPORTER_OTLP_ENDPOINT=web.url(""),
+        OTEL_EXPORTER_OTLP_ENDPOINT=server.url(""),
         OTEL_EXPORTER_OTLP_HEADERS=f"Authorization=Bearer%20{setup.key}",
         OTEL_EXPORTER_OTLP_COMPRESSION=compression,
     )
@@ -102,7 +112,7 @@ def js_export(
         text=True,
         timeout=NODE_DEADLINE,
     )
-    assert result.returncode == 0, (result.stdout, result.stderr[-3000:], web.output[-3000:])
+    assert result.returncode == 0, (result.stdout, result.stderr[-3000:], server.output[-3000:])
     ids: dict[str, Any] = json.loads(result.stdout)
     # One request, accepted: the exporter saw success (code 0 is ExportResultCode.SUCCESS).
     assert ids["results"] == [{"code": 0, "error": None}]
@@ -134,9 +144,20 @@ def test_a_node_agent_run_reads_back_through_the_api(
     node_project: Path, web: UpProcess, ingest: IngestSetup, protocol: str, compression: str
 ) -> None:
     ids = js_export(node_project, web, ingest, protocol, compression)
+    assert_run(fetch_run(ingest, ids["trace_id"]), ids)
 
-    run = fetch_run(ingest, ids["trace_id"])
 
+@pytest.mark.parametrize("compression", ["none", "gzip"])
+def test_the_node_grpc_exporter_run_reads_back_through_the_api(
+    node_project: Path, grpc_server: UpProcess, ingest: IngestSetup, compression: str
+) -> None:
+    # @grpc/grpc-js, another gRPC implementation than the Python exporter's: the same run, the same fields.
+    ids = js_export(node_project, grpc_server, ingest, "grpc", compression)
+    assert_run(fetch_run(ingest, ids["trace_id"]), ids)
+
+
+def assert_run(run: dict[str, Any], ids: dict[str, Any]) -> None:
+    """The run export.mjs made, as the API must show it."""
     start_ns = int(ids["start_ns"])
     assert run["trace_id"] == ids["trace_id"]
     assert run["name"] == "invoke_agent support-bot-js"
