@@ -163,12 +163,16 @@ def _response(d: Draft, *, final: bool = False) -> None:
         parts.append(m.text(text))
     if not (final and parts) and isinstance(calls, list) and all(isinstance(c, dict) for c in calls):
         parts.extend(m.tool_call(c.get("toolCallId"), c.get("toolName"), _call_input(c)) for c in calls)
-        attrs.pop("ai.response.toolCalls", None)
+        if all(c.keys() <= _CALL_KEYS for c in calls):  # else it holds more than the parts: kept
+            attrs.pop("ai.response.toolCalls", None)
     if not parts:
         return
     attrs.pop("ai.response.text", None)
     finish = as_str(attrs.get("ai.response.finishReason"))
     d.output = [m.message("assistant", parts, finish_reason=finish)]
+
+
+_CALL_KEYS = frozenset({"toolCallId", "toolName", "input", "args", "type", "toolCallType"})
 
 
 def _call_input(call: dict[str, Any]) -> Any:

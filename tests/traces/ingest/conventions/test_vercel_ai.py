@@ -233,3 +233,22 @@ def test_an_embedding_call_and_its_wrapper() -> None:
     assert call.usage_is_aggregate is False
     # The wrapper repeats its call's usage: a chain's usage is a sum, never added to the run again.
     assert (wrapper.kind, wrapper.input_tokens, wrapper.usage_is_aggregate) == (StepKind.CHAIN, 9, True)
+
+
+def test_tool_calls_with_more_than_a_part_holds_stay_in_attributes() -> None:
+    calls = '[{"toolCallId":"t1","toolName":"get_weather","input":{"city":"Oslo"},"providerMetadata":{"x":{"id":"i"}}}]'
+    step = _one(
+        normalize(
+            make_span(
+                {"ai.operationId": "ai.generateText.doGenerate", "ai.response.toolCalls": calls},
+                name="ai.generateText.doGenerate",
+            )
+        )
+    )
+    assert step.output == [
+        {
+            "role": "assistant",
+            "parts": [{"type": "tool_call", "id": "t1", "name": "get_weather", "arguments": {"city": "Oslo"}}],
+        }
+    ]
+    assert step.attributes["ai.response.toolCalls"] == calls
