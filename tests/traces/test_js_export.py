@@ -2,6 +2,8 @@
 Node.js user configures them (OTEL_EXPORTER_OTLP_ENDPOINT, OTEL_EXPORTER_OTLP_HEADERS,
 OTEL_EXPORTER_OTLP_COMPRESSION): OTLP/HTTP JSON and protobuf, gzip or not, against `agentops web`
 (gunicorn); OTLP/gRPC (@grpc/grpc-js) against `agentops grpc`. The run is read back through the REST API.
+And the Vercel AI SDK itself (AI SDK 6 and 7, their capture scenarios) on a fake OpenAI API, exporting to
+`agentops web`: what a Node.js agent built with it shows.
 
 The JS exporters stream every body (Transfer-Encoding: chunked, no Content-Length): this is the path on
 which Node.js agents could not send at all. The Node project is tests/fixtures/otlp/js/otel (exact pins
@@ -26,6 +28,7 @@ from django.test import Client
 from genai_prices import Usage, calc_price
 
 from tests.agentops.conftest import UpProcess
+from tests.fixtures.otlp.fakes import FakeOpenAI
 from tests.traces.conftest import IngestSetup, api_get
 from tests.traces.servers import serve
 
@@ -59,15 +62,19 @@ def _tool(name: str) -> str:
     return path
 
 
+def installed(project: Path) -> Path:
+    """A Node project with its locked packages installed (`npm ci` on a fresh clone)."""
+    node = _tool("node")
+    if not (project / "node_modules").is_dir():
+        subprocess.run([_tool("npm"), "ci", "--no-audit", "--no-fund"], cwd=project, check=True, timeout=600)
+    version = subprocess.run([node, "--version"], capture_output=True, text=True, check=True).stdout
+    assert int(version.lstrip("v").split(".")[0]) >= 20, f"Node.js {version} is too old for the pinned packages"
+    return project
+
+
 @pytest.fixture(scope="session")
 def node_project() -> Path:
-    """The Node project with its locked packages installed (`npm ci` on a fresh clone)."""
-    node = _tool("node")
-    if not (NODE_PROJECT / "node_modules").is_dir():
-        subprocess.run([_tool("npm"), "ci", "--no-audit", "--no-fund"], cwd=NODE_PROJECT, check=True, timeout=600)
-    version = subprocess.run([node, "--version"], capture_output=True, text=True, check=True).stdout
-    assert int(version.lstrip("v").split(".")[0]) >= 18, f"Node.js {version} is too old for the pinned SDK"
-    return NODE_PROJECT
+    return installed(NODE_PROJECT)
 
 
 @pytest.fixture(scope="module")
@@ -194,3 +201,44 @@ def assert_run(run: dict[str, Any], ids: dict[str, Any]) -> None:
     assert (tool["input"], tool["output"]) == ({"order_id": "A-100"}, {"status": "shipped"})
     assert (failed["kind"], failed["status"], failed["error_type"]) == ("LLM", "error", "BadRequestError")
     assert failed["error"] == "Error code: 400 - this model does not support tools"
+
+
+@pytest.mark.parametrize(
+    ("folder", "case", "steps"),
+    [("vercel_ai_v6", "agent_run_v6", 4), ("vercel_ai", "agent_run", 6)],
+    ids=["ai-6-experimental-telemetry", "ai-7-ai-sdk-otel"],
+)
+def test_a_vercel_ai_sdk_agent_reads_back_through_the_api(
+    web: UpProcess, ingest: IngestSetup, folder: str, case: str, steps: int
+) -> None:
+    """The Vercel AI SDK itself (its capture scenario, tests/fixtures/otlp/js/<folder>) against a local
+    fake of the OpenAI API, exporting to the real server: the agent, its calls and its messages."""
+    project = installed(NODE_PROJECT.parent / folder)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("OTEL_")}
+    env["OTEL_EXPORTER_OTLP_HEADERS"] = f"Authorization=Bearer%20{ingest.key}"  # the exporter adds it
+    with FakeOpenAI() as fake:
+        result = subprocess.run(
+            [_tool("node"), "scenario.mjs", case, fake.base_url, web.url("")],
+            cwd=project,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=NODE_DEADLINE,
+        )
+    assert result.returncode == 0, (result.stdout, result.stderr[-3000:], web.output[-3000:])
+
+    listed = api_get(Client(), f"/api/v1/projects/{ingest.project.slug}/runs/", ingest)["results"]
+    (ok,) = [r for r in listed if r["status"] != "error"]
+    (failed,) = [r for r in listed if r["status"] == "error"]
+    assert ok["agent"] == "weather-agent"
+    assert (ok["step_count"], ok["llm_calls"], ok["tool_calls"], ok["error_count"]) == (steps, 2, 1, 0)
+    assert (ok["input_tokens"], ok["output_tokens"]) == (480, 30)
+    assert ok["cost_usd"] > 0 and ok["cost_complete"] is True
+    assert ok["tools"] == ["get_weather"]
+    assert (ok["user_id"], ok["session_id"]) == ("user-42", "sess-vercel-1")
+    assert (ok["input_preview"], ok["output_preview"]) == (
+        "What is the weather in Paris?",
+        "It is sunny in Paris, 21 degrees.",
+    )
+    assert (failed["agent"], failed["llm_calls"], failed["input_tokens"]) == ("weather-agent", 1, 0)
+    assert failed["input_preview"] == "FAIL: now summarize the whole week."
