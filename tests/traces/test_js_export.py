@@ -230,7 +230,7 @@ def test_a_vercel_ai_sdk_agent_reads_back_through_the_api(
     listed = api_get(Client(), f"/api/v1/projects/{ingest.project.slug}/runs/", ingest)["results"]
     (ok,) = [r for r in listed if r["status"] != "error"]
     (failed,) = [r for r in listed if r["status"] == "error"]
-    assert ok["agent"] == "weather-agent"
+    assert ok["agent"] == "weather_agent"  # functionId, not the service name (weather-agent)
     assert (ok["step_count"], ok["llm_calls"], ok["tool_calls"], ok["error_count"]) == (steps, 2, 1, 0)
     assert (ok["input_tokens"], ok["output_tokens"]) == (480, 30)
     assert ok["cost_usd"] > 0 and ok["cost_complete"] is True
@@ -240,5 +240,5 @@ def test_a_vercel_ai_sdk_agent_reads_back_through_the_api(
         "What is the weather in Paris?",
         "It is sunny in Paris, 21 degrees.",
     )
-    assert (failed["agent"], failed["llm_calls"], failed["input_tokens"]) == ("weather-agent", 1, 0)
+    assert (failed["agent"], failed["llm_calls"], failed["input_tokens"]) == ("weather_agent", 1, 0)
     assert failed["input_preview"] == "FAIL: now summarize the whole week."

@@ -33,7 +33,7 @@ def test_ai_spans_become_agent_llm_and_tool_steps(case: str) -> None:
 
     # The loop: the agent named by functionId, its question and answer, usage summed over its steps.
     assert run.name == "ai.generateText"
-    assert run.agent_name == "weather-agent"
+    assert run.agent_name == "weather_agent"
     assert [(m["role"], text_of(m)) for m in run.input] == [
         ("system", "You are a weather assistant. Use the tools."),
         ("user", "What is the weather in Paris?"),
@@ -98,7 +98,7 @@ def test_ai_spans_become_agent_llm_and_tool_steps(case: str) -> None:
 def test_otel_genai_spans_of_ai_sdk_7_with_step_spans_and_runtime_context() -> None:
     steps = steps_of("vercel_ai", "agent_run")
     run, failed_run = of_kind(steps, StepKind.AGENT)
-    assert (run.agent_name, run.user_id, run.session_id) == ("weather-agent", "user-42", "sess-vercel-1")
+    assert (run.agent_name, run.user_id, run.session_id) == ("weather_agent", "user-42", "sess-vercel-1")
     assert run.metadata == {"tenant": "acme"}
     steps_1_and_2 = [s for s in of_kind(steps, StepKind.CHAIN) if s.trace_id == run.trace_id]
     assert [s.name for s in steps_1_and_2] == ["step 1", "step 2"]  # agent_step: CHAIN, not generic
