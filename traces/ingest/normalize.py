@@ -24,10 +24,12 @@ from traces.ingest.conventions import (
     google_adk,
     langfuse,
     logfire,
+    mastra,
     mlflow,
     openinference,
     openllmetry,
     otel_genai,
+    vercel_ai,
 )
 from traces.ingest.conventions.base import Draft, as_str, jsonable, jsonable_with_text
 from traces.ingest.duplicates import mark_duplicate_calls
@@ -36,11 +38,13 @@ from traces.ingest.steps import MODEL_CALL_KINDS, Step, StepKind
 
 # Primary convention: the first whose marker the span carries. Product SDKs first (their spans also
 # carry gen_ai.*), OTel GenAI last.
-CONVENTIONS = (langfuse, logfire, openinference, openllmetry, mlflow, google_adk, otel_genai)
+CONVENTIONS = (langfuse, logfire, openinference, openllmetry, mlflow, google_adk, mastra, vercel_ai, otel_genai)
 DROP_RULES = (logfire.drop,)
 # Kind signals, strongest first (Langfuse's order): explicit product attributes (Langfuse, MLflow),
-# OpenInference, gen_ai.operation.name, OpenLLMetry.
-KIND_SOURCES = (langfuse.kind, mlflow.kind, openinference.kind, otel_genai.kind, openllmetry.kind)
+# OpenInference, the frameworks' own (Mastra, Vercel AI SDK), gen_ai.operation.name, OpenLLMetry.
+KIND_SOURCES = (
+    langfuse.kind, mlflow.kind, openinference.kind, mastra.kind, vercel_ai.kind, otel_genai.kind, openllmetry.kind,
+)  # fmt: skip
 
 _TOOL_SIGNALS = ("gen_ai.tool.name", "gen_ai.tool.call.id", "tool.name", "tool.id")
 _MODEL_SIGNALS = ("gen_ai.request.model", "gen_ai.response.model", "llm.model_name")

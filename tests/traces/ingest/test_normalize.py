@@ -171,6 +171,9 @@ def test_ids_times_status_and_exception_events() -> None:
     assert unfinished is not None and unfinished.end_ns is None
 
 
+_DISCRIMINATORS = frozenset({"function", "tool-call", "tool-result", "json"})
+
+
 def _leaves(value: Any) -> list[Any]:
     """The scalar leaves of an attribute value, with JSON text parsed, as they must reappear."""
     if isinstance(value, str):
@@ -184,8 +187,14 @@ def _leaves(value: Any) -> list[Any]:
             return _leaves(parsed)
         return [value] if value else []
     if isinstance(value, dict):
-        # OpenAI's tool call discriminator {"type": "function"} is what a canonical tool_call part is.
-        return [leaf for k, v in value.items() if (k, v) != ("type", "function") for leaf in _leaves(v)]
+        # Type discriminators that a canonical part's own "type" stands for: OpenAI's {"type": "function"}
+        # tool call, the AI SDK's tool-call / tool-result parts and its {"type": "json", "value"} result.
+        return [
+            leaf
+            for k, v in value.items()
+            if not (k == "type" and isinstance(v, str) and v in _DISCRIMINATORS)
+            for leaf in _leaves(v)
+        ]
     if isinstance(value, (list, tuple)):
         return [leaf for v in value for leaf in _leaves(v)]
     if isinstance(value, bool) or value is None:

@@ -26,6 +26,9 @@ def test_every_convention_has_a_captured_case() -> None:
         "anthropic",
         "mlflow",
         "phoenix",
+        "vercel_ai",
+        "langchain_js",
+        "mastra",
     }
 
 
