@@ -289,6 +289,9 @@ class LogRecord(models.Model):
     trace_id = models.UUIDField()
     span_id = models.BigIntegerField()  # signed 64-bit, as Step.span_id (traces.ids)
     time = models.DateTimeField()  # the record's time, else its observed time
+    # The same, to the nanosecond: records of one call are often less than a microsecond apart, and are
+    # shown in the order they were made.
+    time_ns = models.BigIntegerField()
     observed_time = models.DateTimeField(null=True)
     severity_number = models.SmallIntegerField(default=0)
     severity_text = models.TextField(blank=True, default="")

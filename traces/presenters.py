@@ -1,5 +1,13 @@
 """Runs and steps as plain dicts for the API and JSON export (ids as lowercase hex, as in OTLP/JSON).
 
+A step's log records (POST /v1/logs) are a `logs` list beside its span `events`, in time order: kept
+apart because they are not part of the span as sent (the export of a span's events stays what the SDK
+sent), and each source has its own fields. For a caller without the payload permission a record is its
+time and event name only. When a step has no input or output of its own and its records carry GenAI
+message events (gen_ai.user.message, gen_ai.choice, ...: what older OTel GenAI instrumentations send
+to /v1/logs instead of the span), its `input` / `output` are the messages made of them, converted as
+span events are (traces.ingest.conventions.otel_genai), and `derived_from_logs` names those fields.
+
 Plain functions rather than DRF serializers: a run of thousands of steps is turned into JSON on every
 replay, and this is several times cheaper per step.
 """
@@ -10,7 +18,9 @@ from decimal import Decimal
 from typing import Any
 
 from traces.ids import span_hex
-from traces.models import Run, Step
+from traces.ingest.conventions.otel_genai import event_input, event_output
+from traces.ingest.spans import SpanEvent
+from traces.models import LogRecord, Run, Step
 
 
 def _money(value: Decimal | None) -> float | None:
@@ -124,3 +134,48 @@ def step_tree(steps: list[dict[str, Any]]) -> list[dict[str, Any]]:
         parent = parent_of[s["span_id"]]
         (by_id[parent]["children"] if parent is not None else roots).append(s)
     return roots
+
+
+def log_dict(record: LogRecord, *, payloads: bool) -> dict[str, Any]:
+    data: dict[str, Any] = {
+        "time": record.time.isoformat(),
+        "time_ns": record.time_ns,
+        "event_name": record.event_name,
+    }
+    if payloads:
+        data |= {
+            "observed_time": record.observed_time.isoformat() if record.observed_time else None,
+            "severity_number": record.severity_number,
+            "severity_text": record.severity_text,
+            "body": record.body,
+            "attributes": record.attributes,
+            "scope": record.scope_name,
+        }
+    return data
+
+
+def _as_event(log: dict[str, Any]) -> SpanEvent:
+    """A log record as the span event an older instrumentation would have written: its body's fields
+    (content, tool_calls, message, ...) as the event's attributes."""
+    body = log.get("body")
+    fields = body if isinstance(body, dict) else {"content": body}
+    return SpanEvent(log["event_name"], log["time_ns"], {**(log.get("attributes") or {}), **fields})
+
+
+def with_logs(data: dict[str, Any], logs: list[dict[str, Any]]) -> dict[str, Any]:
+    """`data` (a step_dict) with its log records (log_dicts, in time order) and, when it carries payloads
+    but has no input or output of its own, the messages its records hold."""
+    data["logs"] = logs
+    if not logs or "input" not in data:
+        return data
+    events = [_as_event(log) for log in logs if log.get("event_name")]
+    derived = []
+    for field, convert in (("input", event_input), ("output", event_output)):
+        if data[field] is None and events:
+            messages = convert(events)
+            if messages:
+                data[field] = messages
+                derived.append(field)
+    if derived:
+        data["derived_from_logs"] = derived
+    return data

@@ -273,6 +273,7 @@ LOG_COLUMNS = (
     "trace_id",
     "span_id",
     "time",
+    "time_ns",
     "observed_time",
     "severity_number",
     "severity_text",
@@ -326,6 +327,7 @@ def stage_logs(records: Sequence[LogRecord], *, project_id: int, policy: Redacti
                 "trace_id": record.trace_id.hex(),
                 "span_id": span_id,
                 "time": timestamp_text(record.time_unix_nano),
+                "time_ns": record.time_unix_nano,
                 "observed_time": timestamp_text(record.observed_time_unix_nano)
                 if record.observed_time_unix_nano
                 else None,

@@ -28,7 +28,7 @@ from agentops.tenancy.roles import Perm
 from traces import replay
 from traces.ids import span_from_hex, span_hex, trace_from_hex
 from traces.models import Run
-from traces.presenters import run_dict, step_dict, step_tree
+from traces.presenters import log_dict, run_dict, step_dict, step_tree, with_logs
 from traces.selectors import project_run
 from traces.selectors import replay as selectors
 
@@ -79,10 +79,17 @@ def run_replay(request: HttpRequest, project: Project, trace_id: str) -> HttpRes
 
 
 def _with_payloads(project: Project, run: Run, order: list[dict[str, Any]], positions: list[int]) -> dict[int, Any]:
-    """The steps at `positions` of the player order, as full dicts with their payloads."""
+    """The steps at `positions` of the player order, as full dicts with their payloads and log records
+    (whose messages stand in for an input or output a step has not: see presenters.with_logs)."""
     wanted = {span_from_hex(order[i]["span_id"]): i for i in positions}
     loaded = selectors.steps_with_payloads(project, run, wanted, events=True)
-    return {wanted[span]: step_dict(step, payloads=True, full=True) for span, step in loaded.items()}
+    logs = selectors.step_logs(project, run.trace_id, wanted, payloads=True)
+    return {
+        wanted[span]: with_logs(
+            step_dict(step, payloads=True, full=True), [log_dict(r, payloads=True) for r in logs.get(span, [])]
+        )
+        for span, step in loaded.items()
+    }
 
 
 def _payload_context(project: Project, run: Run, order: list[dict[str, Any]], index: int) -> dict[str, Any]:
@@ -99,6 +106,8 @@ def _payload_context(project: Project, run: Run, order: list[dict[str, Any]], in
         "output_pretty": replay.pretty(output),
         "attributes_pretty": replay.pretty(step.get("attributes") or {}),
         "exceptions": replay.exceptions(step.get("events")),
+        "timeline": replay.event_timeline(step.get("events"), step.get("logs")),
+        "derived_from_logs": step.get("derived_from_logs", []),
     }
 
 
@@ -125,6 +134,10 @@ def run_step_panel(request: HttpRequest, project: Project, trace_id: str, span_i
     }
     if payloads:
         context |= _payload_context(project, run, order, index)
+    else:  # a log record's time and name only: its body and attributes are payload, and not read
+        span = span_from_hex(span_id)
+        records = selectors.step_logs(project, run.trace_id, [span], payloads=False).get(span, [])
+        context["timeline"] = replay.event_timeline(None, [log_dict(r, payloads=False) for r in records])
     return render(request, "traces/replay/_step_panel.html", context)
 
 
