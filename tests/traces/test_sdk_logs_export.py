@@ -110,6 +110,7 @@ def test_the_sdk_metric_exporter_is_answered_with_partial_success(live_server: A
     meter.create_histogram("gen_ai.client.operation.duration").record(0.4)
     data = reader.get_metrics_data()
     meters.shutdown()
+    assert data is not None
     headers = {"Authorization": f"Bearer {ingest.key}"}
 
     exporter = OTLPMetricExporter(endpoint=f"{live_server.url}/v1/metrics", headers=headers)
