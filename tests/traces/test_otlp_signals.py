@@ -16,6 +16,7 @@ from django.urls import reverse
 from google.rpc import status_pb2
 from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceResponse
 from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import ExportMetricsServiceResponse
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceResponse
 from opentelemetry.proto.common.v1.common_pb2 import AnyValue
 
 from tests.traces.conftest import JSON, PROTOBUF, IngestSetup
@@ -216,6 +217,9 @@ def test_a_logs_export_posted_to_v1_traces_is_still_rejected_there_record_by_rec
 ) -> None:
     response = post(client, "/v1/traces", encoded(PROTOBUF, record(), record()), key=ingest.key)
     assert response.status_code == 200
+    message = ExportTraceServiceResponse.FromString(response.content).partial_success.error_message
+    assert message.startswith("2 spans rejected; first: log record 0: this is an OTLP logs export")
+    assert "send logs to /v1/logs" in message
     assert stored(ingest) == 0
 
 
