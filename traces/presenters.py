@@ -4,9 +4,11 @@ A step's log records (POST /v1/logs) are a `logs` list beside its span `events`,
 apart because they are not part of the span as sent (the export of a span's events stays what the SDK
 sent), and each source has its own fields. For a caller without the payload permission a record is its
 time and event name only. When a step has no input or output of its own and its records carry GenAI
-message events (gen_ai.user.message, gen_ai.choice, ...: what older OTel GenAI instrumentations send
-to /v1/logs instead of the span), its `input` / `output` are the messages made of them, converted as
-span events are (traces.ingest.conventions.otel_genai), and `derived_from_logs` names those fields.
+message events, its `input` / `output` are the messages made of them, and `derived_from_logs` names
+those fields: gen_ai.user.message, gen_ai.choice, ... (what older OTel GenAI instrumentations send to
+/v1/logs instead of the span), converted as span events are (traces.ingest.conventions.otel_genai); or
+gen_ai.client.inference.operation.details, whose attributes hold gen_ai.input.messages and
+gen_ai.output.messages (current instrumentations with content capture EVENT_ONLY).
 
 Plain functions rather than DRF serializers: a run of thousands of steps is turned into JSON on every
 replay, and this is several times cheaper per step.
@@ -18,6 +20,7 @@ from decimal import Decimal
 from typing import Any
 
 from traces.ids import span_hex
+from traces.ingest import messages as m
 from traces.ingest.conventions.otel_genai import event_input, event_output
 from traces.ingest.spans import SpanEvent
 from traces.models import LogRecord, Run, Step
@@ -162,6 +165,24 @@ def _as_event(log: dict[str, Any]) -> SpanEvent:
     return SpanEvent(log["event_name"], log["time_ns"], {**(log.get("attributes") or {}), **fields})
 
 
+# The newest OTel GenAI event (semconv 1.37+, content capture EVENT_ONLY): one per model call, the
+# messages in the same attributes a span would carry them in.
+DETAILS_EVENT = "gen_ai.client.inference.operation.details"
+
+
+def _details_messages(events: list[SpanEvent], field: str) -> list[m.Message] | None:
+    """The input or output messages of the step's last operation-details event; None without one."""
+    details = [event for event in events if event.name == DETAILS_EVENT]
+    if not details:
+        return None
+    attrs = details[-1].attributes
+    if field == "output":
+        return m.from_otel(attrs["gen_ai.output.messages"]) if "gen_ai.output.messages" in attrs else None
+    found = m.from_otel(attrs["gen_ai.input.messages"]) if "gen_ai.input.messages" in attrs else None
+    system = m.system_message(attrs["gen_ai.system_instructions"]) if "gen_ai.system_instructions" in attrs else None
+    return m.with_system(found, system)
+
+
 def with_logs(data: dict[str, Any], logs: list[dict[str, Any]]) -> dict[str, Any]:
     """`data` (a step_dict) with its log records (log_dicts, in time order) and, when it carries payloads
     but has no input or output of its own, the messages its records hold."""
@@ -172,7 +193,7 @@ def with_logs(data: dict[str, Any], logs: list[dict[str, Any]]) -> dict[str, Any
     derived = []
     for field, convert in (("input", event_input), ("output", event_output)):
         if data[field] is None and events:
-            messages = convert(events)
+            messages = _details_messages(events, field) or convert(events)
             if messages:
                 data[field] = messages
                 derived.append(field)

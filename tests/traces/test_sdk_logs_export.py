@@ -181,3 +181,47 @@ def test_the_captured_v1_28_run_shows_the_messages_its_log_events_carry(live_ser
     assert failed["output"] is None  # the call failed: no choice was emitted
     assert [s["derived_from_logs"] for s in (first, second, failed)] == [["input", "output"]] * 2 + [["input"]]
     assert [len(s["logs"]) for s in (first, second, failed)] == [3, 5, 6]
+
+
+def test_the_captured_event_only_run_shows_the_messages_of_its_operation_details_events(
+    live_server: Any, ingest: IngestSetup
+) -> None:
+    """opentelemetry-instrumentation-openai-v2 2.4b0 with content capture EVENT_ONLY: no messages on the
+    spans; each call's gen_ai.client.inference.operation.details log event holds them as attributes."""
+    headers = {"Authorization": f"Bearer {ingest.key}", "Content-Type": PROTOBUF}
+    for path in ("agent_run_events.pb", "agent_run_events.logs.pb"):
+        signal = "logs" if ".logs." in path else "traces"
+        response = requests.post(
+            f"{live_server.url}/v1/{signal}", data=(FIXTURES / path).read_bytes(), headers=headers, timeout=30
+        )
+        assert (response.status_code, response.content) == (200, b""), (path, response.content[:300])
+
+    chats = [s for s in loader.load_steps("otel_genai", "agent_run_events") if s.kind == "LLM"]
+    assert len(chats) == 3
+    assert all(s.input is None and s.output is None for s in chats)
+    first, second, failed = (get(live_server.url, ingest, ingest.step_url(s.trace_id, s.span_id)) for s in chats)
+    assert first["input"] == [SYSTEM, QUESTION]
+    assert first["output"] == [{**CALL, "finish_reason": "tool_calls"}]
+    assert second["input"][2:] == [
+        CALL,
+        # As the event sent it: the tool's JSON text, not parsed (OTel shape messages are kept as sent).
+        {
+            "role": "tool",
+            "parts": [
+                {
+                    "type": "tool_call_response",
+                    "id": "call_weather_1",
+                    "response": '{"city": "Paris", "sky": "sunny", "celsius": 21}',
+                }
+            ],
+        },
+    ]
+    assert second["output"] == [
+        {"role": "assistant", "parts": [{"type": "text", "content": ANSWER}], "finish_reason": "stop"}
+    ]
+    assert failed["input"][-1] == _user("FAIL: now summarize the whole week.")
+    assert failed["output"] is None
+    assert [s["derived_from_logs"] for s in (first, second, failed)] == [["input", "output"]] * 2 + [["input"]]
+    assert [[log["event_name"] for log in s["logs"]] for s in (first, second, failed)] == [
+        ["gen_ai.client.inference.operation.details"]
+    ] * 3

@@ -217,3 +217,23 @@ def test_messages_are_derived_only_where_the_step_has_none_and_payloads_are_show
 def test_a_timestamp_is_shown_to_the_microsecond() -> None:
     (entry,) = event_timeline([], [{"time_ns": 1_760_000_000 * NS + 123_456_789, "event_name": "x"}])
     assert entry["time"] == "08:53:20.123456"
+
+
+def test_an_operation_details_event_gives_the_messages_in_its_attributes() -> None:
+    details = {
+        "time_ns": 2,
+        "event_name": "gen_ai.client.inference.operation.details",
+        "body": None,
+        "attributes": {
+            "gen_ai.system_instructions": [{"type": "text", "content": "Be brief."}],
+            "gen_ai.input.messages": [{"role": "user", "parts": [{"type": "text", "content": "hi"}]}],
+            "gen_ai.output.messages": [{"role": "assistant", "parts": [{"type": "text", "content": "hello"}]}],
+        },
+    }
+    step = with_logs({"input": None, "output": None}, [details])
+    assert step["input"] == [
+        {"role": "system", "parts": [{"type": "text", "content": "Be brief."}]},
+        {"role": "user", "parts": [{"type": "text", "content": "hi"}]},
+    ]
+    assert step["output"] == [{"role": "assistant", "parts": [{"type": "text", "content": "hello"}]}]
+    assert step["derived_from_logs"] == ["input", "output"]
