@@ -237,3 +237,19 @@ def test_an_operation_details_event_gives_the_messages_in_its_attributes() -> No
     ]
     assert step["output"] == [{"role": "assistant", "parts": [{"type": "text", "content": "hello"}]}]
     assert step["derived_from_logs"] == ["input", "output"]
+
+
+def test_the_export_holds_each_steps_records_for_what_the_caller_may_see(personas: Any) -> None:
+    trace = make_run(personas.project, without_messages(AgentTrace(), CHAT0))
+    post_logs(personas.project, genai_events(trace, CHAT0))
+    url = reverse("run_export", kwargs={"slug": personas.project.slug, "trace_id": trace.trace_hex})
+    for user, fields in ((personas.engineer, "body"), (personas.viewer, None)):
+        client = Client()
+        client.force_login(user)
+        steps = {s["span_id"]: s for s in client.get(url).json()["steps"]}
+        chat = steps[trace.spans[CHAT0].span_id.hex()]
+        assert [log["event_name"] for log in chat["logs"]][-1] == "gen_ai.choice"
+        assert all((fields in log) == (fields is not None) for log in chat["logs"])
+        assert steps[trace.spans[TOOL].span_id.hex()]["logs"] == []
+        if fields:
+            assert chat["output"] == [CHOICE]

@@ -74,11 +74,14 @@ LOG_PAYLOAD_FIELDS = ("body", "attributes", "observed_time", "severity_number", 
 
 
 def step_logs(
-    project: Project, trace_id: uuid.UUID, span_ids: Iterable[int], *, payloads: bool
+    project: Project, trace_id: uuid.UUID, span_ids: Iterable[int] | None, *, payloads: bool
 ) -> dict[int, list[LogRecord]]:
-    """The log records of some steps of one run, by span id, each step's in time order; one query. Without
-    `payloads`, only each record's time and event name are read."""
-    records = LogRecord.objects.filter(project=project, trace_id=trace_id, span_id__in=list(span_ids))
+    """The log records of some steps of one run (all of its records when `span_ids` is None), by span id,
+    each step's in time order; one query. Without `payloads`, only each record's time and event name are
+    read."""
+    records = LogRecord.objects.filter(project=project, trace_id=trace_id)
+    if span_ids is not None:
+        records = records.filter(span_id__in=list(span_ids))
     if not payloads:
         records = records.defer(*LOG_PAYLOAD_FIELDS)
     found: dict[int, list[LogRecord]] = {}

@@ -4,7 +4,8 @@ GET /p/<slug>/runs/<trace_id>/                    the replay page: span tree, wa
                                                    player (?step=<n> opens at player position n)
 GET /p/<slug>/runs/<trace_id>/steps/<span_id>/    the panel of one step (an HTML fragment, fetched by
                                                    the player when the step becomes current)
-GET /p/<slug>/runs/<trace_id>/export.json         the run and its steps as a JSON attachment
+GET /p/<slug>/runs/<trace_id>/export.json         the run and its steps (with their log records) as a
+                                                   JSON attachment
 GET /p/<slug>/compare/?a=<trace_id>&b=<trace_id>  two runs side by side, first divergence marked
 
 Every page goes through `project_view` (outsiders get 404). A run or step that is not in the project,
@@ -146,8 +147,13 @@ def run_export(request: HttpRequest, project: Project, trace_id: str) -> HttpRes
     run = _run(project, trace_id)
     payloads = _payloads(request, project)
     data = run_dict(run, payloads=payloads)
+    logs = selectors.step_logs(project, run.trace_id, None, payloads=payloads)
     data["steps"] = [
-        step_dict(s, payloads=payloads, full=True) for s in selectors.export_steps(project, run, payloads=payloads)
+        with_logs(
+            step_dict(s, payloads=payloads, full=True),
+            [log_dict(r, payloads=payloads) for r in logs.get(s.span_id, [])],
+        )
+        for s in selectors.export_steps(project, run, payloads=payloads)
     ]
     response = JsonResponse(data, json_dumps_params={"indent": 2})
     response["Content-Disposition"] = f'attachment; filename="run-{run.trace_id.hex}.json"'
