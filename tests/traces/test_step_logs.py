@@ -253,3 +253,30 @@ def test_the_export_holds_each_steps_records_for_what_the_caller_may_see(persona
         assert steps[trace.spans[TOOL].span_id.hex()]["logs"] == []
         if fields:
             assert chat["output"] == [CHOICE]
+
+
+def test_hostile_names_and_bodies_are_shown_as_text(personas: Any) -> None:
+    trace = make_run(personas.project, AgentTrace())
+    span = trace.spans[TOOL]
+    hostile = LogRecord(
+        time_unix_nano=span.start_ns + 10,
+        trace_id=trace.trace_id,
+        span_id=span.span_id,
+        event_name='<img src=x onerror="alert(1)">',
+        severity_text="<b>WARN</b>",
+        body=value({"content": "<script>alert(2)</script>"}),
+    )
+    scope = ScopeLogs(log_records=[hostile])
+    post_logs(
+        personas.project, ExportLogsServiceRequest(resource_logs=[ResourceLogs(scope_logs=[scope])]).SerializeToString()
+    )
+    client = Client()
+    client.force_login(personas.engineer)
+    url = reverse(
+        "run_step_panel",
+        kwargs={"slug": personas.project.slug, "trace_id": trace.trace_hex, "span_id": span.span_id.hex()},
+    )
+    raw = client.get(url).content.decode()
+    assert "<img" not in raw and "<script>" not in raw and "<b>WARN" not in raw
+    assert "&lt;img src=x onerror=&quot;alert(1)&quot;&gt;" in raw
+    assert "&lt;script&gt;alert(2)&lt;/script&gt;" in raw
