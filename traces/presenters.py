@@ -21,7 +21,7 @@ from typing import Any
 
 from traces.ids import span_hex
 from traces.ingest import messages as m
-from traces.ingest.conventions.otel_genai import event_input, event_output
+from traces.ingest.conventions.otel_genai import details_messages, details_system, event_input, event_output
 from traces.ingest.spans import SpanEvent
 from traces.models import LogRecord, Run, Step
 
@@ -165,22 +165,14 @@ def _as_event(log: dict[str, Any]) -> SpanEvent:
     return SpanEvent(log["event_name"], log["time_ns"], {**(log.get("attributes") or {}), **fields})
 
 
-# The newest OTel GenAI event (semconv 1.37+, content capture EVENT_ONLY): one per model call, the
-# messages in the same attributes a span would carry them in.
-DETAILS_EVENT = "gen_ai.client.inference.operation.details"
-
-
-def _details_messages(events: list[SpanEvent], field: str) -> list[m.Message] | None:
-    """The input or output messages of the step's last operation-details event; None without one."""
-    details = [event for event in events if event.name == DETAILS_EVENT]
-    if not details:
-        return None
-    attrs = details[-1].attributes
+def _messages_of(events: list[SpanEvent], field: str) -> list[m.Message] | None:
+    """The input or output messages GenAI events carry, read as the convention reads span events: a
+    gen_ai.client.inference.operation.details event's attributes first, else per-message events."""
     if field == "output":
-        return m.from_otel(attrs["gen_ai.output.messages"]) if "gen_ai.output.messages" in attrs else None
-    found = m.from_otel(attrs["gen_ai.input.messages"]) if "gen_ai.input.messages" in attrs else None
-    system = m.system_message(attrs["gen_ai.system_instructions"]) if "gen_ai.system_instructions" in attrs else None
-    return m.with_system(found, system)
+        return details_messages(events, "gen_ai.output.messages") or event_output(events)
+    found = details_messages(events, "gen_ai.input.messages") or event_input(events)
+    system = details_system(events)
+    return m.with_system(found, system) if found is not None or system is not None else None
 
 
 def with_logs(data: dict[str, Any], logs: list[dict[str, Any]]) -> dict[str, Any]:
@@ -191,9 +183,9 @@ def with_logs(data: dict[str, Any], logs: list[dict[str, Any]]) -> dict[str, Any
         return data
     events = [_as_event(log) for log in logs if log.get("event_name")]
     derived = []
-    for field, convert in (("input", event_input), ("output", event_output)):
+    for field in ("input", "output"):
         if data[field] is None and events:
-            messages = _details_messages(events, field) or convert(events)
+            messages = _messages_of(events, field)
             if messages:
                 data[field] = messages
                 derived.append(field)

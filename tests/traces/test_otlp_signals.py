@@ -6,6 +6,7 @@ from __future__ import annotations
 import gzip
 import json
 import zlib
+from collections import Counter
 from typing import Any
 
 import psycopg
@@ -15,14 +16,18 @@ from django.test import Client, override_settings
 from django.urls import reverse
 from google.rpc import status_pb2
 from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceResponse
-from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import ExportMetricsServiceResponse
+from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import (
+    ExportMetricsServiceRequest,
+    ExportMetricsServiceResponse,
+)
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceResponse
 from opentelemetry.proto.common.v1.common_pb2 import AnyValue
 
-from tests.traces.conftest import JSON, PROTOBUF, IngestSetup
+from tests.fixtures.otlp import loader
+from tests.traces.conftest import JSON, PROTOBUF, IngestSetup, api_get
 from tests.traces.ingest.test_logs import SPAN, TRACE, as_json, kvlist, metrics_request, record, request
 from traces.ids import span_from_valid_hex
-from traces.ingest.logs import METRICS_MESSAGE
+from traces.ingest.logs import METRICS_MESSAGE, decode_logs_request
 from traces.models import LogRecord
 
 pytestmark = pytest.mark.django_db
@@ -264,3 +269,63 @@ def test_any_other_path_under_v1_is_an_otlp_404_not_html(client: Client, path: s
     assert code == NOT_FOUND
     assert path in message
     assert "/v1/traces, /v1/logs and /v1/metrics" in message
+
+
+# --- what real exporters captured (tests/fixtures/otlp/<convention>/<case>.logs.pb, .metrics.pb) -----
+
+FIXTURES = loader.ROOT
+LOG_CASES = sorted(FIXTURES.glob("*/*.logs.pb"))
+METRIC_CASES = sorted(FIXTURES.glob("*/*.metrics.pb"))
+
+
+@pytest.mark.parametrize("path", LOG_CASES, ids=[f"{p.parent.name}/{p.name}" for p in LOG_CASES])
+def test_every_captured_log_export_attaches_to_its_steps_and_gives_llm_steps_their_messages(
+    client: Client, ingest: IngestSetup, path: Any
+) -> None:
+    convention, case = path.parent.name, path.name.split(".")[0]
+    for request_path in loader.request_paths(convention, case):
+        content_type = JSON if request_path.suffix == ".json" else PROTOBUF
+        assert (
+            post(client, "/v1/traces", request_path.read_bytes(), key=ingest.key, content_type=content_type).status_code
+            == 200
+        )
+    assert logs_partial(post(client, LOGS, path.read_bytes(), key=ingest.key)) == (0, "")
+
+    records = decode_logs_request(path.read_bytes(), PROTOBUF).records
+    assert stored(ingest) == len(records) > 0
+    per_span = Counter(r.span_id.hex() for r in records)
+    steps = {s.span_id: s for s in loader.load_steps(convention, case)}
+    llm_with_records = 0
+    for span_hex, count in per_span.items():
+        step = steps[span_hex]
+        data = api_get(client, ingest.step_url(step.trace_id, span_hex), ingest)
+        assert len(data["logs"]) == count
+        if step.kind == "LLM":
+            llm_with_records += 1
+            assert data["input"], (span_hex, step.name)
+            assert all("role" in message for message in data["input"])
+            if step.input is None:
+                assert "input" in data["derived_from_logs"]
+    assert llm_with_records, "no LLM step of the case had log records: the case checks no messages"
+
+
+def _points(body: bytes) -> int:
+    request = ExportMetricsServiceRequest.FromString(body)
+    total = 0
+    for resource in request.resource_metrics:
+        for scope in resource.scope_metrics:
+            for metric in scope.metrics:
+                data = getattr(metric, metric.WhichOneof("data"))
+                total += len(data.data_points)
+    return total
+
+
+@pytest.mark.parametrize("path", METRIC_CASES, ids=[f"{p.parent.name}/{p.name}" for p in METRIC_CASES])
+def test_every_captured_metrics_export_is_answered_with_partial_success(
+    client: Client, ingest: IngestSetup, path: Any
+) -> None:
+    response = post(client, METRICS, path.read_bytes(), key=ingest.key)
+    assert response.status_code == 200
+    partial = ExportMetricsServiceResponse.FromString(response.content).partial_success
+    assert partial.rejected_data_points == _points(path.read_bytes()) > 0
+    assert partial.error_message == METRICS_MESSAGE
