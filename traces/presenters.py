@@ -20,9 +20,7 @@ from decimal import Decimal
 from typing import Any
 
 from traces.ids import span_hex
-from traces.ingest import messages as m
-from traces.ingest.conventions.otel_genai import details_messages, details_system, event_input, event_output
-from traces.ingest.spans import SpanEvent
+from traces.ingest.logs import log_messages
 from traces.models import LogRecord, Run, Step
 
 
@@ -157,35 +155,16 @@ def log_dict(record: LogRecord, *, payloads: bool) -> dict[str, Any]:
     return data
 
 
-def _as_event(log: dict[str, Any]) -> SpanEvent:
-    """A log record as the span event an older instrumentation would have written: its body's fields
-    (content, tool_calls, message, ...) as the event's attributes."""
-    body = log.get("body")
-    fields = body if isinstance(body, dict) else {"content": body}
-    return SpanEvent(log["event_name"], log["time_ns"], {**(log.get("attributes") or {}), **fields})
-
-
-def _messages_of(events: list[SpanEvent], field: str) -> list[m.Message] | None:
-    """The input or output messages GenAI events carry, read as the convention reads span events: a
-    gen_ai.client.inference.operation.details event's attributes first, else per-message events."""
-    if field == "output":
-        return details_messages(events, "gen_ai.output.messages") or event_output(events)
-    found = details_messages(events, "gen_ai.input.messages") or event_input(events)
-    system = details_system(events)
-    return m.with_system(found, system) if found is not None or system is not None else None
-
-
 def with_logs(data: dict[str, Any], logs: list[dict[str, Any]]) -> dict[str, Any]:
     """`data` (a step_dict) with its log records (log_dicts, in time order) and, when it carries payloads
     but has no input or output of its own, the messages its records hold."""
     data["logs"] = logs
     if not logs or "input" not in data:
         return data
-    events = [_as_event(log) for log in logs if log.get("event_name")]
     derived = []
     for field in ("input", "output"):
-        if data[field] is None and events:
-            messages = _messages_of(events, field)
+        if data[field] is None:
+            messages = log_messages(logs, field)
             if messages:
                 data[field] = messages
                 derived.append(field)

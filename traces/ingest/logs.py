@@ -11,6 +11,9 @@ ExportLogsServiceRequest at all raises `DecodeError` (400), an unsupported Conte
 OTLP/JSON is walked with the trace decoder's own value and attribute walkers (traces.ingest.decode_json):
 hex ids, camelCase or snake_case keys, 64-bit integers as strings or numbers, enums as numbers or names.
 
+`log_messages` makes, at read time, the messages a step's records carry (GenAI log events), with the
+convention's own event readers (traces.ingest.conventions.otel_genai).
+
 `stage_logs` turns records into rows for traces_logrecord: redacted by the project's policy as span
 payloads are (a log body and its attributes are payload: GenAI instrumentations put prompts and
 completions there), and keyed by a digest of the record as sent, so that an exporter's retry stores
@@ -21,7 +24,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -41,11 +44,13 @@ from opentelemetry.proto.logs.v1.logs_pb2 import SeverityNumber
 
 from traces.ids import span_from_valid_hex
 from traces.ingest import decode_json as dj
+from traces.ingest import messages as m
+from traces.ingest.conventions.otel_genai import details_messages, details_system, event_input, event_output
 from traces.ingest.decode import JSON, PROTOBUF, _pb_attributes, _pb_value, media_type, response_media_type
 from traces.ingest.errors import DecodeError
 from traces.ingest.redact import RedactionPolicy, is_content_key, redact_texts
 from traces.ingest.rows import _clean_text, _json, timestamp_text
-from traces.ingest.spans import Attributes, Rejection
+from traces.ingest.spans import Attributes, Rejection, SpanEvent
 
 # 2^63 ns after 1970 is 2262-04-11, the last time the store takes (as for steps, traces.ingest.rows).
 _MAX_NS = (1 << 63) - 1
@@ -351,6 +356,35 @@ def stage_logs(records: Sequence[LogRecord], *, project_id: int, policy: Redacti
         ):
             row[column] = text
     return staged
+
+
+# --- messages of log records (read time) -------------------------------------------------------
+
+
+def _as_event(log: Mapping[str, Any]) -> SpanEvent:
+    """A log record as the span event an older instrumentation would have written: its body's fields
+    (content, tool_calls, message, ...) as the event's attributes."""
+    body = log.get("body")
+    fields = body if isinstance(body, dict) else {"content": body}
+    return SpanEvent(log["event_name"], log["time_ns"], {**(log.get("attributes") or {}), **fields})
+
+
+def _messages_of(events: list[SpanEvent], field: str) -> list[m.Message] | None:
+    """The input or output messages GenAI events carry, read as the convention reads span events: a
+    gen_ai.client.inference.operation.details event's attributes first, else per-message events."""
+    if field == "output":
+        return details_messages(events, "gen_ai.output.messages") or event_output(events)
+    found = details_messages(events, "gen_ai.input.messages") or event_input(events)
+    system = details_system(events)
+    return m.with_system(found, system) if found is not None or system is not None else None
+
+
+def log_messages(logs: Sequence[Mapping[str, Any]], field: str) -> list[m.Message] | None:
+    """The "input" or "output" messages that a step's log records carry (records as
+    traces.presenters.log_dict gives them, in time order: event_name, time_ns, body, attributes); None
+    when they carry none. Read at display time, never stored: the records are kept as sent."""
+    events = [_as_event(log) for log in logs if log.get("event_name")]
+    return _messages_of(events, field) if events else None
 
 
 # --- answers ----------------------------------------------------------------------------------------
