@@ -40,6 +40,7 @@ from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import (
     ExportMetricsServiceRequest,
     ExportMetricsServiceResponse,
 )
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 from opentelemetry.proto.logs.v1.logs_pb2 import SeverityNumber
 
 from traces.ids import span_from_valid_hex
@@ -152,6 +153,10 @@ def _decode_protobuf(body: bytes) -> DecodedLogs:
     try:
         request = ExportLogsServiceRequest.FromString(body)
     except (ProtobufDecodeError, ValueError) as exc:
+        if _is_trace_export(body):  # an exporter pointed at the wrong path: say which one takes it
+            raise DecodeError(
+                "body is an OTLP traces export, and /v1/logs takes logs only: send it to /v1/traces"
+            ) from exc
         raise DecodeError(f"body is not a valid OTLP ExportLogsServiceRequest protobuf: {exc}") from exc
     records: list[LogRecord] = []
     rejections: list[Rejection] = []
@@ -176,6 +181,15 @@ def _decode_protobuf(body: bytes) -> DecodedLogs:
                 _keep(found, records, rejections)
                 index += 1
     return DecodedLogs(records=records, rejections=rejections, received=index)
+
+
+def _is_trace_export(body: bytes) -> bool:
+    try:
+        request = ExportTraceServiceRequest.FromString(body)
+    except (ProtobufDecodeError, ValueError):
+        return False
+    spans = (span for resource in request.resource_spans for scope in resource.scope_spans for span in scope.spans)
+    return any(span.name and len(span.trace_id) == 16 and len(span.span_id) == 8 for span in spans)
 
 
 def _keep(found: LogRecord | Rejection, records: list[LogRecord], rejections: list[Rejection]) -> None:

@@ -32,7 +32,7 @@ from opentelemetry.proto.metrics.v1.metrics_pb2 import (
     SummaryDataPoint,
 )
 
-from tests.otlp import NS, attributes
+from tests.otlp import NS, AgentTrace, attributes, protobuf
 from traces.ids import span_from_valid_hex
 from traces.ingest import logs
 from traces.ingest.errors import DecodeError
@@ -186,6 +186,11 @@ def test_a_malformed_json_record_is_rejected_and_the_rest_kept() -> None:
 def test_a_body_that_is_not_a_logs_export_fails_whole(body: bytes, content_type: str, message: str) -> None:
     with pytest.raises(DecodeError, match=message):
         logs.decode_logs_request(body, content_type)
+
+
+def test_a_trace_export_posted_here_is_told_where_to_go() -> None:
+    with pytest.raises(DecodeError, match="OTLP traces export, and /v1/logs takes logs only: send it to /v1/traces"):
+        logs.decode_logs_request(protobuf(AgentTrace().built()), PROTOBUF)
 
 
 def _decoded(*records: LogRecord) -> list[logs.LogRecord]:
