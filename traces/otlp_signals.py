@@ -39,6 +39,7 @@ from agentops.tenancy.models import IngestKey
 from agentops.tenancy.selectors import active_ingest_key
 from traces.ingest import limits
 from traces.ingest import logs as log_ingest
+from traces.ingest import metrics as metric_ingest
 from traces.ingest.decode import media_type
 from traces.ingest.errors import IngestError
 from traces.otlp import UNAUTHENTICATED, UNAVAILABLE, UNIMPLEMENTED, _ingest_secret, _status
@@ -117,9 +118,9 @@ def _store_logs(key: IngestKey, body: bytes, media: str) -> HttpResponse:
 
 
 def _refuse_metrics(key: IngestKey, body: bytes, media: str) -> HttpResponse:
-    points = log_ingest.count_data_points(body, media)
+    points = metric_ingest.count_data_points(body, media)
     log.info("metrics refused", extra={"event": "ingest.metrics_refused", "project": key.project_id, "points": points})
-    return HttpResponse(log_ingest.encode_metrics_response(points, media), content_type=media)
+    return HttpResponse(metric_ingest.encode_metrics_response(points, media), content_type=media)
 
 
 @csrf_exempt

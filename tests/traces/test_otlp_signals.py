@@ -27,7 +27,8 @@ from tests.fixtures.otlp import loader
 from tests.traces.conftest import JSON, PROTOBUF, IngestSetup, api_get
 from tests.traces.ingest.test_logs import SPAN, TRACE, as_json, kvlist, metrics_request, record, request
 from traces.ids import span_from_valid_hex
-from traces.ingest.logs import METRICS_MESSAGE, decode_logs_request
+from traces.ingest.logs import decode_logs_request
+from traces.ingest.metrics import METRICS_MESSAGE
 from traces.models import LogRecord
 
 pytestmark = pytest.mark.django_db

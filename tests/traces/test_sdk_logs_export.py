@@ -24,7 +24,7 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 
 from tests.fixtures.otlp import loader
 from tests.traces.conftest import PROTOBUF, IngestSetup
-from traces.ingest.logs import METRICS_MESSAGE
+from traces.ingest.metrics import METRICS_MESSAGE
 from traces.models import LogRecord
 
 pytestmark = pytest.mark.django_db(transaction=True)

@@ -1,5 +1,5 @@
 """Decoding an OTLP logs export request (POST /v1/logs) into `LogRecord`s, staging them for the store,
-and encoding the logs and metrics answers.
+and encoding the answer.
 
 `decode_logs_request(body, content_type)` takes a decompressed body and returns `DecodedLogs`: the
 records that belong to a span, and a `Rejection` for each record that does not (no trace id or span id:
@@ -35,11 +35,6 @@ from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import (
     ExportLogsServiceRequest,
     ExportLogsServiceResponse,
 )
-from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import (
-    ExportMetricsPartialSuccess,
-    ExportMetricsServiceRequest,
-    ExportMetricsServiceResponse,
-)
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 from opentelemetry.proto.logs.v1.logs_pb2 import SeverityNumber
 
@@ -63,7 +58,6 @@ NO_TRACE_CONTEXT = (
     "has no trace context (traceId and spanId): agentops keeps log records that belong to a span of a "
     "traced run; emit it inside a span, or send it to a logs backend"
 )
-METRICS_MESSAGE = "agentops stores traces, not metrics; set OTEL_METRICS_EXPORTER=none (or remove the metrics pipeline)"
 
 
 @dataclass(frozen=True, slots=True)
@@ -220,7 +214,7 @@ def _json_record(obj: Any, index: int, scope_name: str) -> LogRecord | Rejection
     )
 
 
-def _load_json(body: bytes) -> dict[str, Any]:
+def load_json(body: bytes) -> dict[str, Any]:
     """The JSON object of a body, read as the trace decoder reads one (lone surrogates replaced)."""
     try:
         document = json.loads(body)
@@ -234,7 +228,7 @@ def _load_json(body: bytes) -> dict[str, Any]:
 
 
 def _decode_json(body: bytes) -> DecodedLogs:
-    document = _load_json(body)
+    document = load_json(body)
     if "resourceLogs" not in document and "resource_logs" not in document:
         for signal, camel, snake in (
             ("traces", "resourceSpans", "resource_spans"),
@@ -415,61 +409,3 @@ def encode_logs_response(rejected: int, message: str, content_type: str | None) 
         return b""
     partial_pb = ExportLogsPartialSuccess(rejected_log_records=rejected, error_message=message)
     return ExportLogsServiceResponse(partial_success=partial_pb).SerializeToString()
-
-
-def encode_metrics_response(rejected: int, content_type: str | None) -> bytes:
-    """An ExportMetricsServiceResponse rejecting `rejected` data points with METRICS_MESSAGE."""
-    if response_media_type(content_type) == JSON:
-        partial = {"rejectedDataPoints": str(rejected), "errorMessage": METRICS_MESSAGE}
-        return orjson.dumps({"partialSuccess": partial})
-    partial_pb = ExportMetricsPartialSuccess(rejected_data_points=rejected, error_message=METRICS_MESSAGE)
-    return ExportMetricsServiceResponse(partial_success=partial_pb).SerializeToString()
-
-
-# --- metrics: counted, not kept ---------------------------------------------------------------------
-
-_DATA_KINDS = ("gauge", "sum", "histogram", "exponential_histogram", "summary")
-_JSON_DATA_KINDS = (
-    ("gauge", "gauge"),
-    ("sum", "sum"),
-    ("histogram", "histogram"),
-    ("exponentialHistogram", "exponential_histogram"),
-    ("summary", "summary"),
-)
-
-
-def count_data_points(body: bytes, content_type: str) -> int:
-    """The data points of every metric type in an ExportMetricsServiceRequest. DecodeError (400) for a
-    body that is not one, UnsupportedMediaType (415) for another Content-Type."""
-    if media_type(content_type) == PROTOBUF:
-        try:
-            request = ExportMetricsServiceRequest.FromString(body)
-        except (ProtobufDecodeError, ValueError) as exc:
-            raise DecodeError(f"body is not a valid OTLP ExportMetricsServiceRequest protobuf: {exc}") from exc
-        count = 0
-        for resource in request.resource_metrics:
-            for scope in resource.scope_metrics:
-                for metric in scope.metrics:
-                    kind = metric.WhichOneof("data")
-                    if kind in _DATA_KINDS:
-                        count += len(getattr(metric, kind).data_points)
-        return count
-    document = _load_json(body)
-    try:
-        count = 0
-        for resource in dj._list(document, "resourceMetrics", "resource_metrics"):
-            for scope in dj._list(_dict(resource), "scopeMetrics", "scope_metrics"):
-                for metric in dj._list(_dict(scope), "metrics", "metrics"):
-                    for camel, snake in _JSON_DATA_KINDS:
-                        data = dj._get(_dict(metric), camel, snake)
-                        if data is not None:
-                            count += len(dj._list(_dict(data), "dataPoints", "data_points"))
-        return count
-    except dj._Invalid as exc:
-        raise DecodeError(f"not an OTLP metrics export: {exc}") from None
-
-
-def _dict(value: Any) -> dict[str, Any]:
-    if not isinstance(value, dict):
-        raise dj._Invalid(f"expected an object, got {type(value).__name__}")
-    return value

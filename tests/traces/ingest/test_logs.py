@@ -1,5 +1,6 @@
-"""traces.ingest.logs without a database: decoding logs requests (protobuf and OTLP/JSON), rejections of
-records without trace context, staging (digest, redaction, drop_content) and counting metrics points."""
+"""traces.ingest.logs and traces.ingest.metrics without a database: decoding logs requests (protobuf and
+OTLP/JSON), rejections of records without trace context, staging (digest, redaction, drop_content), and
+counting a metrics export's data points."""
 
 from __future__ import annotations
 
@@ -34,7 +35,7 @@ from opentelemetry.proto.metrics.v1.metrics_pb2 import (
 
 from tests.otlp import NS, AgentTrace, attributes, protobuf
 from traces.ids import span_from_valid_hex
-from traces.ingest import logs
+from traces.ingest import logs, metrics
 from traces.ingest.errors import DecodeError
 from traces.ingest.redact import BUILTIN_RULES, RedactionPolicy
 
@@ -274,14 +275,17 @@ def metrics_request() -> ExportMetricsServiceRequest:
 def test_data_points_of_every_metric_type_are_counted(encoding: str) -> None:
     req = metrics_request()
     body = req.SerializeToString() if encoding == PROTOBUF else json.dumps(MessageToDict(req)).encode()
-    assert logs.count_data_points(body, encoding) == 9
-    answer = logs.encode_metrics_response(9, encoding)
+    assert metrics.count_data_points(body, encoding) == 9
+    answer = metrics.encode_metrics_response(9, encoding)
     if encoding == PROTOBUF:
         partial = ExportMetricsServiceResponse.FromString(answer).partial_success
-        assert (partial.rejected_data_points, partial.error_message) == (9, logs.METRICS_MESSAGE)
+        assert (partial.rejected_data_points, partial.error_message) == (9, metrics.METRICS_MESSAGE)
     else:
-        assert json.loads(answer)["partialSuccess"] == {"rejectedDataPoints": "9", "errorMessage": logs.METRICS_MESSAGE}
-    assert "OTEL_METRICS_EXPORTER=none" in logs.METRICS_MESSAGE
+        assert json.loads(answer)["partialSuccess"] == {
+            "rejectedDataPoints": "9",
+            "errorMessage": metrics.METRICS_MESSAGE,
+        }
+    assert "OTEL_METRICS_EXPORTER=none" in metrics.METRICS_MESSAGE
 
 
 @pytest.mark.parametrize(
@@ -290,7 +294,7 @@ def test_data_points_of_every_metric_type_are_counted(encoding: str) -> None:
 )
 def test_a_body_that_is_not_a_metrics_export_is_a_decode_error(body: bytes, content_type: str) -> None:
     with pytest.raises(DecodeError):
-        logs.count_data_points(body, content_type)
+        metrics.count_data_points(body, content_type)
 
 
 def test_random_ids_round_trip() -> None:
