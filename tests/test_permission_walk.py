@@ -91,6 +91,10 @@ ACCESS: dict[str, Rule] = {
     "run_compare": project(Perm.VIEW_PROJECT),
     # Authenticated by an ingest key, not a session: a GET is refused the same for everyone.
     "otlp_traces": Rule("public", ok=405),
+    "otlp_logs": Rule("public", ok=405),
+    "otlp_metrics": Rule("public", ok=405),
+    # Any other path under /v1/: an OTLP-shaped 404 for everyone.
+    "otlp_unknown": Rule("public", ok=404),
     "api_schema": PUBLIC,
     "api_docs": PUBLIC,
 }

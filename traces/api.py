@@ -3,7 +3,9 @@
 - runs/                              runs of the project, newest first; filters (see traces.filters) and
                                      keyset pagination (`cursor` from the previous page's `next`)
 - runs/<trace_id>/                   one run with its steps as a tree
-- runs/<trace_id>/steps/<span_id>/   one step with everything known about it
+- runs/<trace_id>/steps/<span_id>/   one step with everything known about it, its log records
+                                     (POST /v1/logs) in `logs` beside its span `events` (see
+                                     traces.presenters)
 
 Ids are lowercase hex as in OTLP/JSON. Payload fields (inputs, outputs, tool arguments, raw attributes
 and events, previews) appear only for callers holding the "view payloads" permission. Another tenant's
@@ -28,7 +30,8 @@ from agentops.tenancy.roles import Perm
 from traces import selectors
 from traces.filters import FilterError, page, parse_cursor, parse_filters, parse_limit
 from traces.ids import span_from_hex, trace_from_hex
-from traces.presenters import run_dict, step_dict, step_tree
+from traces.presenters import log_dict, run_dict, step_dict, step_tree, with_logs
+from traces.selectors.replay import step_logs
 
 
 class ProjectAPIView(APIView):
@@ -112,4 +115,6 @@ class StepDetail(ProjectAPIView):
         step = selectors.run_step(project, _trace(trace_id), span, payloads=payloads)
         if step is None:
             raise NotFound("No such step in this run")
-        return Response(step_dict(step, payloads=payloads, full=True))
+        records = step_logs(project, step.trace_id, [step.span_id], payloads=payloads).get(step.span_id, [])
+        logs = [log_dict(r, payloads=payloads) for r in records]
+        return Response(with_logs(step_dict(step, payloads=payloads, full=True), logs))

@@ -270,3 +270,44 @@ class RollupWatermark(models.Model):
 
     def __str__(self) -> str:
         return f"rollups refreshed at {self.refreshed_at:%Y-%m-%d %H:%M:%S}"
+
+
+class LogRecord(models.Model):
+    """An OTLP log record that belongs to a span (POST /v1/logs). Attached to its step when read, not
+    when stored: a record may arrive before its span, or after it.
+
+    Unique by (project, trace, span, time, digest), the digest being a SHA-256 of the record as sent
+    (traces.ingest.logs.digest): an exporter's retry inserts nothing twice. The key's index also serves
+    the reads, which look up the records of one step or of a few steps of one run.
+
+    body and attributes are payload (GenAI instrumentations put prompts and completions there): redacted
+    at ingest by the project's policy, and shown only to callers who may see payloads.
+    """
+
+    id = models.BigAutoField(primary_key=True)
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="+")
+    trace_id = models.UUIDField()
+    span_id = models.BigIntegerField()  # signed 64-bit, as Step.span_id (traces.ids)
+    time = models.DateTimeField()  # the record's time, else its observed time
+    # The same, to the nanosecond: records of one call are often less than a microsecond apart, and are
+    # shown in the order they were made.
+    time_ns = models.BigIntegerField()
+    observed_time = models.DateTimeField(null=True)
+    severity_number = models.SmallIntegerField(default=0)
+    severity_text = models.TextField(blank=True, default="")
+    event_name = models.TextField(blank=True, default="")
+    body = models.JSONField(null=True)
+    attributes = models.JSONField(default=dict)
+    scope_name = models.TextField(blank=True, default="")
+    digest = models.CharField(max_length=64)
+    received_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["project", "trace_id", "span_id", "time", "digest"], name="logrecord_project_span_key"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"log {self.event_name or self.severity_text or 'record'} @ {self.time:%Y-%m-%d %H:%M:%S}"

@@ -1,5 +1,15 @@
 """Runs and steps as plain dicts for the API and JSON export (ids as lowercase hex, as in OTLP/JSON).
 
+A step's log records (POST /v1/logs) are a `logs` list beside its span `events`, in time order: kept
+apart because they are not part of the span as sent (the export of a span's events stays what the SDK
+sent), and each source has its own fields. For a caller without the payload permission a record is its
+time and event name only. When a step has no input or output of its own and its records carry GenAI
+message events, its `input` / `output` are the messages made of them, and `derived_from_logs` names
+those fields: gen_ai.user.message, gen_ai.choice, ... (what older OTel GenAI instrumentations send to
+/v1/logs instead of the span), converted as span events are (traces.ingest.conventions.otel_genai); or
+gen_ai.client.inference.operation.details, whose attributes hold gen_ai.input.messages and
+gen_ai.output.messages (current instrumentations with content capture EVENT_ONLY).
+
 Plain functions rather than DRF serializers: a run of thousands of steps is turned into JSON on every
 replay, and this is several times cheaper per step.
 """
@@ -10,7 +20,8 @@ from decimal import Decimal
 from typing import Any
 
 from traces.ids import span_hex
-from traces.models import Run, Step
+from traces.ingest.logs import log_messages
+from traces.models import LogRecord, Run, Step
 
 
 def _money(value: Decimal | None) -> float | None:
@@ -124,3 +135,39 @@ def step_tree(steps: list[dict[str, Any]]) -> list[dict[str, Any]]:
         parent = parent_of[s["span_id"]]
         (by_id[parent]["children"] if parent is not None else roots).append(s)
     return roots
+
+
+def log_dict(record: LogRecord, *, payloads: bool) -> dict[str, Any]:
+    data: dict[str, Any] = {
+        "time": record.time.isoformat(),
+        "time_ns": record.time_ns,
+        "event_name": record.event_name,
+    }
+    if payloads:
+        data |= {
+            "observed_time": record.observed_time.isoformat() if record.observed_time else None,
+            "severity_number": record.severity_number,
+            "severity_text": record.severity_text,
+            "body": record.body,
+            "attributes": record.attributes,
+            "scope": record.scope_name,
+        }
+    return data
+
+
+def with_logs(data: dict[str, Any], logs: list[dict[str, Any]]) -> dict[str, Any]:
+    """`data` (a step_dict) with its log records (log_dicts, in time order) and, when it carries payloads
+    but has no input or output of its own, the messages its records hold."""
+    data["logs"] = logs
+    if not logs or "input" not in data:
+        return data
+    derived = []
+    for field in ("input", "output"):
+        if data[field] is None:
+            messages = log_messages(logs, field)
+            if messages:
+                data[field] = messages
+                derived.append(field)
+    if derived:
+        data["derived_from_logs"] = derived
+    return data

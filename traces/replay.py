@@ -23,7 +23,7 @@ import html
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from itertools import zip_longest
 from typing import Any
 
@@ -347,6 +347,43 @@ def exceptions(events: Any) -> list[dict[str, Any]]:
                 }
             )
     return found
+
+
+def _clock(ns: int) -> str:
+    """A time of day to the microsecond, UTC: events of one step are seconds apart at most."""
+    seconds, rest = divmod(ns, 1_000_000_000)
+    return f"{datetime.fromtimestamp(seconds, UTC):%H:%M:%S}.{rest // 1000:06d}"
+
+
+def event_timeline(events: Any, logs: Any) -> list[dict[str, Any]]:
+    """A step's span events and log records (presenters.log_dict) as one list in time order (span events
+    first on a tie: they were part of the span as sent), for the panel's Events section. Each entry says
+    its source; `detail` is the pretty JSON of what it carries (a span event's attributes; a record's
+    body and attributes), absent when the caller may not see payloads (log_dict left them out)."""
+    out: list[tuple[int, int, dict[str, Any]]] = []
+    for event in events if isinstance(events, list) else []:
+        if not isinstance(event, dict):
+            continue
+        sent = event.get("time_ns")
+        ns = sent if isinstance(sent, int) else 0
+        entry = {"source": "span event", "name": event.get("name") or "", "time": _clock(ns), "severity": ""}
+        if event.get("attributes"):
+            entry["detail"] = pretty(event["attributes"])
+        out.append((ns, 0, entry))
+    for log in logs if isinstance(logs, list) else []:
+        ns = log["time_ns"]
+        entry = {
+            "source": "log",
+            "name": log.get("event_name") or "(log record)",
+            "time": _clock(ns),
+            "severity": log.get("severity_text") or "",
+        }
+        shown = {key: log[key] for key in ("body", "attributes") if log.get(key) not in (None, {}, "")}
+        if shown:
+            entry["detail"] = pretty(shown)
+        out.append((ns, 1, entry))
+    out.sort(key=lambda item: (item[0], item[1]))
+    return [entry for _, _, entry in out]
 
 
 # --- The tree as HTML ----------------------------------------------------------------------------------

@@ -7,18 +7,20 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
+import orjson
 from django.conf import settings
 from django.db import connection, transaction
 
 from agentops.tenancy.audit import audit_record
 from agentops.tenancy.models import Project
+from traces.ingest import logs as log_ingest
 from traces.ingest.decode import rejection_message
 from traces.ingest.normalize import normalize_batch
 from traces.ingest.redact import RedactionPolicy
 from traces.ingest.rows import ProjectConfig, stage
 from traces.ingest.spans import DecodedBatch
 from traces.ingest.store import store_rows
-from traces.models import IngestPolicy, PriceOverride
+from traces.models import IngestPolicy, LogRecord, PriceOverride
 from traces.partitions import ensure_months, months_spanned
 from traces.selectors import forget_ingest_config, project_ingest_policy
 
@@ -52,6 +54,49 @@ def ingest_batch(*, config: ProjectConfig, batch: DecodedBatch) -> IngestResult:
         runs=result.runs_touched,
         rejected=[r.reason for r in batch.rejections] + staged.rejected,
     )
+
+
+@dataclass(frozen=True)
+class LogsResult:
+    received: int  # records in the request, valid or not
+    stored: int  # new records (a retried record is not stored again)
+    rejected: list[str]  # one reason per rejected record, in request order
+
+    @property
+    def rejection_message(self) -> str:
+        return log_ingest.rejection_message(self.rejected)
+
+
+_LOG_TYPES = {field.attname: field.db_type(connection) for field in LogRecord._meta.concrete_fields}
+_LOG_COLUMNS_SQL = ", ".join(log_ingest.LOG_COLUMNS)
+# The batch arrives as one JSON parameter, as the store's runs do; inserted in key order, the one lock
+# order of every batch, so that two overlapping batches cannot deadlock.
+_INSERT_LOGS = f"""
+INSERT INTO traces_logrecord ({_LOG_COLUMNS_SQL}, received_at)
+SELECT {_LOG_COLUMNS_SQL}, now()
+FROM jsonb_to_recordset(%s::jsonb) AS staged({", ".join(f"{c} {_LOG_TYPES[c]}" for c in log_ingest.LOG_COLUMNS)})
+ORDER BY trace_id, span_id, time, digest
+ON CONFLICT DO NOTHING
+RETURNING 1
+"""
+
+
+def ingest_logs(*, config: ProjectConfig, decoded: log_ingest.DecodedLogs) -> LogsResult:
+    """Redact and store the log records of a request in one transaction; committed when this returns.
+    Each is kept whether or not its span has arrived: the two meet when a step is read."""
+    rows = log_ingest.stage_logs(decoded.records, project_id=config.project_id, policy=config.redaction)
+    stored = 0
+    if rows:
+        for row in rows:  # JSON text already: embedded as it is, not as a string
+            row["attributes"] = orjson.Fragment(row["attributes"])
+            if row["body"] is not None:
+                row["body"] = orjson.Fragment(row["body"])
+        with transaction.atomic(), connection.cursor() as cursor:
+            # As for traces: give up rather than hold the exporter behind a lock; the endpoint says 503.
+            cursor.execute("SELECT set_config('lock_timeout', %s, true)", [f"{settings.INGEST_LOCK_TIMEOUT_MS}ms"])
+            cursor.execute(_INSERT_LOGS, [orjson.dumps(rows).decode()])
+            stored = len(cursor.fetchall())
+    return LogsResult(received=decoded.received, stored=stored, rejected=[r.reason for r in decoded.rejections])
 
 
 # --- Project ingest settings: redaction policy and price overrides ----------------------------------

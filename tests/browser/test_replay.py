@@ -147,3 +147,45 @@ def test_a_long_run_loads_one_panel_and_shows_a_window_of_the_waterfall(logged_i
     panel_of(page, run, 118).wait_for(timeout=WAIT_MS)
     assert len(panels) == 2
     screenshot(page, "replay-long-run")
+
+
+def test_a_steps_log_records_show_in_its_events_and_give_it_messages(logged_in_page):
+    """Log records posted to /v1/logs (here: the GenAI events an older instrumentation sends instead of
+    span attributes) appear in the step's Events list, in time order, with the messages they carry; a
+    Viewer sees their names only."""
+    from django.test import Client
+
+    from agentops.tenancy import services
+    from tests.traces.test_step_logs import genai_events, without_messages
+
+    project = make_project(name="Logs project")
+    engineer, viewer = make_member(project, Role.ENGINEER), make_member(project, Role.VIEWER)
+    run = make_run(project, without_messages(AgentTrace(), 1))
+    key = services.ingest_key_create(project=project).secret
+    response = Client().post(
+        "/v1/logs", data=genai_events(run, 1), content_type="application/x-protobuf",
+        headers={"Authorization": f"Bearer {key}"},
+    )  # fmt: skip
+    assert response.status_code == 200
+
+    page = logged_in_page(engineer)
+    page.goto(replay_url(project, run) + "?step=1")
+    chat = panel_of(page, run, 1)
+    chat.wait_for(timeout=WAIT_MS)
+    events = chat.locator("ol.event-list li.event")
+    assert [name.inner_text() for name in events.locator("strong").all()] == [
+        "gen_ai.system.message",
+        "gen_ai.user.message",
+        "gen_ai.choice",
+    ]
+    assert "It is sunny." in chat.locator(".conversation").last.inner_text()
+    assert chat.locator(".from-logs").is_visible()
+    screenshot(page, "replay-log-records")
+
+    page = logged_in_page(viewer)
+    page.goto(replay_url(project, run) + "?step=1")
+    chat = panel_of(page, run, 1)
+    chat.wait_for(timeout=WAIT_MS)
+    assert chat.locator("ol.event-list li.event").count() == 3
+    assert "It is sunny." not in chat.inner_text()
+    assert "weather assistant" not in chat.inner_text()

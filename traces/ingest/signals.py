@@ -7,7 +7,7 @@ trace context failed as an undecodable body (400), and an OTLP/JSON one decoded 
 and was answered 200 with nothing stored, without a word.
 
 A logs export's records are rejected one by one through partial_success, as invalid spans are (the
-exporter is told how many were dropped, and why, and does not retry). A metrics export is a 400: its
+exporter is told how many were dropped, why, and that /v1/logs takes them, and does not retry). A metrics export is a 400: its
 data points are not spans or records to count.
 """
 
@@ -23,8 +23,8 @@ from traces.ingest.errors import DecodeError
 from traces.ingest.spans import Rejection
 
 LOGS = (
-    "this is an OTLP logs export, and /v1/traces takes traces only: send logs to a logs receiver, or turn "
-    "the logs exporter off (OTEL_LOGS_EXPORTER=none)"
+    "this is an OTLP logs export, and /v1/traces takes traces only: send logs to /v1/logs "
+    "(OTEL_EXPORTER_OTLP_LOGS_ENDPOINT=<agentops>/v1/logs), or turn the logs exporter off (OTEL_LOGS_EXPORTER=none)"
 )
 METRICS = (
     "body is an OTLP metrics export, and /v1/traces takes traces only: send metrics to a metrics receiver, "

@@ -4,19 +4,23 @@ A run's steps are read with their start time bounded by the run's own (the run s
 step and ends at its latest step's end or start, see traces.ingest.store): Postgres then reads only the
 month partitions and the index range the run covers, not every partition of the project.
 
+Log records (POST /v1/logs) are stored apart from their steps and attached here, when read: a record
+may arrive before its span or after it. Their body and attributes are payload.
+
 The replay page reads steps without any payload column: a run of thousands of steps must load fast, and
 its payloads are fetched one step at a time by the step panel.
 """
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterable
 from typing import Any
 
 from django.db.models import QuerySet
 
 from agentops.tenancy.models import Project
-from traces.models import Run, Step, StepKind
+from traces.models import LogRecord, Run, Step, StepKind
 from traces.selectors.runs import PAYLOAD_FIELDS
 
 # Not read for the tree and waterfall: payloads, and the tags/metadata context no page shows there.
@@ -63,3 +67,24 @@ def recent_runs(project: Project, limit: int = 20) -> list[Run]:
     """The project's latest runs, to pick one to compare with."""
     runs = Run.objects.filter(project=project).order_by("-start_time", "-id")
     return list(runs.only("trace_id", "name", "agent", "start_time")[:limit])
+
+
+# Log records' payload columns, not even read for callers who may not see them.
+LOG_PAYLOAD_FIELDS = ("body", "attributes", "observed_time", "severity_number", "severity_text", "scope_name")
+
+
+def step_logs(
+    project: Project, trace_id: uuid.UUID, span_ids: Iterable[int] | None, *, payloads: bool
+) -> dict[int, list[LogRecord]]:
+    """The log records of some steps of one run (all of its records when `span_ids` is None), by span id,
+    each step's in time order; one query. Without `payloads`, only each record's time and event name are
+    read."""
+    records = LogRecord.objects.filter(project=project, trace_id=trace_id)
+    if span_ids is not None:
+        records = records.filter(span_id__in=list(span_ids))
+    if not payloads:
+        records = records.defer(*LOG_PAYLOAD_FIELDS)
+    found: dict[int, list[LogRecord]] = {}
+    for record in records.order_by("span_id", "time_ns", "id"):
+        found.setdefault(record.span_id, []).append(record)
+    return found

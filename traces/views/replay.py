@@ -4,7 +4,8 @@ GET /p/<slug>/runs/<trace_id>/                    the replay page: span tree, wa
                                                    player (?step=<n> opens at player position n)
 GET /p/<slug>/runs/<trace_id>/steps/<span_id>/    the panel of one step (an HTML fragment, fetched by
                                                    the player when the step becomes current)
-GET /p/<slug>/runs/<trace_id>/export.json         the run and its steps as a JSON attachment
+GET /p/<slug>/runs/<trace_id>/export.json         the run and its steps (with their log records) as a
+                                                   JSON attachment
 GET /p/<slug>/compare/?a=<trace_id>&b=<trace_id>  two runs side by side, first divergence marked
 
 Every page goes through `project_view` (outsiders get 404). A run or step that is not in the project,
@@ -28,7 +29,7 @@ from agentops.tenancy.roles import Perm
 from traces import replay
 from traces.ids import span_from_hex, span_hex, trace_from_hex
 from traces.models import Run
-from traces.presenters import run_dict, step_dict, step_tree
+from traces.presenters import log_dict, run_dict, step_dict, step_tree, with_logs
 from traces.selectors import project_run
 from traces.selectors import replay as selectors
 
@@ -79,10 +80,17 @@ def run_replay(request: HttpRequest, project: Project, trace_id: str) -> HttpRes
 
 
 def _with_payloads(project: Project, run: Run, order: list[dict[str, Any]], positions: list[int]) -> dict[int, Any]:
-    """The steps at `positions` of the player order, as full dicts with their payloads."""
+    """The steps at `positions` of the player order, as full dicts with their payloads and log records
+    (whose messages stand in for an input or output a step has not: see presenters.with_logs)."""
     wanted = {span_from_hex(order[i]["span_id"]): i for i in positions}
     loaded = selectors.steps_with_payloads(project, run, wanted, events=True)
-    return {wanted[span]: step_dict(step, payloads=True, full=True) for span, step in loaded.items()}
+    logs = selectors.step_logs(project, run.trace_id, wanted, payloads=True)
+    return {
+        wanted[span]: with_logs(
+            step_dict(step, payloads=True, full=True), [log_dict(r, payloads=True) for r in logs.get(span, [])]
+        )
+        for span, step in loaded.items()
+    }
 
 
 def _payload_context(project: Project, run: Run, order: list[dict[str, Any]], index: int) -> dict[str, Any]:
@@ -99,6 +107,8 @@ def _payload_context(project: Project, run: Run, order: list[dict[str, Any]], in
         "output_pretty": replay.pretty(output),
         "attributes_pretty": replay.pretty(step.get("attributes") or {}),
         "exceptions": replay.exceptions(step.get("events")),
+        "timeline": replay.event_timeline(step.get("events"), step.get("logs")),
+        "derived_from_logs": step.get("derived_from_logs", []),
     }
 
 
@@ -125,6 +135,10 @@ def run_step_panel(request: HttpRequest, project: Project, trace_id: str, span_i
     }
     if payloads:
         context |= _payload_context(project, run, order, index)
+    else:  # a log record's time and name only: its body and attributes are payload, and not read
+        span = span_from_hex(span_id)
+        records = selectors.step_logs(project, run.trace_id, [span], payloads=False).get(span, [])
+        context["timeline"] = replay.event_timeline(None, [log_dict(r, payloads=False) for r in records])
     return render(request, "traces/replay/_step_panel.html", context)
 
 
@@ -133,8 +147,13 @@ def run_export(request: HttpRequest, project: Project, trace_id: str) -> HttpRes
     run = _run(project, trace_id)
     payloads = _payloads(request, project)
     data = run_dict(run, payloads=payloads)
+    logs = selectors.step_logs(project, run.trace_id, None, payloads=payloads)
     data["steps"] = [
-        step_dict(s, payloads=payloads, full=True) for s in selectors.export_steps(project, run, payloads=payloads)
+        with_logs(
+            step_dict(s, payloads=payloads, full=True),
+            [log_dict(r, payloads=payloads) for r in logs.get(s.span_id, [])],
+        )
+        for s in selectors.export_steps(project, run, payloads=payloads)
     ]
     response = JsonResponse(data, json_dumps_params={"indent": 2})
     response["Content-Disposition"] = f'attachment; filename="run-{run.trace_id.hex}.json"'

@@ -15,6 +15,7 @@ still missing from any gen_ai.* attribute the span carries.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 from traces.ingest import messages as m
@@ -132,9 +133,9 @@ def _messages(span: Span, d: Draft) -> None:
         if found is None:
             found = _pop_messages(d, "gen_ai.prompt", m.from_openai)  # pre-1.37 JSON string
         if found is None and span.events:
-            found = _details(span.events, "gen_ai.input.messages") or _event_input(span.events)
+            found = details_messages(span.events, "gen_ai.input.messages") or event_input(span.events)
             if system is None:
-                system = _details_system(span.events)
+                system = details_system(span.events)
         if found is not None or system is not None:
             d.input = m.with_system(found, system)
     if d.output is None:
@@ -142,7 +143,7 @@ def _messages(span: Span, d: Draft) -> None:
         if found is None:
             found = _pop_messages(d, "gen_ai.completion", m.from_openai)
         if found is None and span.events:
-            found = _details(span.events, "gen_ai.output.messages") or _event_output(span.events)
+            found = details_messages(span.events, "gen_ai.output.messages") or event_output(span.events)
         if found is not None:
             d.output = found
 
@@ -157,9 +158,13 @@ def _pop_messages(d: Draft, key: str, convert: Any) -> list[m.Message] | None:
 
 
 # Span events are kept on the step as they came; messages built from them are a copy for the UI.
+# Public: log records of the same events (instrumentations that send them to /v1/logs instead of the
+# span) become messages the same way, at read time (traces.presenters.with_logs).
 
 
-def _details(events: tuple[SpanEvent, ...], key: str) -> list[m.Message] | None:
+def details_messages(events: Iterable[SpanEvent], key: str) -> list[m.Message] | None:
+    """The messages under `key` (gen_ai.input.messages or gen_ai.output.messages) of the first
+    gen_ai.client.inference.operation.details event that holds them; None if none does."""
     for event in events:
         if event.name == DETAILS_EVENT and key in event.attributes:
             found = m.from_otel(event.attributes[key])
@@ -168,7 +173,8 @@ def _details(events: tuple[SpanEvent, ...], key: str) -> list[m.Message] | None:
     return None
 
 
-def _details_system(events: tuple[SpanEvent, ...]) -> m.Message | None:
+def details_system(events: Iterable[SpanEvent]) -> m.Message | None:
+    """The system instructions of the first operation-details event that holds them, as a message."""
     for event in events:
         if event.name == DETAILS_EVENT and "gen_ai.system_instructions" in event.attributes:
             return m.system_message(event.attributes["gen_ai.system_instructions"])
@@ -197,7 +203,9 @@ def _tool_events(events: tuple[SpanEvent, ...], d: Draft) -> None:
             d.output = loads(attrs.get("message"))
 
 
-def _event_input(events: tuple[SpanEvent, ...]) -> list[m.Message] | None:
+def event_input(events: Iterable[SpanEvent]) -> list[m.Message] | None:
+    """The input messages that per-message GenAI events (gen_ai.content.prompt, gen_ai.<role>.message)
+    carry; None if there are none. Each event's attributes are its body, as 1.27-1.36 emitters wrote them."""
     out: list[m.Message] = []
     for event in events:
         if event.name == "gen_ai.content.prompt":
@@ -209,7 +217,9 @@ def _event_input(events: tuple[SpanEvent, ...]) -> list[m.Message] | None:
     return out or None
 
 
-def _event_output(events: tuple[SpanEvent, ...]) -> list[m.Message] | None:
+def event_output(events: Iterable[SpanEvent]) -> list[m.Message] | None:
+    """The output messages that GenAI events (gen_ai.content.completion, gen_ai.choice) carry; None if
+    there are none."""
     out: list[m.Message] = []
     for event in events:
         if event.name == "gen_ai.content.completion":
