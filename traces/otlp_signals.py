@@ -53,9 +53,9 @@ PATHS = "/v1/traces, /v1/logs and /v1/metrics"
 
 
 def _read_body(request: HttpRequest) -> bytes:
-    """The request's body, bounded before and after decompression. The one place the body is read, so
-    that a reader of chunked bodies (no Content-Length) replaces this call alone."""
-    raw = limits.read_bounded(request, settings.INGEST_MAX_BODY_BYTES)
+    """The request's body, bounded before and after decompression; a chunked one (no Content-Length, as
+    the JavaScript exporters send every body) read whole, as /v1/traces reads it."""
+    raw = limits.read_request_body(request, settings.INGEST_MAX_BODY_BYTES)
     return limits.decompress(raw, request.headers.get("Content-Encoding"), settings.INGEST_MAX_BODY_BYTES)
 
 

@@ -165,3 +165,28 @@ def test_a_chunked_gzip_bomb_is_refused_after_inflating_past_the_limit(
 def test_a_chunked_body_without_a_key_is_refused(web: UpProcess, transactional_db: None) -> None:
     response = post_chunked(web, "aok_wrong", protobuf(AgentTrace().built()), PROTOBUF)
     assert response.status_code == 401
+
+
+def test_chunked_logs_and_metrics_are_read_whole(web: UpProcess, twins: tuple[IngestSetup, IngestSetup]) -> None:
+    # The JavaScript exporters chunk every body, their logs and metrics too.
+    from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceResponse
+    from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import ExportMetricsServiceResponse
+
+    from tests.traces.ingest.test_logs import metrics_request, record
+    from tests.traces.ingest.test_logs import request as logs_request
+    from traces.models import LogRecord
+
+    setup, _ = twins
+    headers = {"Content-Type": PROTOBUF, "Authorization": f"Bearer {setup.key}"}
+    body = logs_request(record(), record(time_unix_nano=1_767_225_600_000_000_123)).SerializeToString()
+    response = requests.post(web.url("/v1/logs"), data=in_chunks(body, 13), headers=headers, timeout=30)
+    assert (
+        response.status_code,
+        ExportLogsServiceResponse.FromString(response.content).partial_success.rejected_log_records,
+    ) == (200, 0)
+    assert LogRecord.objects.filter(project=setup.project).count() == 2
+
+    body = metrics_request().SerializeToString()
+    response = requests.post(web.url("/v1/metrics"), data=in_chunks(body, 13), headers=headers, timeout=30)
+    rejected = ExportMetricsServiceResponse.FromString(response.content).partial_success.rejected_data_points
+    assert (response.status_code, rejected) == (200, 9)  # every point, none lost to an empty read
