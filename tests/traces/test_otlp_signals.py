@@ -276,6 +276,8 @@ def test_any_other_path_under_v1_is_an_otlp_404_not_html(client: Client, path: s
 
 FIXTURES = loader.ROOT
 LOG_CASES = sorted(FIXTURES.glob("*/*.logs.pb"))
+# Libraries whose log records are the application's own lines, not GenAI events: they give no messages.
+WITHOUT_GENAI_LOGS = {"mastra"}
 METRIC_CASES = sorted(FIXTURES.glob("*/*.metrics.pb"))
 
 
@@ -290,9 +292,13 @@ def test_every_captured_log_export_attaches_to_its_steps_and_gives_llm_steps_the
             post(client, "/v1/traces", request_path.read_bytes(), key=ingest.key, content_type=content_type).status_code
             == 200
         )
-    assert logs_partial(post(client, LOGS, path.read_bytes(), key=ingest.key)) == (0, "")
+    decoded = decode_logs_request(path.read_bytes(), PROTOBUF)
+    rejected, message = logs_partial(post(client, LOGS, path.read_bytes(), key=ingest.key))
+    # Records outside any span (Mastra logs one about its own start) are refused one by one, saying why.
+    assert rejected == len(decoded.rejections)
+    assert ("no trace context" in message) if rejected else message == ""
 
-    records = decode_logs_request(path.read_bytes(), PROTOBUF).records
+    records = decoded.records
     assert stored(ingest) == len(records) > 0
     per_span = Counter(r.span_id.hex() for r in records)
     steps = {s.span_id: s for s in loader.load_steps(convention, case)}
@@ -307,7 +313,8 @@ def test_every_captured_log_export_attaches_to_its_steps_and_gives_llm_steps_the
             assert all("role" in message for message in data["input"])
             if step.input is None:
                 assert "input" in data["derived_from_logs"]
-    assert llm_with_records, "no LLM step of the case had log records: the case checks no messages"
+    if path.parent.name not in WITHOUT_GENAI_LOGS:
+        assert llm_with_records, "no LLM step of the case had log records: the case checks no messages"
 
 
 def _points(body: bytes) -> int:

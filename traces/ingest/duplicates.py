@@ -5,8 +5,9 @@ beside OpenLLMetry's `anthropic.chat`, an OpenInference span beside an OTel GenA
 shown; the run must count the call's tokens and cost once. Two model-call steps record the same call when
 they have the same trace, are siblings (same parent) or one is the other's parent, overlap in time, report
 the same input and output tokens (some, or none when both failed), and name the same model (or one names none, or one is the other
-with a date suffix, as request and response models differ). Two steps of one name and convention are
-one instrumentation's two calls (parallel identical requests), never a duplicate.
+with a date suffix, as request and response models differ). Siblings must come from two
+instrumentation libraries (OTLP scopes): one library's two spans are two calls (parallel identical
+requests), never a duplicate.
 
 Of each group, the step that says most (messages, then cost reported, then the earliest, then the lowest
 span id) keeps its usage; every other is marked `duplicate_of` it, with `usage_is_aggregate` set, so
@@ -37,17 +38,20 @@ def _same_model(a: str | None, b: str | None) -> bool:
 
 
 def _overlap(a: Step, b: Step) -> bool:
+    # Strictly: one call ending as the next starts (sequential calls of one agent) is not an overlap.
     a_end = a.end_ns or a.start_ns
     b_end = b.end_ns or b.start_ns
-    return a.start_ns <= b_end and b.start_ns <= a_end
+    return a.start_ns < b_end and b.start_ns < a_end
 
 
 def _related(a: Step, b: Step) -> bool:
-    if a.name == b.name and a.convention == b.convention:
-        return False
     if (a.status == "error") != (b.status == "error"):
         return False
-    return a.parent_span_id == b.parent_span_id or a.parent_span_id == b.span_id or b.parent_span_id == a.span_id
+    if a.parent_span_id == b.span_id or b.parent_span_id == a.span_id:
+        return True  # a model-call span around another with the same usage: one call (ADK 1.x's call_llm)
+    # Siblings are two records of one call only when two instrumentations made them: one library's two
+    # spans side by side are two calls, however alike.
+    return a.parent_span_id == b.parent_span_id and a.scope != b.scope
 
 
 def _says(step: Step) -> tuple[int, int, int, str]:

@@ -173,6 +173,7 @@ def _finish(span: Span, d: Draft, context: _ResourceContext) -> Step:
         output_json,  # output_json
         attributes_json,  # attributes_json
         d.agent_name_derived,  # agent_name_derived
+        span.scope_name,  # scope
         # mark_duplicate_calls sets it, over the whole batch
         None,  # duplicate_of
     )

@@ -84,6 +84,9 @@ class Step:
     # The agent name was derived (an agent span's name, a workflow or graph node name), not sent as an
     # agent attribute: a run takes it only when no step names its agent outright.
     agent_name_derived: bool = False
+    # The instrumentation library that made the span (its OTLP scope): two records of one call come from
+    # two of them. Not stored on the step.
+    scope: str = ""
     # The span id of the step that records the same model call (two instrumentations of one call): this
     # step stays visible, its usage is counted there (traces.ingest.duplicates).
     duplicate_of: str | None = None

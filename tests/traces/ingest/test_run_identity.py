@@ -13,8 +13,10 @@ from typing import Any
 
 from hypothesis import given
 from hypothesis import strategies as st
+from opentelemetry.proto.common.v1.common_pb2 import InstrumentationScope
+from opentelemetry.proto.trace.v1.trace_pb2 import ScopeSpans
 
-from tests.otlp import NS, SpanSpec, protobuf
+from tests.otlp import NS, SpanSpec, request
 from traces.ingest.columns import RUN_COLUMNS
 from traces.ingest.decode import decode_request
 from traces.ingest.normalize import normalize_batch
@@ -38,9 +40,14 @@ def root(name: str = "workflow", attrs: dict[str, Any] | None = None) -> SpanSpe
     return SpanSpec(name, attrs or {"x": 1}, span_id=ROOT, start_ns=START, end_ns=START + 20 * NS)
 
 
-def steps_of(*specs: SpanSpec, resource: dict[str, Any] | None = None) -> list[Step]:
-    body = protobuf([s.build(TRACE) for s in specs], resource or {"service.name": "my-service"})
-    return normalize_batch(decode_request(body, "application/x-protobuf").spans)
+def steps_of(*specs: SpanSpec, resource: dict[str, Any] | None = None, sdk: tuple[SpanSpec, ...] = ()) -> list[Step]:
+    """The steps of one export; the `sdk` spans come from a second instrumentation library (OTLP scope)."""
+    export = request([s.build(TRACE) for s in specs], resource or {"service.name": "my-service"}, scope="first")
+    if sdk:
+        export.resource_spans[0].scope_spans.append(
+            ScopeSpans(scope=InstrumentationScope(name="second"), spans=[s.build(TRACE) for s in sdk])
+        )
+    return normalize_batch(decode_request(export.SerializeToString(), "application/x-protobuf").spans)
 
 
 def run_of(steps: list[Step]) -> dict[str, Any]:
@@ -202,7 +209,7 @@ def test_two_instrumentations_of_one_call_count_once_and_both_stay():
         {"gen_ai.operation.name": "chat", "gen_ai.provider.name": "anthropic",
          "gen_ai.response.model": "claude-3-5-sonnet-20241022"},
     )  # fmt: skip
-    steps = steps_of(root(), openllmetry, sdk)
+    steps = steps_of(root(), openllmetry, sdk=(sdk,))
     duplicates = [s for s in steps if s.duplicate_of]
     assert len(duplicates) == 1
     kept = next(s for s in steps if s.span_id == duplicates[0].duplicate_of)
@@ -216,9 +223,23 @@ def test_two_instrumentations_of_one_call_count_once_and_both_stay():
 
 def test_one_instrumentations_identical_parallel_calls_are_two_calls():
     same = {**CHAT, "gen_ai.usage.input_tokens": 50, "gen_ai.usage.output_tokens": 5}
-    steps = steps_of(root(), at(1, "chat gpt-4o", same), at(1, "chat gpt-4o", same))
+    steps = steps_of(root(), at(1, "chat gpt-4o", same), at(1, "chat GPT-4o", same))
     assert not any(s.duplicate_of for s in steps)
     assert run_of(steps)["llm_calls"] == 2
+    # And one call after another, the second starting as the first ends, from two libraries even.
+    steps = steps_of(root(), at(1, "chat gpt-4o", same), sdk=(at(2, "chat gpt-4o", same),))
+    assert not any(s.duplicate_of for s in steps)
+
+
+def test_a_model_call_span_around_another_with_its_usage_is_one_call():
+    # Google ADK 1.x: call_llm wraps generate_content, both with the call's usage, both ADK's.
+    outer_id = b"\x00" * 7 + b"\x02"
+    usage = {**CHAT, "gen_ai.usage.input_tokens": 200, "gen_ai.usage.output_tokens": 26}
+    outer = SpanSpec("call_llm", usage, span_id=outer_id, parent=ROOT, start_ns=START + NS, end_ns=START + 3 * NS)
+    inner = SpanSpec("generate_content", usage, parent=outer_id, start_ns=START + NS + 1, end_ns=START + 3 * NS - 1)
+    steps = steps_of(root(), outer, inner)
+    assert sum(1 for s in steps if s.duplicate_of) == 1
+    assert (run_of(steps)["llm_calls"], run_of(steps)["input_tokens"]) == (1, 200)
 
 
 def test_calls_with_other_usage_or_apart_in_time_are_not_duplicates():
@@ -228,7 +249,7 @@ def test_calls_with_other_usage_or_apart_in_time_are_not_duplicates():
     )
     other_usage = at(1, "other", {**CHAT, "gen_ai.usage.input_tokens": 1201, "gen_ai.usage.output_tokens": 80})
     other_model = anthropic_call(1, "x", {"gen_ai.operation.name": "chat", "gen_ai.request.model": "gpt-4o"})
-    steps = steps_of(root(), a, later, other_usage, other_model)
+    steps = steps_of(root(), a, sdk=(later, other_usage, other_model))
     assert not any(s.duplicate_of for s in steps)
 
 
@@ -238,7 +259,7 @@ def test_a_failed_call_recorded_twice_is_one_failed_call():
     openllmetry = at(1, "anthropic.chat", {**refused, "llm.request.type": "chat"}, error="400")
     sdk = at(1, "anthropic.messages.create", refused, error="")
     sdk.error = "invalid_request_error"
-    steps = steps_of(root(), openllmetry, sdk)
+    steps = steps_of(root(), openllmetry, sdk=(sdk,))
     assert sum(1 for s in steps if s.duplicate_of) == 1
     run = run_of(steps)
     assert (run["llm_calls"], run["error_count"]) == (1, 2)  # both steps stay, and both failed
