@@ -9,8 +9,10 @@ temporary folder, migrated and given a project with the `agentops` commands, and
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from collections.abc import Iterator
@@ -72,10 +74,15 @@ class Postgres:
 
 
 @pytest.fixture
-def postgres(tmp_path: Path) -> Iterator[Postgres]:
+def postgres() -> Iterator[Postgres]:
     import pgserver
 
-    pgdata = tmp_path / "pgdata"
+    # Not under pytest's tmp_path: pgserver runs PostgreSQL as its own user, which must traverse the
+    # folders above the data, and any pytest session of root's (another checkout's, say) takes the group
+    # and other bits off /tmp/pytest-of-root as it starts, locking pg_ctl out halfway through a test.
+    top = Path(tempfile.mkdtemp(prefix="agentops-outage-"))
+    top.chmod(0o755)
+    pgdata = top / "pgdata"
     server = pgserver.get_server(pgdata, cleanup_mode="stop")
     pg = Postgres(server=server, pgdata=pgdata, socket_dir=server.get_postmaster_info().socket_dir)
     try:
@@ -89,6 +96,7 @@ def postgres(tmp_path: Path) -> Iterator[Postgres]:
             psutil.wait_procs([postmaster], timeout=DEADLINE)
         server.cleanup()
         assert pg.postmaster() is None, "PostgreSQL was left running"
+        shutil.rmtree(top, ignore_errors=True)
 
 
 def agentops(*args: str, env: dict[str, str]) -> dict[str, Any]:
