@@ -7,8 +7,8 @@ strings or numbers, enums as integers or names; unknown fields are ignored and o
 defaults (no kind = 0, no status = UNSET, no parentSpanId = root).
 
 A body that is not a JSON object, or whose structure above the spans is broken, raises `DecodeError`
-(400), as does one nested deeper than the JSON parser's recursion limit (about 900 levels: no parser
-keeps siblings it cannot read past). Anything wrong inside one span (or its resource or scope) rejects
+(400), as does one nested deeper than the JSON parser reads (1,024 levels: no parser keeps siblings it
+cannot read past). Anything wrong inside one span (or its resource or scope) rejects
 that span only; attribute values nested deeper than MAX_VALUE_DEPTH are cut there (traces.ingest.spans).
 """
 
@@ -20,6 +20,8 @@ import json
 import re
 from collections.abc import Callable
 from typing import Any
+
+import orjson
 
 from traces.ingest import signals
 from traces.ingest.errors import DecodeError
@@ -303,7 +305,15 @@ def _without_lone_surrogates(node: Any) -> Any:
 
 def decode_json(body: bytes, window: TimeWindow = STORABLE) -> DecodedBatch:
     try:
-        document = json.loads(body)
+        try:
+            # orjson first: several times faster, and it stops nesting at 1,024 levels whatever the call
+            # stack, where json's limit is Python's recursion limit less the frames already on the stack
+            # (a body of 900 levels parsed in one process and not under Django's test client).
+            document = orjson.loads(body)
+        except orjson.JSONDecodeError:
+            # What orjson refuses beyond the standard (NaN, integers past 64 bits, lone surrogates,
+            # UTF-16) json reads; past 1,024 levels json cannot either (RecursionError below).
+            document = json.loads(body)
         if _LONE_SURROGATE_ESCAPE.search(body):  # rare: a scan of the body decides whether to walk it
             document = _without_lone_surrogates(document)
     except ValueError as exc:  # includes bad UTF-8
@@ -311,7 +321,7 @@ def decode_json(body: bytes, window: TimeWindow = STORABLE) -> DecodedBatch:
     except RecursionError:
         # json (and orjson, at 1024) read nesting recursively: past its limit nothing of the body can be
         # read, so the request is refused whole, with a reason, rather than failing the server.
-        raise DecodeError("body is not readable JSON: nested too deeply (about 900 levels or more)") from None
+        raise DecodeError("body is not readable JSON: nested too deeply (over 1,024 levels)") from None
     if not isinstance(document, dict):
         raise DecodeError(f"an OTLP/JSON body must be an object, got {type(document).__name__}")
     spans: list[Span] = []
