@@ -41,7 +41,7 @@ class TimeWindow:
 
 
 # Without a window from the caller (tests, tools decoding a recorded batch): whatever can be stored.
-STORABLE = TimeWindow(1, MAX_STORABLE_NS, "the range a timestamp column holds")
+STORABLE = TimeWindow(1, MAX_STORABLE_NS, "timestamps after 2262-04-11 cannot be stored")
 
 
 def _iso(ns: int) -> str:

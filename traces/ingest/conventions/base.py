@@ -62,8 +62,9 @@ def has_key_prefix(attrs: dict[str, Any], prefix: str) -> bool:
     return "\x00" + prefix in "\x00" + "\x00".join(attrs)
 
 
-# Fewer brackets than this cannot nest deep enough to matter: one count in C spares most texts the check.
-_SHALLOW = 64
+# orjson writes at most this many levels; text with no more opening brackets cannot nest deeper, and one
+# count in C spares it the check (most message lists, however long).
+_ORJSON_DEPTH = 254
 
 
 def _too_deep(value: Any) -> bool:
@@ -91,7 +92,7 @@ def loads(value: Any) -> Any:
                 result = json.loads(value)
             except (ValueError, RecursionError):
                 return value
-        if value.count("[") + value.count("{") > _SHALLOW and _too_deep(result):
+        if value.count("[") + value.count("{") > _ORJSON_DEPTH and _too_deep(result):
             return value
         return result
     return value
