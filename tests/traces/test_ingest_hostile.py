@@ -14,6 +14,7 @@ from tests.traces.conftest import JSON, PROTOBUF, IngestSetup
 from tests.traces.ingest.hostile import (
     BAD_SPAN_HEX,
     BRACKETS,
+    DEEPEST_PARSED,
     GOOD_SPAN_HEX,
     JSON_TEXT_KEYS,
     array,
@@ -92,6 +93,14 @@ def test_brackets_typed_by_an_end_user_are_stored_as_text(
     client: Client, ingest: IngestSetup, key: str, text: str
 ) -> None:
     # Answered 500 (RecursionError from json.loads in the conventions), and the batch was lost.
+    response = post(client, json_with_string(key, text), key=ingest.key, content_type=JSON)
+    assert partial_success(response) == (0, "")
+    assert stored_span_ids(ingest) == [GOOD_SPAN_HEX, BAD_SPAN_HEX]
+
+
+@pytest.mark.parametrize("text", DEEPEST_PARSED, ids=["list", "object", "message parts"])
+@pytest.mark.parametrize("key", JSON_TEXT_KEYS)
+def test_json_text_as_deep_as_is_parsed_is_stored(client: Client, ingest: IngestSetup, key: str, text: str) -> None:
     response = post(client, json_with_string(key, text), key=ingest.key, content_type=JSON)
     assert partial_success(response) == (0, "")
     assert stored_span_ids(ingest) == [GOOD_SPAN_HEX, BAD_SPAN_HEX]

@@ -156,3 +156,9 @@ JSON_TEXT_KEYS = (
     "traceloop.entity.input",
 )
 BRACKETS = ("[" * 1000, "[" * 1000 + "]" * 1000, "[0," * 900 + "0" + "]" * 900, '{"a":' * 600 + "1" + "}" * 600)
+# As deep as JSON text is parsed (orjson writes 254 levels): every later walk must take it.
+DEEPEST_PARSED = (
+    "[" * 254 + "]" * 254,
+    '{"role":' * 253 + '"user"' + "}" * 253,
+    '[{"role": "user", "content": ' + '[{"type": "text", "text": ' * 120 + '"x"' + "}]" * 120 + "}]",
+)
