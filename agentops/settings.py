@@ -177,6 +177,15 @@ INGEST_MAX_BODY_BYTES = _int("INGEST_MAX_BODY_BYTES", 64 * 1024 * 1024)
 INGEST_RETRY_AFTER_SECONDS = _int("INGEST_RETRY_AFTER_SECONDS", 5)
 # How long a batch may wait for a row or table lock before ingest gives up with 503 (exporters retry).
 INGEST_LOCK_TIMEOUT_MS = _int("INGEST_LOCK_TIMEOUT_MS", 5000)
+# A span starting earlier than this many days ago, or starting or ending later than this many seconds from
+# now, is rejected alone (partial success, naming the window): a far-off time once created a partition per
+# month in between (traces.ingest.validate). A day ahead allows for senders' clock skew; a year back for
+# batches replayed from a buffer or an import.
+INGEST_MAX_SPAN_AGE_DAYS = _int("INGEST_MAX_SPAN_AGE_DAYS", 365)
+INGEST_MAX_SPAN_AHEAD_SECONDS = _int("INGEST_MAX_SPAN_AHEAD_SECONDS", 86400)
+for _name in ("INGEST_MAX_SPAN_AGE_DAYS", "INGEST_MAX_SPAN_AHEAD_SECONDS"):
+    if globals()[_name] < 0:
+        raise ImproperlyConfigured(f"{_name} must not be negative")
 # OTLP/gRPC (`agentops grpc`, and `agentops up` beside the web): 4317 is the port OTLP/gRPC exporters use.
 GRPC_PORT = _int("GRPC_PORT", 4317)
 

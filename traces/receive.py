@@ -22,12 +22,14 @@ from contextlib import contextmanager
 from typing import Any
 
 import psycopg
+from django.conf import settings
 from django.db import DatabaseError, InterfaceError, OperationalError
 
 from agentops.heap import collections_paused
 from agentops.tenancy.selectors import active_ingest_key
 from traces.ingest import decode
 from traces.ingest.errors import IngestError
+from traces.ingest.validate import TimeWindow
 from traces.selectors import ingest_config
 from traces.services import IngestResult, ingest_batch
 
@@ -76,9 +78,19 @@ def _unavailable_on_database_errors(**extra: Any) -> Iterator[None]:
         raise Unavailable("the batch could not be stored; retry later") from exc
 
 
+def time_window() -> TimeWindow:
+    """The span times ingest accepts now (INGEST_MAX_SPAN_AGE_DAYS back, INGEST_MAX_SPAN_AHEAD_SECONDS on)."""
+    return TimeWindow.around(
+        time.time_ns(),
+        settings.INGEST_MAX_SPAN_AGE_DAYS * 86400,
+        settings.INGEST_MAX_SPAN_AHEAD_SECONDS,
+        "INGEST_MAX_SPAN_AGE_DAYS, INGEST_MAX_SPAN_AHEAD_SECONDS",
+    )
+
+
 def _ingest(body: bytes, media: str, project_id: int) -> IngestResult:
     # Its own function so that the decoded batch is freed on return, while collections are still paused.
-    batch = decode.decode_request(body, media)
+    batch = decode.decode_request(body, media, time_window())
     return ingest_batch(config=ingest_config(project_id), batch=batch)
 
 

@@ -20,6 +20,7 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTrace
 from tests.agentops.conftest import UpProcess
 from tests.otlp import AgentTrace, SpanSpec, protobuf
 from tests.traces.conftest import IngestSetup, api_get, emit_agent_run
+from tests.traces.ingest.hostile import BAD_SPAN_HEX, GOOD_SPAN_HEX, TRACE_HEX, pb_batch, pb_span, pb_with_bad_utf8_name
 from tests.traces.servers import serve
 from tests.traces.test_sdk_export import assert_agent_run
 
@@ -106,6 +107,19 @@ def test_rejected_spans_are_a_partial_success(grpc_server: UpProcess, ingest_liv
     assert response.partial_success.rejected_spans == 1
     assert response.partial_success.error_message.startswith("1 span rejected; first: span 4:")
     assert api_get(Client(), ingest_live.run_url(trace.trace_hex), ingest_live)["step_count"] == 4
+
+
+def test_a_span_far_off_in_time_or_not_utf8_is_rejected_alone(grpc_server: UpProcess, ingest_live: IngestSetup) -> None:
+    # Over gRPC as over HTTP (traces.receive): the window and the piece-by-piece parse.
+    far_off = pb_batch(pb_span(GOOD_SPAN_HEX), pb_span(BAD_SPAN_HEX, start=1))
+    response = ExportTraceServiceResponse.FromString(call(grpc_server, far_off, ingest_live.key))
+    assert response.partial_success.rejected_spans == 1
+    assert "outside the accepted window" in response.partial_success.error_message
+    response = ExportTraceServiceResponse.FromString(call(grpc_server, pb_with_bad_utf8_name(), ingest_live.key))
+    assert response.partial_success.rejected_spans == 1
+    assert "not a valid protobuf Span" in response.partial_success.error_message
+    # The valid span of each batch (two starts: two steps), and neither hostile one.
+    assert api_get(Client(), ingest_live.run_url(TRACE_HEX), ingest_live)["step_count"] == 2
 
 
 @pytest.mark.parametrize("key", [None, "aok_wrong"], ids=["missing", "wrong"])

@@ -6,7 +6,7 @@ dataclass only because a frozen one sets each field through object.__setattr__, 
 one four times slower (1.0 µs against 0.2 for ten fields), for every span of every batch.
 
 Attribute values are decoded from OTLP AnyValue to Python: str, bool, int, float, bytes, list
-(arrayValue) and dict (kvlistValue); an empty AnyValue is None.
+(arrayValue) and dict (kvlistValue); an empty AnyValue is None. Nesting is bounded (MAX_VALUE_DEPTH).
 """
 
 from __future__ import annotations
@@ -15,6 +15,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 Attributes = dict[str, Any]
+
+# An attribute value nested deeper than this (arrayValue and kvlistValue levels) is cut there: the
+# container at level MAX_VALUE_DEPTH + 1 becomes TOO_DEEP, and the span is kept. No SDK nests attributes
+# (OTel attributes are flat; nested data is sent as JSON text), so only a hostile or broken sender does,
+# and every later walk (conventions, redaction, JSON encoding: orjson stops at 254 levels) stays bounded.
+MAX_VALUE_DEPTH = 32
+TOO_DEEP = f"[agentops: value nested deeper than {MAX_VALUE_DEPTH} levels, dropped]"
 
 
 @dataclass(frozen=True, slots=True)

@@ -6,7 +6,7 @@ import pytest
 from genai_prices.data_snapshot import get_snapshot
 
 from tests.otlp import NS, SpanSpec
-from traces.ingest.conventions.base import known_providers
+from traces.ingest.conventions.base import known_providers, loads
 from traces.ingest.normalize import normalize
 from traces.ingest.spans import Span
 
@@ -53,3 +53,25 @@ def test_every_genai_prices_provider_is_known() -> None:
     step = step_of({"gen_ai.operation.name": "chat", "gen_ai.system": "together", "gen_ai.request.model": "m"})
     assert step.provider == "together"  # type: ignore[attr-defined]
     assert len(known_providers()) > len(get_snapshot().providers)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "[" * 1000,
+        "[" * 1000 + "]" * 1000,
+        "[0," * 900 + "0" + "]" * 900,
+        '{"a":' * 600 + "1" + "}" * 600,
+        "[" * 255 + "]" * 255,
+    ],
+)
+def test_json_text_nested_too_deep_stays_text(text: str) -> None:
+    # A prompt of 1,000 "[" raised RecursionError from json.loads out of ingest.
+    assert loads(text) == text
+
+
+def test_json_text_within_the_depth_is_parsed_with_its_brackets_in_strings_ignored() -> None:
+    assert loads("[" * 254 + "]" * 254) is not None and isinstance(loads("[" * 254 + "]" * 254), list)
+    messages = '[{"role": "user", "content": "' + "[[[[" * 100 + '"}]'
+    assert loads(messages) == [{"role": "user", "content": "[[[[" * 100}]
+    assert loads("[1e400, 123456789012345678901234567890]")[1] == 123456789012345678901234567890
