@@ -229,3 +229,13 @@ def emit_agent_run(exporter: Any = None) -> SdkRun:
         spans=memory.get_finished_spans(),
         resource=dict(provider.resource.attributes),
     )
+
+
+@pytest.fixture
+def window_for_captures() -> Iterator[None]:
+    """The captured fixtures keep the times they were recorded at: the endpoint's window of accepted
+    span times (INGEST_MAX_SPAN_AGE_DAYS) is widened so that they stay valid whenever the suite runs."""
+    from django.test import override_settings
+
+    with override_settings(INGEST_MAX_SPAN_AGE_DAYS=100 * 366):
+        yield

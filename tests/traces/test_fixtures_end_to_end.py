@@ -14,21 +14,13 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
-from django.test import Client, override_settings
+from django.test import Client
 from genai_prices import Usage, calc_price
 
 from tests.fixtures.otlp import loader
 from tests.traces.conftest import JSON, PROTOBUF, IngestSetup, api_get
 
-# The captures keep the times they were recorded at (2026-01-01): the endpoint's window of accepted span
-# times (INGEST_MAX_SPAN_AGE_DAYS) is widened so that they stay valid whenever the suite runs.
-pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("_window_for_captures")]
-
-
-@pytest.fixture
-def _window_for_captures() -> Any:
-    with override_settings(INGEST_MAX_SPAN_AGE_DAYS=100 * 366):
-        yield
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("window_for_captures")]
 
 
 CASES = loader.cases()

@@ -31,7 +31,8 @@ from traces.ingest.logs import decode_logs_request
 from traces.ingest.metrics import METRICS_MESSAGE
 from traces.models import LogRecord
 
-pytestmark = pytest.mark.django_db
+# Captured exports keep the times they were recorded at (window_for_captures).
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("window_for_captures")]
 
 LOGS, METRICS = "/v1/logs", "/v1/metrics"
 INVALID_ARGUMENT, NOT_FOUND, RESOURCE_EXHAUSTED, UNIMPLEMENTED, UNAVAILABLE, UNAUTHENTICATED = 3, 5, 8, 12, 14, 16

@@ -27,7 +27,8 @@ from tests.traces.conftest import PROTOBUF, IngestSetup
 from traces.ingest.metrics import METRICS_MESSAGE
 from traces.models import LogRecord
 
-pytestmark = pytest.mark.django_db(transaction=True)
+# Captured exports keep the times they were recorded at (window_for_captures).
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("window_for_captures")]
 
 FIXTURES = Path(loader.ROOT) / "otel_genai"
 
