@@ -32,7 +32,7 @@ UNAVAILABLE = 14
 UNIMPLEMENTED = 12
 
 
-def _status(http: int, code: int, message: str, content_type: str | None, **headers: str) -> HttpResponse:
+def status_response(http: int, code: int, message: str, content_type: str | None, **headers: str) -> HttpResponse:
     media = decode.response_media_type(content_type)
     response = HttpResponse(decode.encode_status(code, message, media), status=http, content_type=media)
     for name, value in headers.items():
@@ -40,32 +40,39 @@ def _status(http: int, code: int, message: str, content_type: str | None, **head
     return response
 
 
-def _ingest_secret(request: HttpRequest) -> str:
-    # The other OTLP/HTTP receivers (/v1/logs, /v1/metrics) read the key with this too.
-    return receive.ingest_secret(request.headers.get("Authorization", ""), request.headers.get("x-api-key", ""))
+def request_project(request: HttpRequest) -> int:
+    """The project of the request's ingest key (receive.authenticate), before its body is read: a request
+    without a valid key costs no more than its headers. Every OTLP/HTTP receiver starts here."""
+    secret = receive.ingest_secret(request.headers.get("Authorization", ""), request.headers.get("x-api-key", ""))
+    return receive.authenticate(secret)
+
+
+def read_body(request: HttpRequest) -> bytes:
+    """The request's body, chunked or not, bounded before and after decompression (413 past the limit)."""
+    raw = limits.read_request_body(request, settings.INGEST_MAX_BODY_BYTES)
+    return limits.decompress(raw, request.headers.get("Content-Encoding"), settings.INGEST_MAX_BODY_BYTES)
 
 
 @csrf_exempt
 def export_traces(request: HttpRequest) -> HttpResponse:
     content_type = request.headers.get("Content-Type")
     if request.method != "POST":
-        response = _status(405, UNIMPLEMENTED, "only POST is supported on /v1/traces", content_type)
+        response = status_response(405, UNIMPLEMENTED, "only POST is supported on /v1/traces", content_type)
         response["Allow"] = "POST"
         return response
     started, cpu_started = time.perf_counter(), time.process_time()
     try:
         media = decode.media_type(content_type)
-        # Before the body is read: a request without a valid key costs no more than its headers.
-        project_id = receive.authenticate(_ingest_secret(request))
-        raw = limits.read_request_body(request, settings.INGEST_MAX_BODY_BYTES)
-        body = limits.decompress(raw, request.headers.get("Content-Encoding"), settings.INGEST_MAX_BODY_BYTES)
-        result = receive.store(body, media, project_id, started=started, cpu_started=cpu_started)
+        project_id = request_project(request)
+        result = receive.store(read_body(request), media, project_id, started=started, cpu_started=cpu_started)
     except receive.Unauthenticated as exc:
-        return _status(401, UNAUTHENTICATED, str(exc), content_type)
+        return status_response(401, UNAUTHENTICATED, str(exc), content_type)
     except IngestError as exc:
         receive.log_rejected(exc, status=exc.http_status)
-        return _status(exc.http_status, exc.rpc_code, exc.message, content_type)
+        return status_response(exc.http_status, exc.rpc_code, exc.message, content_type)
     except receive.Unavailable as exc:
-        return _status(503, UNAVAILABLE, str(exc), content_type, Retry_After=str(settings.INGEST_RETRY_AFTER_SECONDS))
+        return status_response(
+            503, UNAVAILABLE, str(exc), content_type, Retry_After=str(settings.INGEST_RETRY_AFTER_SECONDS)
+        )
     body = decode.encode_response(len(result.rejected), result.rejection_message, media)
     return HttpResponse(body, content_type=media)

@@ -29,20 +29,16 @@ import logging
 import time
 from collections.abc import Callable
 
-import psycopg
 from django.conf import settings
-from django.db import DatabaseError, InterfaceError, OperationalError
 from django.http import HttpRequest, HttpResponse
 from django.views.decorators.csrf import csrf_exempt
 
-from agentops.tenancy.models import IngestKey
-from agentops.tenancy.selectors import active_ingest_key
-from traces.ingest import limits
+from traces import receive
 from traces.ingest import logs as log_ingest
 from traces.ingest import metrics as metric_ingest
 from traces.ingest.decode import media_type
 from traces.ingest.errors import IngestError
-from traces.otlp import UNAUTHENTICATED, UNAVAILABLE, UNIMPLEMENTED, _ingest_secret, _status
+from traces.otlp import UNAUTHENTICATED, UNAVAILABLE, UNIMPLEMENTED, read_body, request_project, status_response
 from traces.selectors import ingest_config
 from traces.services import ingest_logs
 
@@ -52,61 +48,40 @@ NOT_FOUND = 5  # google.rpc.Code
 PATHS = "/v1/traces, /v1/logs and /v1/metrics"
 
 
-def _read_body(request: HttpRequest) -> bytes:
-    """The request's body, bounded before and after decompression; a chunked one (no Content-Length, as
-    the JavaScript exporters send every body) read whole, as /v1/traces reads it."""
-    raw = limits.read_request_body(request, settings.INGEST_MAX_BODY_BYTES)
-    return limits.decompress(raw, request.headers.get("Content-Encoding"), settings.INGEST_MAX_BODY_BYTES)
-
-
-def _receive(request: HttpRequest, path: str, handle: Callable[[IngestKey, bytes, str], HttpResponse]) -> HttpResponse:
-    """The shared front of a receiver: method, key, body, and the mapping of every failure to its answer.
-    `handle(key, body, media)` decodes and stores, and builds the 200."""
+def _receive(request: HttpRequest, path: str, handle: Callable[[int, bytes, str], HttpResponse]) -> HttpResponse:
+    """The front /v1/traces has too (traces.otlp, traces.receive): method, key, body, and each failure's
+    answer. `handle(project_id, body, media)` decodes and stores, and builds the 200."""
     content_type = request.headers.get("Content-Type")
     if request.method != "POST":
-        response = _status(405, UNIMPLEMENTED, f"only POST is supported on {path}", content_type)
+        response = status_response(405, UNIMPLEMENTED, f"only POST is supported on {path}", content_type)
         response["Allow"] = "POST"
         return response
     try:
         media = media_type(content_type)
-        secret = _ingest_secret(request)
-        if not secret:
-            return _status(401, UNAUTHENTICATED, "missing ingest key: send 'Authorization: Bearer <key>'", content_type)
-        key = active_ingest_key(secret)
-        if key is None:
-            return _status(401, UNAUTHENTICATED, "invalid or revoked ingest key", content_type)
-        return handle(key, _read_body(request), media)
+        project_id = request_project(request)
+        body = read_body(request)
+        with receive.unavailable_on_database_errors(path=path):
+            return handle(project_id, body, media)
+    except receive.Unauthenticated as exc:
+        return status_response(401, UNAUTHENTICATED, str(exc), content_type)
     except IngestError as exc:
-        log.info(
-            "ingest rejected",
-            extra={"event": "ingest.rejected", "path": path, "status": exc.http_status, "reason": exc.message},
+        receive.log_rejected(exc, status=exc.http_status, path=path)
+        return status_response(exc.http_status, exc.rpc_code, exc.message, content_type)
+    except receive.Unavailable as exc:
+        return status_response(
+            503, UNAVAILABLE, str(exc), content_type, Retry_After=str(settings.INGEST_RETRY_AFTER_SECONDS)
         )
-        return _status(exc.http_status, exc.rpc_code, exc.message, content_type)
-    # Raw psycopg errors too, as traces.otlp catches them: the same answer for the same failure.
-    except (OperationalError, InterfaceError, psycopg.OperationalError, psycopg.InterfaceError) as exc:
-        log.warning("ingest unavailable", extra={"event": "ingest.unavailable", "path": path, "error": str(exc)})
-        return _status(
-            503, UNAVAILABLE, "the database is unavailable; retry later", content_type,
-            Retry_After=str(settings.INGEST_RETRY_AFTER_SECONDS),
-        )  # fmt: skip
-    except (DatabaseError, psycopg.DatabaseError) as exc:
-        # e.g. a lock not granted within INGEST_LOCK_TIMEOUT_MS: the batch was rolled back whole.
-        log.warning("ingest store failed", extra={"event": "ingest.store_failed", "path": path, "error": str(exc)})
-        return _status(
-            503, UNAVAILABLE, "the batch could not be stored; retry later", content_type,
-            Retry_After=str(settings.INGEST_RETRY_AFTER_SECONDS),
-        )  # fmt: skip
 
 
-def _store_logs(key: IngestKey, body: bytes, media: str) -> HttpResponse:
+def _store_logs(project_id: int, body: bytes, media: str) -> HttpResponse:
     started = time.perf_counter()
     decoded = log_ingest.decode_logs_request(body, media)
-    result = ingest_logs(config=ingest_config(key.project_id), decoded=decoded)
+    result = ingest_logs(config=ingest_config(project_id), decoded=decoded)
     log.info(
         "logs stored",
         extra={
             "event": "ingest.logs_stored",
-            "project": key.project_id,
+            "project": project_id,
             "records": result.received,
             "stored": result.stored,
             "rejected": len(result.rejected),
@@ -117,9 +92,9 @@ def _store_logs(key: IngestKey, body: bytes, media: str) -> HttpResponse:
     return HttpResponse(answer, content_type=media)
 
 
-def _refuse_metrics(key: IngestKey, body: bytes, media: str) -> HttpResponse:
+def _refuse_metrics(project_id: int, body: bytes, media: str) -> HttpResponse:
     points = metric_ingest.count_data_points(body, media)
-    log.info("metrics refused", extra={"event": "ingest.metrics_refused", "project": key.project_id, "points": points})
+    log.info("metrics refused", extra={"event": "ingest.metrics_refused", "project": project_id, "points": points})
     return HttpResponse(metric_ingest.encode_metrics_response(points, media), content_type=media)
 
 
@@ -136,4 +111,4 @@ def export_metrics(request: HttpRequest) -> HttpResponse:
 @csrf_exempt
 def unknown_signal(request: HttpRequest) -> HttpResponse:
     message = f"{request.path} is not an OTLP path agentops serves; it takes {PATHS}"
-    return _status(404, NOT_FOUND, message, request.headers.get("Content-Type"))
+    return status_response(404, NOT_FOUND, message, request.headers.get("Content-Type"))

@@ -57,7 +57,7 @@ def authenticate(secret: str, **extra: Any) -> int:
     cannot say (an outage reaches the key lookup first)."""
     if not secret:
         raise Unauthenticated("missing ingest key: send 'Authorization: Bearer <key>'")
-    with _unavailable_on_database_errors(**extra):
+    with unavailable_on_database_errors(**extra):
         key = active_ingest_key(secret)
     if key is None:
         raise Unauthenticated("invalid or revoked ingest key")
@@ -65,7 +65,9 @@ def authenticate(secret: str, **extra: Any) -> int:
 
 
 @contextmanager
-def _unavailable_on_database_errors(**extra: Any) -> Iterator[None]:
+def unavailable_on_database_errors(**extra: Any) -> Iterator[None]:
+    """Database errors inside as Unavailable (logged once, with `extra`): the caller answers 503 or
+    UNAVAILABLE and the exporter retries. The other OTLP receivers (/v1/logs) store through it too."""
     try:
         yield
     # The store talks to psycopg directly (COPY), so its errors arrive unwrapped by Django: both kinds.
@@ -99,7 +101,7 @@ def store(
 ) -> IngestResult:
     """Store a decompressed ExportTraceServiceRequest for a project; logs `ingest.stored` (with `extra`,
     and the wall and CPU milliseconds since `started` / `cpu_started`) once it is committed."""
-    with _unavailable_on_database_errors(**extra), collections_paused():
+    with unavailable_on_database_errors(**extra), collections_paused():
         result = _ingest(body, media, project_id)
     log.info(
         "ingest stored",
