@@ -189,6 +189,26 @@ for _name in ("INGEST_MAX_SPAN_AGE_DAYS", "INGEST_MAX_SPAN_AHEAD_SECONDS"):
 # OTLP/gRPC (`agentops grpc`, and `agentops up` beside the web): 4317 is the port OTLP/gRPC exporters use.
 GRPC_PORT = _int("GRPC_PORT", 4317)
 
+# --- Web server (`agentops web`: agentops.server) ------------------------------------------------
+# Threads per web worker serving Django (`agentops web --threads` sets it for the workers it starts).
+WEB_THREADS = _int("WEB_THREADS", 4)
+# A request that finds every thread busy waits at most this long, in a queue of this many per thread;
+# past either it is answered 503 with Retry-After (INGEST_RETRY_AFTER_SECONDS) instead of timing out.
+WEB_QUEUE_TIMEOUT_SECONDS = _int("WEB_QUEUE_TIMEOUT_SECONDS", 2)
+WEB_QUEUE_PER_THREAD = _int("WEB_QUEUE_PER_THREAD", 4)
+# Slow or stalled clients: a request's head must arrive within WEB_HEADER_TIMEOUT_SECONDS, its body within
+# WEB_BODY_TIMEOUT_SECONDS with no gap longer than WEB_BODY_IDLE_TIMEOUT_SECONDS (408 otherwise).
+WEB_HEADER_TIMEOUT_SECONDS = _int("WEB_HEADER_TIMEOUT_SECONDS", 10)
+WEB_BODY_TIMEOUT_SECONDS = _int("WEB_BODY_TIMEOUT_SECONDS", 60)
+WEB_BODY_IDLE_TIMEOUT_SECONDS = _int("WEB_BODY_IDLE_TIMEOUT_SECONDS", 10)
+# Request bodies held at once by one worker (being read or served); past it, 503 with Retry-After. One
+# body is always admitted up to INGEST_MAX_BODY_BYTES.
+WEB_MAX_INFLIGHT_BODY_BYTES = _int("WEB_MAX_INFLIGHT_BODY_BYTES", 128 * 1024 * 1024)
+for _name in ("WEB_THREADS", "WEB_QUEUE_PER_THREAD", "WEB_HEADER_TIMEOUT_SECONDS", "WEB_BODY_TIMEOUT_SECONDS",
+              "WEB_BODY_IDLE_TIMEOUT_SECONDS", "WEB_MAX_INFLIGHT_BODY_BYTES"):  # fmt: skip
+    if globals()[_name] < 1:
+        raise ImproperlyConfigured(f"{_name} must be at least 1")
+
 # --- Static files -------------------------------------------------------------------------------
 STATIC_URL = "/static/"
 STATIC_ROOT = Path(env.str("STATIC_ROOT", default=str(AGENTOPS_HOME / "static")))

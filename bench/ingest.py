@@ -334,6 +334,9 @@ def main() -> None:
     )
     parser.add_argument("--protocol", choices=["http", "grpc"], default="http", help="OTLP transport (default http)")
     parser.add_argument(
+        "--server", choices=["async", "threads"], default="async", help="agentops web --server (http only)"
+    )
+    parser.add_argument(
         "--rounds", type=int, default=3, help="load + reference rounds; the median round's ratio is the result"
     )
     parser.add_argument(
@@ -366,7 +369,7 @@ def main() -> None:
         port = _free_port()
         if args.protocol == "http":
             command = [*agentops, "web", "--host", "127.0.0.1", "--port", str(port), "--workers", str(args.workers),
-                       "--threads", str(args.threads)]  # fmt: skip
+                       "--threads", str(args.threads), "--server", args.server]  # fmt: skip
         else:
             # One parent (a shell) for the processes, so that CPU and memory are summed over its tree.
             grpc = [*agentops, "grpc", "--host", "127.0.0.1", "--port", str(port), "--threads", str(args.threads)]

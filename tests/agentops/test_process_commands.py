@@ -16,7 +16,7 @@ import psutil
 import pytest
 import requests
 
-from agentops.management.commands.web import gunicorn_options
+from agentops.management.commands.web import ASYNC_WORKER, gunicorn_options
 from tests.agentops.conftest import UpProcess, agentops_env, assert_all_gone, free_port
 
 
@@ -67,7 +67,7 @@ def test_web_serves_with_its_workers_and_stops_on_sigterm(tmp_path: Path) -> Non
         assert response.json() == {"status": "ok"}
     finally:
         stop_cleanly(web)
-    assert "Using worker: gthread" in web.output
+    assert "Using worker: agentops.server.worker.AgentopsWorker" in web.output
 
 
 @pytest.mark.slow
@@ -126,9 +126,10 @@ def test_beat_schedules_from_its_file_in_home_and_stops_on_sigterm(tmp_path: Pat
     assert f"db -> {tmp_path / 'home' / 'celerybeat-schedule'}" in beat.output
 
 
-def test_gunicorn_threads_select_the_threaded_worker() -> None:
-    assert gunicorn_options(host="127.0.0.1", port=1, workers=1, threads=1)["worker_class"] == "sync"
-    threaded = gunicorn_options(host="::1", port=8000, workers=3, threads=4)
+def test_the_web_serves_with_the_async_worker_unless_threads_are_asked_for() -> None:
+    assert gunicorn_options(host="127.0.0.1", port=1, workers=1, threads=4)["worker_class"] == ASYNC_WORKER
+    assert gunicorn_options(host="127.0.0.1", port=1, workers=1, threads=1, server="threads")["worker_class"] == "sync"
+    threaded = gunicorn_options(host="::1", port=8000, workers=3, threads=4, server="threads")
     assert threaded["worker_class"] == "gthread"
     assert threaded["bind"] == ["[::1]:8000"]
     assert threaded["workers"] == 3

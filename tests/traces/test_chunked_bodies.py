@@ -32,8 +32,9 @@ RESOURCE_EXHAUSTED = 8  # google.rpc.Code
 INVALID_ARGUMENT = 3
 
 
-# gunicorn's sync worker (--threads 1) and its threaded one (what `agentops web` and `up` run by default).
-@pytest.fixture(scope="module", params=["1", "4"], ids=["sync", "gthread"])
+# The async worker (what `agentops web` and `up` run by default: its front reads the body whole before
+# Django) and gunicorn's threaded one (`--server threads`: Django reads what gunicorn de-chunks).
+@pytest.fixture(scope="module", params=["async", "threads"])
 def web(
     request: pytest.FixtureRequest, django_db_setup: None, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[UpProcess]:
@@ -46,9 +47,9 @@ def web(
         except requests.ConnectionError:
             return False
 
-    args = ("--workers", "1", "--threads", request.param)
+    args = ("--workers", "1", "--threads", "4", "--server", request.param)
     with serve("web", home, *args, ready=healthy, INGEST_MAX_BODY_BYTES=str(LIMIT)) as process:
-        worker = "gthread" if request.param != "1" else "sync"
+        worker = "gthread" if request.param == "threads" else "agentops.server.worker.AgentopsWorker"
         assert process.wait_for_output(f"Using worker: {worker}"), process.output
         yield process
 

@@ -3,6 +3,11 @@
 Takes --host, --port, --workers and --threads; runs gunicorn in this process (it forks the workers) until
 SIGTERM (graceful: requests in flight finish, up to 10 s) or SIGINT (quick). Exits non-zero when the
 address cannot be bound or the workers cannot boot.
+
+Each worker is asynchronous (agentops.server): slow and idle clients cost no thread, requests reach
+Django's --threads threads only with their whole body, and the rest is shed with 503 and Retry-After.
+`--server threads` serves with gunicorn's threaded workers instead (each connection takes a thread while
+it is read), kept to measure the two against each other (bench/ingest.py --server).
 """
 
 from __future__ import annotations
@@ -31,19 +36,31 @@ class AgentopsWSGI(BaseApplication):
     def load(self) -> Any:
         # Runs in each worker after the fork (the app is not preloaded).
         from agentops.heap import warm_and_freeze
-        from agentops.wsgi import application
 
+        application: Any
+        if self.options["worker_class"] == ASYNC_WORKER:
+            from agentops.server.app import build
+
+            application = build(self.options["threads"])
+        else:
+            from agentops.wsgi import application as wsgi_application
+
+            application = wsgi_application
         warm_and_freeze()
         return application
 
 
-def gunicorn_options(*, host: str, port: int, workers: int, threads: int) -> dict[str, Any]:
+ASYNC_WORKER = "agentops.server.worker.AgentopsWorker"
+
+
+def gunicorn_options(*, host: str, port: int, workers: int, threads: int, server: str = "async") -> dict[str, Any]:
     bind = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+    worker_class = ASYNC_WORKER if server == "async" else "gthread" if threads > 1 else "sync"
     return {
         "bind": [bind],
         "workers": workers,
         "threads": threads,
-        "worker_class": "gthread" if threads > 1 else "sync",
+        "worker_class": worker_class,
         # Below `agentops up`'s 15 s grace period, so a stop never ends in SIGKILL.
         "graceful_timeout": 10,
         "timeout": 60,
@@ -63,9 +80,15 @@ class Command(BaseCommand):
         parser.add_argument("--port", type=int, default=8000, help="port to listen on (default 8000)")
         parser.add_argument("--workers", type=int, default=2, help="worker processes (default 2)")
         parser.add_argument("--threads", type=int, default=4, help="threads per worker (default 4)")
+        parser.add_argument(
+            "--server",
+            choices=["async", "threads"],
+            default="async",
+            help="async (default): event-loop workers that shed load; threads: gunicorn's threaded workers",
+        )
 
-    def handle(self, *args: Any, host: str, port: int, workers: int, threads: int, **options: Any) -> None:
+    def handle(self, *args: Any, host: str, port: int, workers: int, threads: int, server: str, **options: Any) -> None:
         ensure_broker_folders()
         # whitenoise warns in every worker when STATIC_ROOT is missing, though with finders it needs none.
         Path(settings.STATIC_ROOT).mkdir(parents=True, exist_ok=True)
-        AgentopsWSGI(gunicorn_options(host=host, port=port, workers=workers, threads=threads)).run()
+        AgentopsWSGI(gunicorn_options(host=host, port=port, workers=workers, threads=threads, server=server)).run()
