@@ -6,6 +6,7 @@ Project-scoped endpoints go under `projects/<slug:slug>/...` and resolve the pro
 
 from django.urls import path
 
+from agentops.notify import api as notify_api
 from agentops.tenancy import api as tenancy_api
 from traces import api as traces_api
 
@@ -17,5 +18,17 @@ urlpatterns = [
         "projects/<slug:slug>/runs/<str:trace_id>/steps/<str:span_id>/",
         traces_api.StepDetail.as_view(),
         name="api_step",
+    ),
+    path("projects/<slug:slug>/channels/", notify_api.ChannelList.as_view(), name="api_channels"),
+    path("projects/<slug:slug>/channels/<int:channel_id>/", notify_api.ChannelDetail.as_view(), name="api_channel"),
+    path(
+        "projects/<slug:slug>/channels/<int:channel_id>/test/",
+        notify_api.ChannelTest.as_view(),
+        name="api_channel_test",
+    ),
+    path(
+        "projects/<slug:slug>/channels/<int:channel_id>/deliveries/",
+        notify_api.ChannelDeliveries.as_view(),
+        name="api_channel_deliveries",
     ),
 ]

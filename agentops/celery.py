@@ -21,6 +21,13 @@ app.conf.beat_schedule = {
     "worker-heartbeat": {"task": "agentops.tasks.record_heartbeat", "schedule": 30.0},
     # The dashboards' hourly rollups (traces.rollups); a dashboard request also catches its own project up.
     "refresh-rollups": {"task": "traces.tasks.refresh_rollups", "schedule": 60.0},
+    # The notification outbox (agentops.notify): what a lost kick or a dead worker left behind goes out
+    # within seconds. Expires so that a backlog of sweeps queued while no worker ran collapses.
+    "deliver-notifications": {
+        "task": "agentops.notify.tasks.deliver_outbox",
+        "schedule": 10.0,
+        "options": {"expires": 10.0},
+    },
 }
 
 

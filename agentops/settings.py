@@ -81,6 +81,7 @@ INSTALLED_APPS = [
     "guardian",
     "agentops",
     "agentops.tenancy",
+    "agentops.notify",
     "traces",
 ]
 
@@ -245,6 +246,40 @@ CELERY_TASK_ACKS_LATE = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_BEAT_SCHEDULE_FILENAME = str(AGENTOPS_HOME / "celerybeat-schedule")
+
+# --- E-mail (notification channels of kind "email": agentops.notify) -------------------------------
+# EMAIL_URL (django-environ: smtp://user:password@host:587 with ?tls=True, smtp+ssl://... for port 465)
+# or EMAIL_HOST with EMAIL_PORT, EMAIL_HOST_USER, EMAIL_HOST_PASSWORD, EMAIL_USE_TLS, EMAIL_USE_SSL.
+# With neither, the console backend writes each e-mail to the worker's log and sends nothing: fine on a
+# laptop, never in production (README: "Notification channels").
+_email_url = _secret("EMAIL_URL")
+if _email_url:
+    try:
+        _email = env.email_url_config(_email_url)
+    except Exception as exc:  # django-environ raises several types for a malformed URL
+        raise ImproperlyConfigured(f"EMAIL_URL is not a valid e-mail URL: {exc}") from exc
+    EMAIL_BACKEND = _email["EMAIL_BACKEND"]
+    EMAIL_HOST = _email.get("EMAIL_HOST") or "localhost"
+    EMAIL_PORT = int(_email.get("EMAIL_PORT") or 25)
+    EMAIL_HOST_USER = _email.get("EMAIL_HOST_USER") or ""
+    EMAIL_HOST_PASSWORD = _email.get("EMAIL_HOST_PASSWORD") or ""
+    EMAIL_USE_TLS = bool(_email.get("EMAIL_USE_TLS", False))
+    EMAIL_USE_SSL = bool(_email.get("EMAIL_USE_SSL", False))
+elif os.environ.get("EMAIL_HOST"):
+    EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    EMAIL_HOST = env.str("EMAIL_HOST")
+    EMAIL_PORT = _int("EMAIL_PORT", 25)
+    EMAIL_HOST_USER = env.str("EMAIL_HOST_USER", default="")
+    EMAIL_HOST_PASSWORD = _secret("EMAIL_HOST_PASSWORD") or ""
+    EMAIL_USE_TLS = _bool("EMAIL_USE_TLS", False)
+    EMAIL_USE_SSL = _bool("EMAIL_USE_SSL", False)
+else:
+    EMAIL_BACKEND = "django.core.mail.backends.console.EmailBackend"
+if EMAIL_BACKEND.endswith("smtp.EmailBackend") and EMAIL_USE_TLS and EMAIL_USE_SSL:
+    raise ImproperlyConfigured("EMAIL_USE_TLS and EMAIL_USE_SSL exclude each other: choose one")
+# A mail server that does not answer makes one delivery attempt fail, not a worker hang.
+EMAIL_TIMEOUT = _int("EMAIL_TIMEOUT", 10)
+DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="agentops@localhost")
 
 # --- Logging ------------------------------------------------------------------------------------
 LOG_LEVEL = env.str("LOG_LEVEL", default="INFO").upper()

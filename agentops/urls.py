@@ -19,5 +19,6 @@ urlpatterns = [
     path("api/schema/", SpectacularAPIView.as_view(), name="api_schema"),
     path("api/docs/", ApiDocs.as_view(url_name="api_schema"), name="api_docs"),
     path("", include("agentops.tenancy.urls")),
+    path("", include("agentops.notify.urls")),
     path("", include("traces.urls")),
 ]
