@@ -36,11 +36,13 @@ BATCH = 5
 # A send may take TIMEOUT_SECONDS; a worker starts one only with that much lease left and this margin.
 _LEASE_MARGIN_SECONDS = 5.0
 
+# clock_timestamp(), not now(): inside a caller's transaction now() is when that transaction began.
 _CLAIM_SQL = f"""
-UPDATE {OutboxMessage._meta.db_table} SET claimed_until = now() + make_interval(secs => %s)
+UPDATE {OutboxMessage._meta.db_table} SET claimed_until = clock_timestamp() + make_interval(secs => %s)
 WHERE id IN (
     SELECT id FROM {OutboxMessage._meta.db_table}
-    WHERE state = 'pending' AND next_attempt_at <= now() AND (claimed_until IS NULL OR claimed_until < now())
+    WHERE state = 'pending' AND next_attempt_at <= clock_timestamp()
+      AND (claimed_until IS NULL OR claimed_until < clock_timestamp())
     ORDER BY next_attempt_at, id
     LIMIT %s
     FOR UPDATE SKIP LOCKED
@@ -150,7 +152,7 @@ def deliver(message_id: int) -> str:
             "event": "notify.attempt",
             "project": message.project_id,
             "channel": message.channel_id,
-            "message": message.pk,
+            "outbox_message": message.pk,
             "ok": outcome.ok,
             "status_code": outcome.status_code,
             "duration_ms": outcome.duration_ms,
@@ -182,9 +184,10 @@ def deliver_due(*, max_seconds: float = 30.0, batch: int = BATCH, lease_seconds:
         for index, message_id in enumerate(ids):
             lease_left = lease_seconds - (time.monotonic() - claimed_at)
             if lease_left < senders.TIMEOUT_SECONDS + _LEASE_MARGIN_SECONDS:
+                # Stop the sweep too: claiming again would only get the same messages back.
                 release(ids[index:])
                 sweep.released += len(ids) - index
-                break
+                return sweep
             state = deliver(message_id)
             if state == OutboxMessage.State.PENDING:
                 sweep.retrying += 1
