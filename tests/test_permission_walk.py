@@ -20,6 +20,7 @@ from django.test import Client, override_settings
 from django.urls import URLPattern, URLResolver, get_resolver, include, path, reverse
 
 from agentops import urls as root_urls
+from agentops.notify.services import channel_create
 from agentops.tenancy import services, views
 from agentops.tenancy.access import perms_on
 from agentops.tenancy.models import Membership
@@ -97,6 +98,18 @@ ACCESS: dict[str, Rule] = {
     "otlp_unknown": Rule("public", ok=404),
     "api_schema": PUBLIC,
     "api_docs": PUBLIC,
+    # Notification channels (agentops.notify): Viewers read, Engineers and above edit.
+    "channels": project(Perm.VIEW_PROJECT),
+    "channel_rows": project(Perm.VIEW_PROJECT),
+    "channel_create": project(Perm.MANAGE_ALERTS, ok=405),
+    "channel_enabled": project(Perm.MANAGE_ALERTS, ok=405),
+    "channel_test": project(Perm.MANAGE_ALERTS, ok=405),
+    "channel_delete": project(Perm.MANAGE_ALERTS, ok=405),
+    "api_channels": project_api(Perm.VIEW_PROJECT),
+    "api_channel": project_api(Perm.VIEW_PROJECT),
+    # POST only: a member's GET is 405 (the method map), an outsider's 404.
+    "api_channel_test": project_api(Perm.VIEW_PROJECT, ok=405),
+    "api_channel_deliveries": project_api(Perm.VIEW_PROJECT),
 }
 
 
@@ -185,6 +198,10 @@ def _price_override(project):
     )
 
 
+def _channel(project):
+    return channel_create(project=project, kind="slack", url="https://hooks.example.com/walk").channel
+
+
 def test_every_url_with_every_persona(personas):
     target = personas.project
     superuser = make_user(superuser=True)
@@ -202,6 +219,7 @@ def test_every_url_with_every_persona(personas):
         "override_id": _price_override(target).pk,
         "agent": run.agent,
         "session_id": run.session,
+        "channel_id": _channel(target).pk,
     }
     users: dict[str, Any] = {"anonymous": AnonymousUser(), **personas.by_role(), "superuser": superuser}
 
@@ -241,6 +259,7 @@ def test_outsiders_get_404_from_every_project_url(personas):
         "override_id": _price_override(personas.project).pk,
         "agent": run.agent,
         "session_id": run.session,
+        "channel_id": _channel(personas.project).pk,
     }
     for name, route in project_routes:
         url = reverse(name, kwargs={p: fill[p] for p in _params(route)})
