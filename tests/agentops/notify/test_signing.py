@@ -40,3 +40,20 @@ def test_any_listed_v1_may_match():
     good = sign(SECRET, BODY)
     t, v1 = good.split(",")
     assert verify(SECRET, f"{t},v1={'0' * 64},{v1}", BODY)
+
+
+def test_the_readme_copy_of_verify_is_the_real_one():
+    from pathlib import Path
+
+    from agentops.notify import signing
+
+    readme = (Path(__file__).resolve().parents[3] / "README.md").read_text()
+    block = readme.split("<!-- verify:begin -->", 1)[1].split("<!-- verify:end -->", 1)[0]
+    code = block.split("```python\n", 1)[1].split("```", 1)[0]
+    namespace: dict = {}
+    exec(code, namespace)
+    readme_verify = namespace["verify"]
+    header = signing.sign(SECRET, BODY)
+    assert readme_verify(SECRET, header, BODY)
+    assert not readme_verify(SECRET, header, BODY + b"x")
+    assert not readme_verify(SECRET, signing.sign(SECRET, BODY, timestamp=int(time.time()) - 301), BODY)
