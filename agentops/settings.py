@@ -96,6 +96,8 @@ MIDDLEWARE = [
     "agentops.htmx.HtmxLoginRedirectMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Refuses a project-scoped view that skipped the tenancy chokepoint; needs the resolved user.
+    "agentops.tenancy.guard.TenancyGuardMiddleware",
 ]
 
 ROOT_URLCONF = "agentops.urls"
