@@ -8,7 +8,7 @@ Its view declares tenancy in one of three ways, and no other:
 - `dangerously_skip_tenancy(reason)`, the one way around, named so that it is found by grep and review.
 
 The guard runs twice. At startup, the system check `agentops.tenancy.E001` (see `checks.py`) walks the
-URL resolver, so `migrate`, `check` and `agentops up` refuse to start. At run time, the middleware
+URL resolver, so `agentops check`, `agentops up` and the web process (agentops.wsgi) refuse to start. At run time, the middleware
 refuses such a view before it runs (404 in production, ImproperlyConfigured in DEBUG so the developer
 sees why), and refuses a successful answer of a declared view that never resolved its project through
 `access.project_access` (say, a ProjectAPIView whose `initial` forgot `super()`).

@@ -21,7 +21,7 @@ from rest_framework.views import APIView
 from agentops import urls as root_urls
 from agentops.pages import project_view
 from agentops.tenancy import guard
-from agentops.tenancy.checks import check_project_views
+from agentops.tenancy.checks import check_project_views, refuse_to_start
 from agentops.tenancy.endpoints import ProjectAPIView
 from agentops.tenancy.models import Project
 from agentops.tenancy.roles import Perm
@@ -93,6 +93,7 @@ DECLARED = _urlconf(
 def test_every_project_scoped_url_of_the_product_passes_the_chokepoint():
     assert check_project_views() == []
     call_command("check", "--fail-level", "ERROR")
+    refuse_to_start()
 
 
 def test_a_view_without_the_chokepoint_fails_the_system_check():
@@ -103,9 +104,11 @@ def test_a_view_without_the_chokepoint_fails_the_system_check():
         assert "p/<slug:slug>/leak/" in errors[0].msg and "leaky_page" in errors[0].msg
         assert "dangerously_skip_tenancy" in (errors[0].hint or "")
         assert any("LeakyAPI" in e.msg for e in errors)
-        # `check` (and so `migrate` and `agentops up`) refuses to go on.
-        with pytest.raises(SystemCheckError, match="agentops.tenancy.E001"):
+        # `check` (and so `agentops up`) refuses to go on, and so does the web process as it loads.
+        with pytest.raises(SystemCheckError, match=r"agentops\.tenancy\.E001"):
             call_command("check")
+        with pytest.raises(ImproperlyConfigured, match=r"agentops\.tenancy\.E001.*leaky_page"):
+            refuse_to_start()
 
 
 def test_declared_views_and_the_named_escape_pass_the_check():
@@ -140,7 +143,7 @@ def test_in_debug_the_refusal_says_what_to_do(client, personas):
     client.force_login(personas.admin)
     with (
         override_settings(ROOT_URLCONF=LEAKS, DEBUG=True),
-        pytest.raises(ImproperlyConfigured, match="without the tenancy chokepoint.*dangerously_skip_tenancy"),
+        pytest.raises(ImproperlyConfigured, match=r"without the tenancy chokepoint.*dangerously_skip_tenancy"),
     ):
         client.get(f"/p/{personas.project.slug}/leak/")
 
