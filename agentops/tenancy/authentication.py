@@ -4,9 +4,10 @@ Each authenticator takes only the secrets shaped like its own (by prefix) and le
 next one, so a personal token's authenticator never answers 401 to an ingest key before the ingest
 key's authenticator has seen it. A secret of the right shape that is unknown or revoked is a 401.
 
-An ingest key authenticates as an `IngestKeyPrincipal`, which is no `User`: the tenancy chokepoint
-grants it nothing, and the default permission class (`permissions.IsUserOrAllowedIngestKey`) refuses
-it everywhere except on views that set `allow_ingest_keys = True`.
+An ingest key authenticates as an `IngestKeyPrincipal`, which is no `User` and not `is_authenticated`:
+the tenancy chokepoint grants it nothing, and the default permission class
+(`permissions.IsUserOrAllowedIngestKey`) refuses it everywhere except on views that set
+`allow_ingest_keys = True`.
 """
 
 from __future__ import annotations
@@ -48,12 +49,14 @@ class ApiTokenAuthentication(authentication.BaseAuthentication):
 class IngestKeyPrincipal:
     """An agent calling with its project's ingest key: `request.user` (and `request.auth` is the key).
 
-    Authenticated, but no person: it holds no role and passes no permission check of a user."""
+    It holds no role, and it is not `is_authenticated`: whatever asks whether a person is logged in
+    (DRF's IsAuthenticated on a view that sets its own permission_classes, templates) says no to an
+    agent. Views that take ingest keys say so (`allow_ingest_keys`, `permissions.IsIngestKey`)."""
 
     project: Project
     key: IngestKey
 
-    is_authenticated = True
+    is_authenticated = False
     is_anonymous = False
     is_active = True
     is_staff = False

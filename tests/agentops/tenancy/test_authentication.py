@@ -7,8 +7,11 @@ import pytest
 from django.http import Http404
 from django.urls import reverse
 from rest_framework import exceptions
+from rest_framework.permissions import IsAuthenticated
 from rest_framework.request import Request
+from rest_framework.response import Response
 from rest_framework.test import APIRequestFactory
+from rest_framework.views import APIView
 
 from agentops.tenancy import access, services
 from agentops.tenancy.authentication import ApiTokenAuthentication, IngestKeyAuthentication, IngestKeyPrincipal
@@ -94,3 +97,21 @@ def test_the_chokepoint_grants_an_ingest_key_nothing(personas, rf):
     request.user = principal
     with pytest.raises(Http404):
         access.project_access(request, personas.project.slug)
+
+
+class OwnPermissions(APIView):
+    """A view that sets its own permission classes, as a future view might."""
+
+    permission_classes = [IsAuthenticated]
+
+    def get(self, request: Request) -> Response:
+        return Response({"user": str(request.user)})
+
+
+def test_a_view_with_its_own_is_authenticated_still_refuses_ingest_keys(personas):
+    secret = services.ingest_key_create(project=personas.project).secret
+    view = OwnPermissions.as_view()
+    response = view(APIRequestFactory().get("/", headers={"Authorization": f"Bearer {secret}"}))
+    assert response.status_code == 403
+    token = services.api_token_create(user=personas.viewer).secret
+    assert view(APIRequestFactory().get("/", headers={"Authorization": f"Bearer {token}"})).status_code == 200

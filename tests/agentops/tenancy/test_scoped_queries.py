@@ -53,7 +53,7 @@ def unscoped_queries(source: str, models: set[str]) -> list[tuple[int, str]]:
             first = node.args[0] if node.args else None
             if isinstance(first, ast.Name) and first.id in models:
                 what = f"{node.func.id}({first.id}, ...)"
-        if what and ESCAPE not in lines[node.lineno - 1]:
+        if what and isinstance(node, ast.expr) and ESCAPE not in lines[node.lineno - 1]:
             found.append((node.lineno, what))
     return sorted(found)
 
