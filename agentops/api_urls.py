@@ -1,7 +1,8 @@
 """The REST API, version 1, mounted at /api/v1/. Each app adds its endpoints here.
 
-Project-scoped endpoints go under `projects/<slug:slug>/...` and resolve the project through
-`agentops.tenancy.access.project_for`, like the pages do.
+Project-scoped endpoints go under `projects/<slug:slug>/...` and subclass
+`agentops.tenancy.endpoints.ProjectAPIView`, which resolves the project through the tenancy chokepoint
+(the tenancy guard refuses any other view there).
 """
 
 from django.urls import path
@@ -11,6 +12,7 @@ from traces import api as traces_api
 
 urlpatterns = [
     path("projects/", tenancy_api.ProjectList.as_view(), name="api_projects"),
+    path("ingest-key/", tenancy_api.IngestKeyIdentity.as_view(), name="api_ingest_key"),
     path("projects/<slug:slug>/runs/", traces_api.RunList.as_view(), name="api_runs"),
     path("projects/<slug:slug>/runs/<str:trace_id>/", traces_api.RunDetail.as_view(), name="api_run"),
     path(

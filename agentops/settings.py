@@ -96,6 +96,8 @@ MIDDLEWARE = [
     "agentops.htmx.HtmxLoginRedirectMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Refuses a project-scoped view that skipped the tenancy chokepoint; needs the resolved user.
+    "agentops.tenancy.guard.TenancyGuardMiddleware",
 ]
 
 ROOT_URLCONF = "agentops.urls"
@@ -154,10 +156,13 @@ CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
 # --- REST API -----------------------------------------------------------------------------------
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
+        # Each bearer authenticator takes only its own prefix (aop_, aok_) and leaves the rest to the next.
         "agentops.tenancy.authentication.ApiTokenAuthentication",
+        "agentops.tenancy.authentication.IngestKeyAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
-    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    # A person; an ingest key only on views that opt in (allow_ingest_keys = True).
+    "DEFAULT_PERMISSION_CLASSES": ["agentops.tenancy.permissions.IsUserOrAllowedIngestKey"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
 }
