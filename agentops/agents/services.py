@@ -18,12 +18,14 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from django.db import connection, transaction
 from django.utils import timezone
 
 from agentops.agents.models import Bundle
 from agentops.models import JobWatermark
+from agentops.tenancy.audit import audit_record
 
 log = logging.getLogger(__name__)
 
@@ -105,20 +107,32 @@ def bundles_record(*, since: datetime | None = None) -> RecordResult:
 
 
 @transaction.atomic
-def bundle_set_baseline(*, bundle: Bundle, baseline: Bundle | None) -> Bundle:
+def bundle_set_baseline(*, bundle: Bundle, baseline: Bundle | None, actor: Any = None) -> Bundle:
     """Pin `bundle`'s baseline to `baseline` (a bundle of the same agent), or with None hand it back to
-    the recorder's automatic choice, recomputed now."""
+    the recorder's automatic choice, recomputed now. Audited: a baseline decides what a canary passes."""
     if baseline is not None:
         if baseline.agent_id != bundle.agent_id:
             raise ValueError("a baseline must be a bundle of the same agent")
         if baseline.pk == bundle.pk:
             raise ValueError("a bundle cannot be its own baseline")
+    before = {"baseline": bundle.baseline.name if bundle.baseline else None, "set_by": bundle.baseline_set_by}
+    if baseline is not None:
         bundle.baseline, bundle.baseline_set_by = baseline, Bundle.SetBy.USER
         bundle.save(update_fields=["baseline", "baseline_set_by"])
-        return bundle
-    bundle.baseline_set_by = Bundle.SetBy.AUTO
-    bundle.save(update_fields=["baseline_set_by"])
-    with connection.cursor() as cursor:
-        cursor.execute(_BASELINES, {"agents": [bundle.agent_id]})
-    bundle.refresh_from_db()
+    else:
+        bundle.baseline_set_by = Bundle.SetBy.AUTO
+        bundle.save(update_fields=["baseline_set_by"])
+        with connection.cursor() as cursor:
+            cursor.execute(_BASELINES, {"agents": [bundle.agent_id]})
+        bundle.refresh_from_db()
+    audit_record(
+        actor=actor,
+        action="bundle.baseline_set",
+        target_type="bundle",
+        target_id=bundle.pk,
+        target_label=f"{bundle.agent.name} {bundle}",
+        before=before,
+        after={"baseline": bundle.baseline.name if bundle.baseline else None, "set_by": bundle.baseline_set_by},
+        project=bundle.project,
+    )
     return bundle
