@@ -145,7 +145,7 @@ def _alternative(direction: Direction) -> str:
 def _fmt(value: float | None, unit: str = "") -> str:
     if value is None:
         return "n/a"
-    text = f"{value:.4g}" if abs(value) < 1e6 else f"{value:,.0f}"
+    text = f"{value:.4g}" if abs(value) < 1000 else f"{value:.0f}"
     return f"{text} {unit}".rstrip()
 
 
@@ -179,7 +179,7 @@ def compare_proportion(spec: MetricSpec, baseline: Proportion, candidate: Propor
             Outcome.FAIL,
             effect,
             p,
-            f"{rates}: {effect * 100:+.1f} points, beyond {spec.limit * 100:.1f}; {test} < {config.alpha}",
+            f"{rates}: {effect * 100:+.1f} points, beyond the {spec.limit * 100:.1f} allowed; {test} < {config.alpha}",
         )
     why = (
         f"{test} >= {config.alpha}"
