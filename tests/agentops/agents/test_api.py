@@ -103,3 +103,23 @@ def test_outsiders_get_404(client, personas, bundles):
     other = f"/api/v1/projects/{personas.other_project.slug}/bundles/{v3.pk}/"
     assert call(client, personas.outsider, "get", other).status_code == 404
     assert call(client, personas.outsider, "patch", other, {"baseline": None}).status_code == 404
+
+
+def test_the_list_costs_the_same_queries_however_many_bundles(client, personas, bundles):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    headers = {"Authorization": f"Bearer {services.api_token_create(user=personas.viewer).secret}"}
+
+    def queries() -> int:
+        with CaptureQueriesContext(connection) as captured:
+            assert client.get(url(personas), headers=headers).status_code == 200
+        return len(captured)
+
+    queries()  # warm: the token's last use and the content types are written and cached once
+    few = queries()
+    for name, hours in (("v4", 0.5), ("v5", 0.4), ("v6", 0.3)):
+        seed(personas.project, name, 1, hours_ago=hours)
+    bundles_record()
+
+    assert queries() == few
