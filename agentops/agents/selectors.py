@@ -20,9 +20,14 @@ def project_bundles(project: Project, *, agent: str | None = None) -> QuerySet[B
     return bundles.order_by("agent__name", "environment", "-first_seen", "-id")
 
 
-def agent_bundle(project: Project, agent: str, name: str, environment: str | None = None) -> Bundle | None:
-    """The bundle `name` of `agent`; without an environment, the one seen most recently."""
+def agent_bundle(
+    project: Project, agent: str, name: str, environment: str | None = None, *, with_baseline: bool = False
+) -> Bundle | None:
+    """The bundle `name` of `agent`; without an environment, the one seen most recently (of those with a
+    baseline, when asked)."""
     bundles = Bundle.objects.filter(project=project, agent__name=agent, name=name).select_related("agent", "baseline")
     if environment is not None:
         bundles = bundles.filter(environment=environment)
+    if with_baseline:
+        bundles = bundles.filter(baseline__isnull=False)
     return bundles.order_by("-last_seen", "-id").first()

@@ -3,9 +3,11 @@
 `canary_verdict` resolves the names (an agent and bundles known from the recorded rows or, before the
 recorder's next pass, from the runs themselves), reads both arms (agentops.alerts.selectors) and judges
 them (agentops.alerts.comparison). The default baseline is the candidate's recorded baseline, in the
-environment asked for, else in the environment the candidate was seen in last. With no baseline known
-(an agent's first bundle, or one not recorded yet) the verdict is inconclusive and says so: nothing is
-passed unproven. Unknown names raise CanaryNotFound; contradictory ones CanaryInvalid.
+environment asked for, else in the environment the candidate (with a baseline) was seen in last; both arms are then read
+from that environment only. A baseline given by name compares across environments unless one is asked
+for. With no baseline known (an agent's first bundle, or one not recorded yet) the verdict is
+inconclusive and says so: nothing is passed unproven. Unknown names raise CanaryNotFound; contradictory
+ones CanaryInvalid.
 """
 
 from __future__ import annotations
@@ -94,8 +96,10 @@ def canary_verdict(
     if baseline is not None and not _known(project, agent, baseline):
         raise CanaryNotFound(f"agent {agent!r} has no bundle {baseline!r}")
     if baseline is None:
-        row = agents.agent_bundle(project, agent, candidate, environment)
-        baseline = row.baseline.name if row is not None and row.baseline is not None else None
+        row = agents.agent_bundle(project, agent, candidate, environment, with_baseline=True)
+        if row is not None and row.baseline is not None:
+            # The recorded baseline is the one of the candidate's environment: compare within it.
+            baseline, environment = row.baseline.name, row.environment
     if baseline == candidate:
         raise CanaryInvalid("the candidate and the baseline are the same bundle")
 

@@ -22,7 +22,7 @@ from agentops.tenancy.models import Project
 from traces.models import Run
 
 UNFINISHED_GRACE = timedelta(minutes=10)
-MAX_RUNS = 5000
+MAX_RUNS = 2000
 
 _TOOL_STEPS = """
 WITH runs AS (SELECT * FROM unnest(%(traces)s::uuid[], %(starts)s::timestamptz[]) AS r(trace_id, start_time))

@@ -12,6 +12,7 @@ from agentops.agents.services import bundles_record
 from agentops.tenancy import services
 from agentops.tenancy.models import AuditEvent
 from tests.agentops.alerts.runs import seed
+from traces import rollups
 
 pytestmark = pytest.mark.django_db
 
@@ -27,6 +28,7 @@ def call(client: Client, user: Any, method: str, url: str, body: Any = None):
 def bundles(personas) -> dict[str, Bundle]:
     for name, hours in (("v1", 5), ("v2", 3), ("v3", 1)):
         seed(personas.project, name, 2, hours_ago=hours)
+    rollups.refresh()
     bundles_record()
     return {b.name: b for b in Bundle.objects.filter(project=personas.project)}
 
@@ -120,6 +122,7 @@ def test_the_list_costs_the_same_queries_however_many_bundles(client, personas, 
     few = queries()
     for name, hours in (("v4", 0.5), ("v5", 0.4), ("v6", 0.3)):
         seed(personas.project, name, 1, hours_ago=hours)
+    rollups.refresh()
     bundles_record()
 
     assert queries() == few

@@ -9,6 +9,7 @@ from agentops.agents.tasks import record_bundles
 from agentops.celery import app
 from tests.agentops.alerts.runs import seed
 from tests.factories import make_project
+from traces import rollups
 
 
 def test_beat_runs_the_recorder_every_minute_and_drops_a_late_pass():
@@ -23,5 +24,6 @@ def test_the_task_records_bundles():
     project = make_project()
     seed(project, "v1", 2, hours_ago=1)
 
+    rollups.refresh()
     assert record_bundles() == 1
     assert Bundle.objects.get(project=project).run_count == 2

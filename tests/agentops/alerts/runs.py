@@ -11,10 +11,12 @@ from tests.otlp import NS, AgentTrace
 AGENT = "support-bot"
 
 
-def seed(project: Project, bundle: str, n: int, *, hours_ago: float, regressed: bool = False) -> None:
+def seed(
+    project: Project, bundle: str, n: int, *, hours_ago: float, regressed: bool = False, environment: str = "prod"
+) -> None:
     """`n` runs of `bundle`, one a minute from `hours_ago`. Their shapes cycle through 1-3 model calls;
     a regressed bundle makes two more calls per run and fails its tool call in 2 runs of 5."""
-    resource = {"service.name": AGENT, "agentops.bundle.id": bundle, "deployment.environment.name": "prod"}
+    resource = {"service.name": AGENT, "agentops.bundle.id": bundle, "deployment.environment.name": environment}
     start = time.time_ns() - int(hours_ago * 3600 * NS)
     for i in range(n):
         trace = AgentTrace(

@@ -105,6 +105,21 @@ def test_an_explicit_baseline_and_a_window(client, personas):
     assert (windowed["baseline_n"], windowed["candidate_n"], windowed["since"]) == (0, 0, "2099-01-01T00:00:00+00:00")
 
 
+def test_the_default_baseline_compares_within_its_environment(client, personas):
+    seed(personas.project, "v1", 4, hours_ago=5)
+    seed(personas.project, "v2", 3, hours_ago=2)
+    seed(personas.project, "v2", 2, hours_ago=1, environment="staging")  # v2's first staging bundle: no baseline
+    bundles_record()
+
+    default = canary(client, personas.project, personas.viewer, candidate="v2").json()
+    by_name = canary(client, personas.project, personas.viewer, candidate="v2", baseline="v1").json()
+    staging = canary(client, personas.project, personas.viewer, candidate="v2", environment="staging").json()
+
+    assert (default["baseline"], default["environment"], default["candidate_n"]) == ("v1", "prod", 3)
+    assert (by_name["environment"], by_name["candidate_n"]) == (None, 5)
+    assert (staging["baseline"], staging["verdict"]) == (None, "inconclusive")
+
+
 @pytest.mark.parametrize(
     ("params", "status", "message"),
     [
