@@ -7,6 +7,8 @@ Project-scoped endpoints go under `projects/<slug:slug>/...` and subclass
 
 from django.urls import path
 
+from agentops.agents import api as agents_api
+from agentops.alerts import api as alerts_api
 from agentops.tenancy import api as tenancy_api
 from traces import api as traces_api
 
@@ -20,4 +22,7 @@ urlpatterns = [
         traces_api.StepDetail.as_view(),
         name="api_step",
     ),
+    path("projects/<slug:slug>/bundles/", agents_api.BundleList.as_view(), name="api_bundles"),
+    path("projects/<slug:slug>/bundles/<int:bundle_id>/", agents_api.BundleDetail.as_view(), name="api_bundle"),
+    path("projects/<slug:slug>/canary/", alerts_api.CanaryVerdict.as_view(), name="api_canary"),
 ]

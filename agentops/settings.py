@@ -82,6 +82,8 @@ INSTALLED_APPS = [
     "agentops",
     "agentops.tenancy",
     "traces",
+    "agentops.agents",
+    "agentops.alerts",
 ]
 
 MIDDLEWARE = [

@@ -24,6 +24,8 @@ from django.test import Client, override_settings
 from django.urls import URLPattern, URLResolver, get_resolver, include, path, reverse
 
 from agentops import urls as root_urls
+from agentops.agents.models import Bundle
+from agentops.agents.services import bundles_record
 from agentops.tenancy import services, views
 from agentops.tenancy.access import perms_on
 from agentops.tenancy.models import IngestKey, Membership
@@ -89,6 +91,10 @@ ACCESS: dict[str, Rule] = {
     "api_runs": project_api(Perm.VIEW_PROJECT),
     "api_run": project_api(Perm.VIEW_PROJECT),
     "api_step": project_api(Perm.VIEW_PROJECT),
+    "api_bundles": project_api(Perm.VIEW_PROJECT),
+    "api_bundle": project_api(Perm.VIEW_PROJECT),
+    # Without ?agent=&candidate= a member gets 400 (missing parameters); outsiders 404 before that.
+    "api_canary": project_api(Perm.VIEW_PROJECT, ok=400),
     "run_list": project(Perm.VIEW_PROJECT),
     "session_thread": project(Perm.VIEW_PROJECT),
     "run_replay": project(Perm.VIEW_PROJECT),
@@ -192,6 +198,11 @@ def _price_override(project):
     )
 
 
+def _bundle(project):
+    bundles_record()
+    return Bundle.objects.get(project=project)
+
+
 def test_every_url_with_every_persona(personas):
     target = personas.project
     superuser = make_user(superuser=True)
@@ -209,6 +220,7 @@ def test_every_url_with_every_persona(personas):
         "override_id": _price_override(target).pk,
         "agent": run.agent,
         "session_id": run.session,
+        "bundle_id": _bundle(target).pk,
     }
     users: dict[str, Any] = {"anonymous": AnonymousUser(), **personas.by_role(), "superuser": superuser}
 
@@ -248,6 +260,7 @@ def test_outsiders_get_404_from_every_project_url(personas):
         "override_id": _price_override(personas.project).pk,
         "agent": run.agent,
         "session_id": run.session,
+        "bundle_id": _bundle(personas.project).pk,
     }
     for name, route in project_routes:
         url = reverse(name, kwargs={p: fill[p] for p in _params(route)})
