@@ -23,6 +23,7 @@ from rest_framework.response import Response
 
 from agentops.alerts.canary import CanaryInvalid, CanaryNotFound, canary_verdict
 from agentops.alerts.stats import Verdict
+from agentops.tenancy.roles import Perm
 from traces.api import ProjectAPIView
 
 _PARAMS = [
@@ -53,6 +54,8 @@ def _since(raw: str | None) -> Any:
 
 
 class CanaryVerdict(ProjectAPIView):
+    required_perms = {"GET": Perm.VIEW_PROJECT}
+
     @extend_schema(parameters=_PARAMS, responses={200: _BODY, 412: _BODY}, summary="Canary verdict of a bundle")
     def get(self, request: Request, slug: str) -> Response:
         params = request.query_params
