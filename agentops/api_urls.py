@@ -1,17 +1,21 @@
 """The REST API, version 1, mounted at /api/v1/. Each app adds its endpoints here.
 
-Project-scoped endpoints go under `projects/<slug:slug>/...` and resolve the project through
-`agentops.tenancy.access.project_for`, like the pages do.
+Project-scoped endpoints go under `projects/<slug:slug>/...` and subclass
+`agentops.tenancy.endpoints.ProjectAPIView`, which resolves the project through the tenancy chokepoint
+(the tenancy guard refuses any other view there).
 """
 
 from django.urls import path
 
+from agentops.agents import api as agents_api
+from agentops.alerts import api as alerts_api
 from agentops.notify import api as notify_api
 from agentops.tenancy import api as tenancy_api
 from traces import api as traces_api
 
 urlpatterns = [
     path("projects/", tenancy_api.ProjectList.as_view(), name="api_projects"),
+    path("ingest-key/", tenancy_api.IngestKeyIdentity.as_view(), name="api_ingest_key"),
     path("projects/<slug:slug>/runs/", traces_api.RunList.as_view(), name="api_runs"),
     path("projects/<slug:slug>/runs/<str:trace_id>/", traces_api.RunDetail.as_view(), name="api_run"),
     path(
@@ -19,6 +23,9 @@ urlpatterns = [
         traces_api.StepDetail.as_view(),
         name="api_step",
     ),
+    path("projects/<slug:slug>/bundles/", agents_api.BundleList.as_view(), name="api_bundles"),
+    path("projects/<slug:slug>/bundles/<int:bundle_id>/", agents_api.BundleDetail.as_view(), name="api_bundle"),
+    path("projects/<slug:slug>/canary/", alerts_api.CanaryVerdict.as_view(), name="api_canary"),
     path("projects/<slug:slug>/channels/", notify_api.ChannelList.as_view(), name="api_channels"),
     path("projects/<slug:slug>/channels/<int:channel_id>/", notify_api.ChannelDetail.as_view(), name="api_channel"),
     path(

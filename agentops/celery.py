@@ -21,6 +21,9 @@ app.conf.beat_schedule = {
     "worker-heartbeat": {"task": "agentops.tasks.record_heartbeat", "schedule": 30.0},
     # The dashboards' hourly rollups (traces.rollups); a dashboard request also catches its own project up.
     "refresh-rollups": {"task": "traces.tasks.refresh_rollups", "schedule": 60.0},
+    # Agents and bundles (agentops.agents) from the runs changed since the last pass. A pass that waited
+    # past the next one's start is dropped: the next covers the same runs.
+    "record-bundles": {"task": "agentops.agents.tasks.record_bundles", "schedule": 60.0, "options": {"expires": 55.0}},
     # The notification outbox (agentops.notify): what a lost kick or a dead worker left behind goes out
     # within seconds. Expires so that a backlog of sweeps queued while no worker ran collapses.
     "deliver-notifications": {

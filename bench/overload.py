@@ -1,7 +1,7 @@
 """Overload benchmark: what `agentops web` does when more exporters send than it can take.
 
     python bench/overload.py [--server async|threads] [--levels 1,4,16,64,256] [--seconds 20]
-                             [--workers 2] [--threads 4] [--client-timeout 10]
+                             [--workers 2] [--threads 4] [--client-timeout 10] [--body-mib 63]
 
 Starts its own `agentops web --server ...` on an embedded PostgreSQL (as bench/ingest.py does), then, for
 each level, has that many concurrent exporters (threads of this process, each with its own connection)
@@ -14,6 +14,9 @@ A probe asks /healthz twice a second throughout.
 Per level it prints: requests answered 200, shed (503/429 with Retry-After), timed out at the client,
 other errors; spans/s acknowledged; spans stored for clients that had timed out; p50/p95 of the
 acknowledged requests; /healthz p50 and worst; peak memory of the server.
+
+With --body-mib, each request is that large (batches joined into one request): the peak memory of the
+server with several such requests at once is what the body budget (WEB_MAX_INFLIGHT_BODY_BYTES) bounds.
 
 The reference, measured in the same run, is the level of 1 exporter: each level's throughput is printed as
 a share of it.
@@ -63,6 +66,17 @@ class FreshBodies:
         self._counter = 0
         self._lock = threading.Lock()
 
+    def joined(self, min_bytes: int) -> tuple[bytes, int]:
+        """Fresh batches concatenated to at least `min_bytes`: still one valid request (protobuf merges the
+        repeated resource_spans of concatenated messages)."""
+        parts, spans, size = [], 0, 0
+        while size < min_bytes:
+            body, n = self.next()
+            parts.append(body)
+            spans += n
+            size += len(body)
+        return b"".join(parts), spans
+
     def next(self) -> tuple[bytes, int]:
         with self._lock:
             self._counter += 1
@@ -93,11 +107,13 @@ class Level:
     lock: threading.Lock = field(default_factory=threading.Lock)
 
 
-def _exporter(port: int, key: str, bodies: FreshBodies, level: Level, until: float, timeout: float) -> None:
+def _exporter(
+    port: int, key: str, bodies: FreshBodies, level: Level, until: float, timeout: float, body_bytes: int
+) -> None:
     headers = {"Content-Type": "application/x-protobuf", "Authorization": f"Bearer {key}"}
     conn: http.client.HTTPConnection | None = None
     while time.monotonic() < until:
-        body, spans = bodies.next()
+        body, spans = bodies.joined(body_bytes) if body_bytes else bodies.next()
         if conn is None:
             conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
         started = time.monotonic()
@@ -181,7 +197,11 @@ def run_level(port: int, key: str, db_url: str, server_pid: int, bodies: FreshBo
     probe.start()
     until = time.monotonic() + args.seconds
     threads = [
-        threading.Thread(target=_exporter, args=(port, key, bodies, level, until, args.client_timeout), daemon=True)
+        threading.Thread(
+            target=_exporter,
+            args=(port, key, bodies, level, until, args.client_timeout, int(args.body_mib * 2**20)),
+            daemon=True,
+        )
         for _ in range(exporters)
     ]
     for t in threads:
@@ -229,6 +249,9 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=2, help="web worker processes (agentops up's default: 2)")
     parser.add_argument("--threads", type=int, default=4, help="threads per worker (agentops web's default: 4)")
     parser.add_argument("--client-timeout", type=float, default=10.0, help="seconds (OTLP exporters' default 10)")
+    parser.add_argument(
+        "--body-mib", type=float, default=0, help="send bodies of this size (MiB) instead of one 512-span batch"
+    )
     args = parser.parse_args()
 
     home = Path(tempfile.mkdtemp(prefix="agentops-overload-"))

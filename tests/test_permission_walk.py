@@ -3,6 +3,10 @@
 A new URL pattern that `ACCESS` does not name fails the walk: whoever adds a page decides here who may
 open it. Django admin (its own permission system) and static files are left out by the rule in
 `_excluded`, nothing else.
+
+Beyond the table: every URL without a slug shows an outsider nothing of the project, another
+project's object ids under one's own slug are 404 even for an admin, and an ingest key is refused by
+every URL but the one made for it.
 """
 
 from __future__ import annotations
@@ -20,12 +24,15 @@ from django.test import Client, override_settings
 from django.urls import URLPattern, URLResolver, get_resolver, include, path, reverse
 
 from agentops import urls as root_urls
+from agentops.agents.models import Bundle
+from agentops.agents.services import bundles_record
 from agentops.notify.services import channel_create
 from agentops.tenancy import services, views
 from agentops.tenancy.access import perms_on
-from agentops.tenancy.models import Membership
+from agentops.tenancy.models import IngestKey, Membership
 from agentops.tenancy.roles import Perm
 from tests.factories import make_run, make_user
+from tests.otlp import AgentTrace
 from traces.services import price_override_set
 
 pytestmark = pytest.mark.django_db
@@ -80,9 +87,15 @@ ACCESS: dict[str, Rule] = {
     "account_token_create": USER_POST,
     "account_token_revoke": USER_POST,
     "api_projects": API,
+    # For ingest keys only (tested below): a person is authenticated but refused.
+    "api_ingest_key": Rule("api", ok=403),
     "api_runs": project_api(Perm.VIEW_PROJECT),
     "api_run": project_api(Perm.VIEW_PROJECT),
     "api_step": project_api(Perm.VIEW_PROJECT),
+    "api_bundles": project_api(Perm.VIEW_PROJECT),
+    "api_bundle": project_api(Perm.VIEW_PROJECT),
+    # Without ?agent=&candidate= a member gets 400 (missing parameters); outsiders 404 before that.
+    "api_canary": project_api(Perm.VIEW_PROJECT, ok=400),
     "run_list": project(Perm.VIEW_PROJECT),
     "session_thread": project(Perm.VIEW_PROJECT),
     "run_replay": project(Perm.VIEW_PROJECT),
@@ -198,6 +211,11 @@ def _price_override(project):
     )
 
 
+def _bundle(project):
+    bundles_record()
+    return Bundle.objects.get(project=project)
+
+
 def _channel(project):
     return channel_create(project=project, kind="slack", url="https://hooks.example.com/walk").channel
 
@@ -219,6 +237,7 @@ def test_every_url_with_every_persona(personas):
         "override_id": _price_override(target).pk,
         "agent": run.agent,
         "session_id": run.session,
+        "bundle_id": _bundle(target).pk,
         "channel_id": _channel(target).pk,
     }
     users: dict[str, Any] = {"anonymous": AnonymousUser(), **personas.by_role(), "superuser": superuser}
@@ -259,9 +278,117 @@ def test_outsiders_get_404_from_every_project_url(personas):
         "override_id": _price_override(personas.project).pk,
         "agent": run.agent,
         "session_id": run.session,
+        "bundle_id": _bundle(personas.project).pk,
         "channel_id": _channel(personas.project).pk,
     }
     for name, route in project_routes:
         url = reverse(name, kwargs={p: fill[p] for p in _params(route)})
         assert client.get(url).status_code == 404, url
         assert client.post(url).status_code == 404, url
+
+
+def _url(name: str, route: str, fill: dict[str, Any]) -> str:
+    return reverse(name, kwargs={p: fill[p] for p in _params(route)})
+
+
+def test_urls_without_a_slug_show_an_outsider_nothing_of_the_project(personas):
+    """The pages and API answers that name no project (home, the project list, tokens) list only the
+    caller's own: an outsider finds no trace of the project there, whatever they try."""
+    target = personas.project
+    admins_token = services.api_token_create(user=personas.admin).token
+    routes = {n: r for n, r in _patterns().items() if "slug" not in _params(r)}
+    assert {"home", "api_projects", "account_tokens", "account_token_revoke", "api_ingest_key"} <= set(routes)
+    fill = {"token_id": admins_token.pk}
+    client = Client()
+    for name, route in sorted(routes.items()):
+        url = _url(name, route, fill)
+        client.force_login(personas.outsider)  # again: a POST to logout/ ends the session
+        for response in (client.get(url), client.post(url)):
+            body = response.content.decode(errors="replace")
+            assert target.slug not in body and target.name not in body, (name, response.status_code)
+            assert admins_token.prefix not in body, name
+    # Another user's token id is 404, and the token still works.
+    client.force_login(personas.outsider)
+    assert client.post(_url("account_token_revoke", routes["account_token_revoke"], fill)).status_code == 404
+    admins_token.refresh_from_db()
+    assert admins_token.is_active
+
+
+def _other_projects_objects(personas) -> dict[str, Any]:
+    """Real objects of the outsider's project B, to ask for under project A's slug."""
+    other = personas.other_project
+    run = make_run(other, AgentTrace(agent="only-in-b", session="session-only-in-b"))
+    return {
+        "slug": personas.project.slug,
+        "trace_id": run.trace_hex,
+        "span_id": run.spans[1].span_id.hex(),
+        "membership_id": Membership.objects.get(project=other, user=personas.outsider).pk,
+        "key_id": services.ingest_key_create(project=other).key.pk,
+        "override_id": _price_override(other).pk,
+        "agent": run.agent,
+        "session_id": run.session,
+        "bundle_id": _bundle(other).pk,
+        "channel_id": _channel(other).pk,
+    }
+
+
+def test_another_projects_ids_under_ones_own_slug_are_404(personas):
+    """A's admin (and a superuser) asking for B's runs, steps, members, keys, prices, agents and
+    sessions through A's URLs: each is looked up in A, so each is 404, and B's objects stay as they were."""
+    make_run(personas.project)  # A has data of its own: a 404 below is the scoping, not an empty project
+    fill = _other_projects_objects(personas)
+    routes = {n: r for n, r in _patterns().items() if "slug" in _params(r) and set(_params(r)) - {"slug"}}
+    assert len(routes) >= 11
+    superuser = make_user(superuser=True)
+    for user in (personas.admin, superuser):
+        client = Client()
+        client.force_login(user)
+        for name, route in sorted(routes.items()):
+            url = _url(name, route, fill)
+            # Actions answer GET with 405 before they look anything up: ask them with POST.
+            method = client.post if ACCESS[name].ok == 405 else client.get
+            assert method(url).status_code == 404, f"{method.__name__.upper()} {url} as {user}"
+        compare = reverse("run_compare", kwargs={"slug": fill["slug"]})
+        assert client.get(compare, {"a": fill["trace_id"], "b": fill["trace_id"]}).status_code == 404
+    assert Membership.objects.filter(pk=fill["membership_id"]).exists()
+    assert IngestKey.objects.get(pk=fill["key_id"]).is_active
+
+
+def test_an_ingest_key_is_refused_by_every_url_but_its_own(personas):
+    """An ingest key reads nothing: every API URL refuses it (403) but GET /api/v1/ingest-key/, and it
+    opens no page (it is no session)."""
+    secret = services.ingest_key_create(project=personas.project).secret
+    run = make_run(personas.project)
+    fill = {
+        "slug": personas.project.slug,
+        "trace_id": run.trace_hex,
+        "span_id": run.spans[1].span_id.hex(),
+        "membership_id": Membership.objects.get(project=personas.project, user=personas.admin).pk,
+        "key_id": IngestKey.objects.filter(project=personas.project).first().pk,  # type: ignore[union-attr]
+        "token_id": services.api_token_create(user=personas.admin).token.pk,
+        "override_id": _price_override(personas.project).pk,
+        "agent": run.agent,
+        "session_id": run.session,
+        "bundle_id": _bundle(personas.project).pk,
+        "channel_id": _channel(personas.project).pk,
+    }
+    client = Client(headers={"Authorization": f"Bearer {secret}"})
+    anonymous = AnonymousUser()
+    mismatches = []
+    for name, route in sorted(_patterns().items()):
+        url = _url(name, route, fill)
+        rule = ACCESS[name]
+        expected: Any
+        if name == "api_ingest_key":
+            expected = 200
+        elif rule.kind in ("api", "project_api"):
+            expected = 403
+        else:
+            expected = _expected(rule, anonymous, frozenset())
+        response = client.get(url)
+        got: int | str = response.status_code
+        if got == 302 and response["Location"].startswith(f"{reverse('login')}?next="):
+            got = "to login"
+        if got != expected and not (isinstance(expected, tuple) and got in expected):
+            mismatches.append(f"GET {url} with an ingest key: expected {expected}, got {got}")
+    assert not mismatches, "\n".join(mismatches)

@@ -9,7 +9,7 @@
 
 Ids are lowercase hex as in OTLP/JSON. Payload fields (inputs, outputs, tool arguments, raw attributes
 and events, previews) appear only for callers holding the "view payloads" permission. Another tenant's
-project, run or step answers 404.
+project, run or step answers 404 (agentops.tenancy.endpoints.ProjectAPIView).
 """
 
 from __future__ import annotations
@@ -22,30 +22,14 @@ from rest_framework import serializers
 from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.request import Request
 from rest_framework.response import Response
-from rest_framework.views import APIView
 
-from agentops.tenancy.access import perms_on, project_for
-from agentops.tenancy.models import Project
+from agentops.tenancy.endpoints import ProjectAPIView
 from agentops.tenancy.roles import Perm
 from traces import selectors
 from traces.filters import FilterError, page, parse_cursor, parse_filters, parse_limit
 from traces.ids import span_from_hex, trace_from_hex
 from traces.presenters import log_dict, run_dict, step_dict, step_tree, with_logs
 from traces.selectors.replay import step_logs
-
-
-class ProjectAPIView(APIView):
-    """Resolves the project through the tenancy chokepoint before anything else, whatever the method:
-    another tenant's project is a 404, never a 405 or 403 that would confirm it exists."""
-
-    project: Project
-    payloads: bool
-
-    def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
-        super().initial(request, *args, **kwargs)
-        self.project = project_for(request.user, kwargs["slug"])
-        self.payloads = Perm.VIEW_PAYLOADS in perms_on(request.user, self.project)
-
 
 _RUN_FILTERS = [
     OpenApiParameter("from", OpenApiTypes.DATETIME, description="runs that started at or after"),
@@ -66,6 +50,8 @@ _ANY = inline_serializer("Any", fields={"data": serializers.JSONField()})
 
 
 class RunList(ProjectAPIView):
+    required_perms = {"GET": Perm.VIEW_PROJECT}
+
     @extend_schema(parameters=_RUN_FILTERS, responses=_ANY, summary="Runs of a project, newest first")
     def get(self, request: Request, slug: str) -> Response:
         project, payloads = self.project, self.payloads
@@ -92,6 +78,8 @@ def _trace(trace_id: str) -> Any:
 
 
 class RunDetail(ProjectAPIView):
+    required_perms = {"GET": Perm.VIEW_PROJECT}
+
     @extend_schema(responses=_ANY, summary="One run with its steps as a tree")
     def get(self, request: Request, slug: str, trace_id: str) -> Response:
         project, payloads = self.project, self.payloads
@@ -105,6 +93,8 @@ class RunDetail(ProjectAPIView):
 
 
 class StepDetail(ProjectAPIView):
+    required_perms = {"GET": Perm.VIEW_PROJECT}
+
     @extend_schema(responses=_ANY, summary="One step with its inputs, outputs and attributes")
     def get(self, request: Request, slug: str, trace_id: str, span_id: str) -> Response:
         project, payloads = self.project, self.payloads

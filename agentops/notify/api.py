@@ -11,50 +11,35 @@
 - channels/<id>/deliveries/   GET the latest delivery attempts, newest first.
 
 Viewers read (never a secret: see agentops.notify.presenters); writing needs the "manage alerts"
-permission (Engineer and above). As everywhere on the API, another tenant's project or channel, and a
-permission the caller lacks, answer 404; a method the endpoint does not serve answers 405. A bad field
-answers 400 naming it.
+permission (Engineer and above). As everywhere on the API (agentops.tenancy.endpoints), another tenant's
+project or channel, and a permission the caller lacks, answer 404; a method the endpoint does not serve
+answers 405. A bad field answers 400 naming it.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any, ClassVar
+from typing import Any
 
 from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import serializers, status
-from rest_framework.exceptions import MethodNotAllowed, NotFound, ValidationError
+from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from agentops.notify import selectors, services
 from agentops.notify.models import Channel
 from agentops.notify.presenters import attempt_dict, channel_dict
-from agentops.tenancy.access import perms_on
+from agentops.tenancy.endpoints import ProjectAPIView
 from agentops.tenancy.roles import Perm
-from traces.api import ProjectAPIView
 
 
-class _PerMethodAPIView(ProjectAPIView):
-    """A permission per HTTP method, checked after the project is resolved (outsiders get 404 first).
+class _ChannelAPIView(ProjectAPIView):
+    """The project comes from the chokepoint with the permission of the method (`required_perms`); a
+    channel only from the project's own (another project's id is a 404 like a missing one)."""
 
-    The same rule as the tenancy chokepoint's map (`required_perms`): a method not in it is 405, a
-    permission the member lacks is 404.
-    """
-
-    required_perms: ClassVar[Mapping[str, Perm]]
-    manage: bool
-
-    def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
-        super().initial(request, *args, **kwargs)
-        method = "GET" if request.method == "HEAD" else (request.method or "")
-        held = perms_on(request.user, self.project)
-        if method != "OPTIONS":
-            if method not in self.required_perms:
-                raise MethodNotAllowed(method)
-            if self.required_perms[method] not in held:
-                raise NotFound("No such project")
-        self.manage = Perm.MANAGE_ALERTS in held
+    @property
+    def manage(self) -> bool:
+        return Perm.MANAGE_ALERTS in self.perms
 
     def channel(self, channel_id: int) -> Channel:
         channel = selectors.project_channel(self.project, channel_id)
@@ -107,7 +92,7 @@ def _minted(minted: services.MintedChannel, *, manage: bool) -> dict[str, Any]:
 _CHANNEL = inline_serializer("Channel", fields={"data": serializers.JSONField()})
 
 
-class ChannelList(_PerMethodAPIView):
+class ChannelList(_ChannelAPIView):
     required_perms = {"GET": Perm.VIEW_PROJECT, "POST": Perm.MANAGE_ALERTS}
 
     @extend_schema(responses=_CHANNEL, summary="Notification channels of a project, with their delivery state")
@@ -125,7 +110,7 @@ class ChannelList(_PerMethodAPIView):
         return Response(_minted(minted, manage=True), status=status.HTTP_201_CREATED)
 
 
-class ChannelDetail(_PerMethodAPIView):
+class ChannelDetail(_ChannelAPIView):
     required_perms = {"GET": Perm.VIEW_PROJECT, "PATCH": Perm.MANAGE_ALERTS, "DELETE": Perm.MANAGE_ALERTS}
 
     @extend_schema(responses=_CHANNEL, summary="One channel")
@@ -150,7 +135,7 @@ class ChannelDetail(_PerMethodAPIView):
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
-class ChannelTest(_PerMethodAPIView):
+class ChannelTest(_ChannelAPIView):
     required_perms = {"POST": Perm.MANAGE_ALERTS}
 
     @extend_schema(request=None, responses=_CHANNEL, summary="Send a test notification")
@@ -163,7 +148,7 @@ class ChannelTest(_PerMethodAPIView):
         return Response(body, status=status.HTTP_202_ACCEPTED)
 
 
-class ChannelDeliveries(_PerMethodAPIView):
+class ChannelDeliveries(_ChannelAPIView):
     required_perms = {"GET": Perm.VIEW_PROJECT}
 
     @extend_schema(responses=_CHANNEL, summary="A channel's latest delivery attempts, newest first")

@@ -27,8 +27,7 @@ from agentops.notify import selectors, services
 from agentops.notify.forms import ChannelForm
 from agentops.notify.models import Channel
 from agentops.notify.presenters import shown_url
-from agentops.pages import is_htmx, project_view, render_project
-from agentops.tenancy.access import perms_on
+from agentops.pages import is_htmx, project_perms, project_view, render_project
 from agentops.tenancy.models import Project
 from agentops.tenancy.roles import Perm
 
@@ -41,7 +40,7 @@ def _rows(channels: list[Channel], manage: bool) -> list[dict[str, Any]]:
 
 
 def _page(request: HttpRequest, project: Project, form: ChannelForm | None = None, status: int = 200) -> HttpResponse:
-    manage = Perm.MANAGE_ALERTS in perms_on(request.user, project)
+    manage = Perm.MANAGE_ALERTS in project_perms(request, project)
     context = {
         "tab": "channels",
         "rows": _rows(list(selectors.project_channels(project)), manage),
@@ -60,7 +59,7 @@ def _channel(project: Project, channel_id: int) -> Channel:
 
 
 def _channel_rows(request: HttpRequest, project: Project, channel_id: int) -> HttpResponse:
-    manage = Perm.MANAGE_ALERTS in perms_on(request.user, project)
+    manage = Perm.MANAGE_ALERTS in project_perms(request, project)
     row = _rows([_channel(project, channel_id)], manage)[0]
     context = {"project": project, "row": row, "manage": manage, "poll_seconds": POLL_SECONDS}
     return render(request, "notify/_channel.html", context)

@@ -1,7 +1,12 @@
-"""REST API of tenancy: GET /api/v1/projects/ lists the projects the caller may see.
+"""REST API of tenancy.
 
-Authenticated by session or `Authorization: Bearer aop_...` (a personal API token, which acts with its
-user's roles). Anonymous callers, revoked tokens and ingest keys (which read nothing) get 401.
+- GET /api/v1/projects/     the projects the caller may see. Authenticated by session or
+                            `Authorization: Bearer aop_...` (a personal API token, which acts with its
+                            user's roles). Anonymous callers and revoked tokens get 401, ingest keys
+                            (which read nothing) 403.
+- GET /api/v1/ingest-key/   for agents: the project and prefix of the ingest key sent
+                            (`Authorization: Bearer aok_...` or `x-api-key`), to check a key before
+                            exporting with it. 401 for a wrong or revoked key, 403 for anyone else.
 """
 
 from __future__ import annotations
@@ -16,6 +21,8 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from agentops.tenancy import selectors
+from agentops.tenancy.access import ProjectAccess
+from agentops.tenancy.permissions import IsIngestKey
 from agentops.tenancy.roles import ROLE_CHOICES, Perm
 
 
@@ -30,6 +37,18 @@ class ApiTokenScheme(OpenApiAuthenticationExtension):
             "type": "http",
             "scheme": "bearer",
             "description": "A personal API token (aop_...), created on the API tokens page.",
+        }
+
+
+class IngestKeyScheme(OpenApiAuthenticationExtension):
+    target_class = "agentops.tenancy.authentication.IngestKeyAuthentication"
+    name = "ingestKey"
+
+    def get_security_definition(self, auto_schema: Any) -> dict[str, str]:
+        return {
+            "type": "http",
+            "scheme": "bearer",
+            "description": "A project's ingest key (aok_...), for the endpoints made for agents.",
         }
 
 
@@ -48,7 +67,7 @@ class ProjectSerializer(serializers.Serializer):
     permissions = serializers.SerializerMethodField()
 
     @extend_schema_field(serializers.ListField(child=serializers.ChoiceField(choices=[p.value for p in Perm])))
-    def get_permissions(self, item: selectors.ProjectAccess) -> list[str]:
+    def get_permissions(self, item: ProjectAccess) -> list[str]:
         return [p.value for p in Perm if p in item.perms]
 
 
@@ -57,3 +76,19 @@ class ProjectList(APIView):
     def get(self, request: Request) -> Response:
         items = selectors.visible_projects(request.user)
         return Response(ProjectSerializer(items, many=True).data)
+
+
+class IngestKeyIdentitySerializer(serializers.Serializer):
+    project = serializers.SlugField(source="project.slug")
+    organization = serializers.SlugField(source="project.organization.slug")
+    key_prefix = serializers.CharField(source="key.prefix")
+    key_name = serializers.CharField(source="key.name")
+
+
+class IngestKeyIdentity(APIView):
+    allow_ingest_keys = True
+    permission_classes = [IsIngestKey]
+
+    @extend_schema(responses=IngestKeyIdentitySerializer, summary="The project of the ingest key sent")
+    def get(self, request: Request) -> Response:
+        return Response(IngestKeyIdentitySerializer(request.user).data)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
@@ -12,6 +11,7 @@ from django.utils import timezone
 from guardian.core import ObjectPermissionChecker
 
 from agentops.tenancy import access
+from agentops.tenancy.access import ProjectAccess
 from agentops.tenancy.models import (
     ApiToken,
     AuditEvent,
@@ -26,15 +26,6 @@ from agentops.tenancy.roles import Perm, Role
 
 # last_used_at is written at most this often per credential, so that every request does not write.
 LAST_USED_GRANULARITY = timedelta(minutes=1)
-
-
-@dataclass(frozen=True)
-class ProjectAccess:
-    """A project the user may see, with their role on it (None for a superuser who is no member)."""
-
-    project: Project
-    role: Role | None
-    perms: frozenset[Perm]
 
 
 def visible_projects(user: Any) -> list[ProjectAccess]:

@@ -1,6 +1,6 @@
 """Tenancy pages: the project list, a project's overview, its admin settings, and personal API tokens.
 
-Every project page gets its project from `access.project_for` through `project_view`, so another
+Every project page gets its project from `access.project_access` through `project_view`, so another
 tenant's project, or one the user lacks the permission for, answers 404 whatever the HTTP method.
 State changes are POSTs with CSRF. A POST from htmx (HX-Request) gets the changed table row back; a
 plain form post is redirected (or, on a form error, gets the page again with status 400).

@@ -22,8 +22,7 @@ from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 from django.utils.safestring import mark_safe
 
-from agentops.pages import project_view, render_project
-from agentops.tenancy import access
+from agentops.pages import project_perms, project_view, render_project
 from agentops.tenancy.models import Project
 from agentops.tenancy.roles import Perm
 from traces import replay
@@ -35,7 +34,7 @@ from traces.selectors import replay as selectors
 
 
 def _payloads(request: HttpRequest, project: Project) -> bool:
-    return Perm.VIEW_PAYLOADS in access.perms_on(request.user, project)
+    return Perm.VIEW_PAYLOADS in project_perms(request, project)
 
 
 def _trace(text: str) -> uuid.UUID:

@@ -30,8 +30,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
-from agentops.pages import project_view, render_project
-from agentops.tenancy.access import perms_on
+from agentops.pages import project_perms, project_view, render_project
 from agentops.tenancy.models import Project
 from agentops.tenancy.roles import Perm
 from traces.filters import FilterError, RunFilters, parse_cursor, parse_filters
@@ -102,7 +101,7 @@ def _query(params: QueryDict, **changes: str) -> str:
 
 @project_view(Perm.VIEW_PROJECT)
 def run_list(request: HttpRequest, project: Project) -> HttpResponse:
-    payloads = Perm.VIEW_PAYLOADS in perms_on(request.user, project)
+    payloads = Perm.VIEW_PAYLOADS in project_perms(request, project)
     params = _filter_params(request)
     try:
         filters = parse_filters(params, payloads=payloads)
@@ -218,7 +217,7 @@ def _live(
 
 @project_view(Perm.VIEW_PROJECT)
 def session_thread(request: HttpRequest, project: Project, session_id: str) -> HttpResponse:
-    payloads = Perm.VIEW_PAYLOADS in perms_on(request.user, project)
+    payloads = Perm.VIEW_PAYLOADS in project_perms(request, project)
     runs, more = runlist.session_runs(project, session_id, payloads=payloads)
     if not runs:
         raise Http404("No runs in this session")

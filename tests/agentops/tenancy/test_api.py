@@ -72,7 +72,9 @@ def test_a_made_up_token_is_401(client, personas):
 def test_an_ingest_key_reads_nothing(client, personas):
     key = services.ingest_key_create(project=personas.project).secret
     response = client.get(PROJECTS, **_bearer(key))
-    assert response.status_code == 401
+    # Authenticated (it is a real key) but refused: this endpoint did not opt in to ingest keys.
+    assert response.status_code == 403
+    assert "Ingest keys may not call this endpoint" in response.json()["detail"]
     assert personas.project.slug not in response.content.decode()
 
 
