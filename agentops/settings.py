@@ -289,6 +289,12 @@ if EMAIL_BACKEND.endswith("smtp.EmailBackend") and EMAIL_USE_TLS and EMAIL_USE_S
 EMAIL_TIMEOUT = _int("EMAIL_TIMEOUT", 10)
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="agentops@localhost")
 
+# --- Notifications (agentops.notify) ------------------------------------------------------------
+# Webhook and Slack channels may not POST to private or loopback addresses unless this is true (an
+# Engineer's channel could otherwise probe the network agentops runs in). Link-local addresses (cloud
+# metadata) are refused whatever it says. True is for a laptop or a receiver on the same network.
+NOTIFY_ALLOW_PRIVATE_URLS = _bool("NOTIFY_ALLOW_PRIVATE_URLS", False)
+
 # --- Logging ------------------------------------------------------------------------------------
 LOG_LEVEL = env.str("LOG_LEVEL", default="INFO").upper()
 if LOG_LEVEL not in {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}:

@@ -9,14 +9,17 @@ breaks, links are kept only when they are http(s).
 from __future__ import annotations
 
 import base64
+import ipaddress
 import json
 import re
+import socket
 import time
 from dataclasses import dataclass
 from http.client import HTTPConnection, HTTPSConnection
 from typing import Any
 from urllib.parse import quote, unquote, urlsplit
 
+from django.conf import settings
 from django.core.mail import send_mail
 
 from agentops.notify import signing
@@ -63,12 +66,53 @@ def _truncate(text: str, limit: int = ERROR_CHARS) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
+class DestinationRefused(ValueError):
+    """The URL's host is an address notifications may not reach."""
+
+
+def refused_address(address: str, *, allow_private: bool) -> str:
+    """Why agentops will not POST to `address` ("" when it may).
+
+    A channel's URL is chosen by a project's Engineer, and the answer's first bytes are shown back as
+    the channel's last error: without this, a channel could read the cloud metadata service or an
+    internal admin endpoint from inside the network agentops runs in.
+    """
+    ip = ipaddress.ip_address(address.split("%", 1)[0])
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        ip = ip.ipv4_mapped
+    if ip.is_link_local or ip.is_multicast or ip.is_unspecified:
+        return f"{ip} is a link-local, multicast or unspecified address"
+    if ip.is_private or ip.is_loopback:  # before is_reserved: ::1 is both loopback and reserved
+        return (
+            "" if allow_private else f"{ip} is a private or loopback address (NOTIFY_ALLOW_PRIVATE_URLS=true allows it)"
+        )
+    if ip.is_reserved:
+        return f"{ip} is a reserved address"
+    return ""
+
+
+def _resolve(host: str, port: int) -> str:
+    """The address to connect to, checked; every address the name has must pass (no rebinding)."""
+    allow_private = settings.NOTIFY_ALLOW_PRIVATE_URLS
+    addresses = [info[4][0] for info in socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)]
+    for address in addresses:
+        reason = refused_address(str(address), allow_private=allow_private)
+        if reason:
+            raise DestinationRefused(f"{host}: {reason}")
+    return str(addresses[0])
+
+
 def post_json(url: str, body: bytes, headers: dict[str, str]) -> tuple[int, str]:
     """POST `body` to `url`; the status and the start of the answer. Redirects are not followed:
-    http.client does not, and a 3xx is then not a 2xx."""
+    http.client does not, and a 3xx is then not a 2xx. The host is resolved and checked once, and the
+    connection goes to that very address (TLS still checks the certificate against the host name)."""
     parts = urlsplit(url)
-    connection_class = HTTPSConnection if parts.scheme == "https" else HTTPConnection
-    connection = connection_class(parts.hostname or "", parts.port, timeout=TIMEOUT_SECONDS)
+    https = parts.scheme == "https"
+    port = parts.port or (443 if https else 80)
+    address = _resolve(parts.hostname or "", port)
+    connection_class = HTTPSConnection if https else HTTPConnection
+    connection = connection_class(parts.hostname or "", port, timeout=TIMEOUT_SECONDS)
+    connection._create_connection = lambda _address, *args: socket.create_connection((address, port), *args)  # type: ignore[attr-defined]
     headers = {"Content-Type": "application/json", "User-Agent": USER_AGENT, **headers}
     if parts.username is not None:
         credentials = f"{unquote(parts.username)}:{unquote(parts.password or '')}"

@@ -14,7 +14,8 @@ from tests.factories import make_member, make_project
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
 
-def test_create_a_webhook_and_send_a_test_that_arrives(logged_in_page):
+def test_create_a_webhook_and_send_a_test_that_arrives(logged_in_page, settings):
+    settings.NOTIFY_ALLOW_PRIVATE_URLS = True  # the receiver listens on 127.0.0.1
     project = make_project(name="Channels project")
     page = logged_in_page(make_member(project, Role.ENGINEER))
     with receiver() as hook:

@@ -282,3 +282,36 @@ def test_concurrent_claimers_never_deliver_a_message_twice(hook):
     assert len(deliveries) == 30 and len(set(deliveries)) == 30
     assert OutboxMessage.objects.filter(state="delivered", attempts=1).count() == 30
     assert DeliveryAttempt.objects.count() == 30
+
+
+@pytest.mark.django_db
+def test_private_addresses_are_refused_unless_allowed(hook, settings):
+    settings.NOTIFY_ALLOW_PRIVATE_URLS = False
+    project = make_project()
+    channel = _webhook(project, hook.url.replace("127.0.0.1", "localhost"))
+    services.enqueue(project, "opened", PAYLOAD)
+    outbox.deliver_due()
+    assert hook.requests == []
+    channel.refresh_from_db()
+    assert "private or loopback address" in channel.last_error and "NOTIFY_ALLOW_PRIVATE_URLS" in channel.last_error
+
+    settings.NOTIFY_ALLOW_PRIVATE_URLS = True
+    _due_now()
+    assert outbox.deliver_due().delivered == 1 and len(hook.requests) == 1
+
+
+@pytest.mark.parametrize("address", ["169.254.169.254", "::ffff:169.254.169.254", "fe80::1", "0.0.0.0", "224.0.0.1"])
+def test_link_local_multicast_and_reserved_addresses_are_always_refused(address):
+    from agentops.notify.senders import refused_address
+
+    assert refused_address(address, allow_private=True)
+
+
+def test_private_and_loopback_addresses_depend_on_the_setting():
+    from agentops.notify.senders import refused_address
+
+    for address in ("127.0.0.1", "10.1.2.3", "192.168.0.1", "::1", "fd00::1", "::ffff:10.0.0.1"):
+        assert refused_address(address, allow_private=False), address
+        assert not refused_address(address, allow_private=True), address
+    assert not refused_address("93.184.215.14", allow_private=False)
+    assert not refused_address("2606:4700::1111", allow_private=False)
