@@ -308,6 +308,7 @@ def _other_projects_objects(personas) -> dict[str, Any]:
         "override_id": _price_override(other).pk,
         "agent": run.agent,
         "session_id": run.session,
+        "bundle_id": _bundle(other).pk,
     }
 
 
@@ -348,6 +349,7 @@ def test_an_ingest_key_is_refused_by_every_url_but_its_own(personas):
         "override_id": _price_override(personas.project).pk,
         "agent": run.agent,
         "session_id": run.session,
+        "bundle_id": _bundle(personas.project).pk,
     }
     client = Client(headers={"Authorization": f"Bearer {secret}"})
     anonymous = AnonymousUser()
