@@ -7,7 +7,9 @@ be held busy, so that each test decides exactly how many requests are in flight.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
+import concurrent.futures
+from collections.abc import Callable, Coroutine
+from typing import Any
 
 import pytest
 
@@ -94,8 +96,11 @@ async def call(front: Front, client: Client, request: Scope) -> None:
     await front(request, client.receive, client.send)
 
 
-def run(test: Callable[[], Awaitable[None]]) -> None:
-    asyncio.run(asyncio.wait_for(test(), 10))
+def run(test: Callable[[], Coroutine[Any, Any, None]]) -> None:
+    # On a thread of its own: another test's library may have left an event loop running on this one
+    # (asyncio.run refuses to start inside it).
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        pool.submit(asyncio.run, asyncio.wait_for(test(), 10)).result()
 
 
 def test_healthz_is_answered_by_the_front_itself() -> None:
