@@ -205,7 +205,7 @@ class Front:
         deadline = loop.time() + limits.body_timeout
         try:
             # One timer for the whole body, moved on at each piece (no task per piece, as wait_for makes).
-            async with asyncio.timeout(min(loop.time() + limits.body_idle_timeout, deadline)) as timer:
+            async with asyncio.timeout_at(min(loop.time() + limits.body_idle_timeout, deadline)) as timer:
                 while True:
                     message = await receive()
                     timer.reschedule(min(loop.time() + limits.body_idle_timeout, deadline))

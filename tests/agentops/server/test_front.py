@@ -171,6 +171,19 @@ def test_a_body_that_stops_coming_is_answered_408() -> None:
     run(test)
 
 
+def test_a_body_that_never_starts_is_answered_408() -> None:
+    async def test() -> None:
+        app = App()
+        client = Client(None)  # the head came, not a byte of its body
+        started = asyncio.get_running_loop().time()
+        await call(Front(app, LIMITS), client, scope(headers=sized(8)))
+        assert client.status == 408
+        assert 0.3 <= asyncio.get_running_loop().time() - started < 1.0
+        assert app.seen == []
+
+    run(test)
+
+
 def test_a_body_that_drips_is_answered_408_at_the_overall_deadline() -> None:
     async def test() -> None:
         app = App()

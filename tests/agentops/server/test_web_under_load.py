@@ -64,13 +64,16 @@ def test_stalled_clients_do_not_block_the_server_and_are_cut_off(tmp_path: Path)
     env = {"WEB_HEADER_TIMEOUT_SECONDS": "2", "WEB_BODY_IDLE_TIMEOUT_SECONDS": "2"}
     for web in start_web(tmp_path / "home", "--threads", "2", **env):
         stalled = []
-        # More stalled connections than the worker has threads: half a head, and a head with half a body.
+        # More stalled connections than the worker has threads: half a head, a head with half a body, a head
+        # and no body.
         for _ in range(8):
             head = socket.create_connection(("127.0.0.1", web.port))
             head.sendall(b"POST /v1/traces HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\n")
             body = socket.create_connection(("127.0.0.1", web.port))
             body.sendall(b"POST /v1/traces HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\n\r\n" + b"\x0a" * 10)
-            stalled += [head, body]
+            no_body = socket.create_connection(("127.0.0.1", web.port))
+            no_body.sendall(b"POST /v1/traces HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\n\r\n")
+            stalled += [head, body, no_body]
         started = time.monotonic()
         for path in ("/healthz", "/login/", "/healthz"):
             status, took = timed_get(web, path)
