@@ -125,9 +125,7 @@ def test_a_regressed_bundle_opens_a_signed_alert_that_resolves_after_the_rollbac
 
         send_runs(up, key, "v1", 30)
         send_runs(up, key, "v2", 30, regressed=True)
-        opened = wait_for(
-            lambda: [e for e in events(hook) if e["event"] == "opened"], 120, "an opened webhook", up
-        )[0]
+        opened = wait_for(lambda: [e for e in events(hook) if e["event"] == "opened"], 120, "an opened webhook", up)[0]
         alert = opened["alert"]
         assert (alert["kind"], alert["state"], alert["severity"]) == ("drift", "open", "critical")
         assert alert["scope"] == {"agent": AGENT, "bundle": "v2", "environment": "prod"}
@@ -151,7 +149,7 @@ def test_a_regressed_bundle_opens_a_signed_alert_that_resolves_after_the_rollbac
         listed = api.get(f"{base}/alerts/", params={"state": "resolved"}).json()["results"]
         assert [a["id"] for a in listed] == [alert["id"]]
         history = api.get(f"{base}/alerts/{alert['id']}/").json()["events"]
-        assert [e["event"] for e in history][0] == "opened" and history[-1]["event"] == "resolved"
+        assert history[0]["event"] == "opened" and history[-1]["event"] == "resolved"
 
         channels = {c["name"]: c for c in api.get(f"{base}/channels/").json()["results"]}
         assert channels["broken"]["state"] == "failing" and channels["broken"]["consecutive_failures"] >= 1
