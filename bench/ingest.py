@@ -28,6 +28,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import http.client
+import json
 import multiprocessing
 import os
 import shlex
@@ -40,7 +41,7 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -63,6 +64,47 @@ def _run(cmd: list[str], env: dict[str, str]) -> str:
 
 
 GRPC_EXPORT = "/opentelemetry.proto.collector.trace.v1.TraceService/Export"
+
+
+@dataclass(frozen=True)
+class BenchProject:
+    """A fresh agentops home with a migrated database, an organization and a project, for a benchmark's
+    server to run on: its environment, database URL, ingest key and the command that runs agentops."""
+
+    env: dict[str, str]
+    db_url: str
+    key: str
+    agentops: list[str]
+
+
+@contextlib.contextmanager
+def bench_project(prefix: str) -> Iterator[BenchProject]:
+    """A throw-away home (the embedded Postgres unless DATABASE_URL is set), removed on the way out."""
+    home = Path(tempfile.mkdtemp(prefix=prefix))
+    env = {k: v for k, v in os.environ.items() if k != "CELERY_BROKER_URL"}
+    env["AGENTOPS_HOME"] = str(home)
+    try:
+        if "DATABASE_URL" not in env:
+            from agentops.embedded import database_url
+
+            env["DATABASE_URL"] = database_url(home)
+        agentops = [sys.executable, "-m", "agentops"]
+        _run([*agentops, "migrate", "-v", "0"], env)
+        _run([*agentops, "createorg", "Bench", "--slug", "bench-org", "--json"], env)
+        created = _run([*agentops, "createproject", "--org", "bench-org", "Bench", "--slug", "bench", "--json"], env)
+        yield BenchProject(env, env["DATABASE_URL"], json.loads(created)["ingest_key"], agentops)
+    finally:
+        from agentops import embedded
+
+        embedded.stop()
+        shutil.rmtree(home, ignore_errors=True)
+
+
+def stop_server(server: subprocess.Popen[bytes] | None) -> None:
+    """Stop a server started with start_new_session=True, with every process of its group."""
+    if server is not None:
+        os.killpg(server.pid, signal.SIGTERM)
+        server.wait(30)
 
 
 def _exporter(args: tuple[int, list[bytes], str, str]) -> list[float]:
@@ -344,69 +386,47 @@ def main() -> None:
     )
     args = parser.parse_args()
 
-    home = Path(tempfile.mkdtemp(prefix="agentops-bench-"))
-    env = {k: v for k, v in os.environ.items() if k != "CELERY_BROKER_URL"}
-    env["AGENTOPS_HOME"] = str(home)
     server = None
-    try:
-        if "DATABASE_URL" not in env:
-            from agentops.embedded import database_url
+    with bench_project("agentops-bench-") as bench:
+        try:
+            env, db_url, key, agentops = bench.env, bench.db_url, bench.key, bench.agentops
+            print(f"generating {args.batches} batches ...", flush=True)
+            bodies = list(batches(args.batches))
+            port = _free_port()
+            if args.protocol == "http":
+                command = [*agentops, "web", "--host", "127.0.0.1", "--port", str(port), "--workers", str(args.workers),
+                           "--threads", str(args.threads), "--server", args.server]  # fmt: skip
+            else:
+                # One parent (a shell) for the processes, so that CPU and memory are summed over its tree.
+                grpc = [*agentops, "grpc", "--host", "127.0.0.1", "--port", str(port), "--threads", str(args.threads)]
+                command = ["sh", "-c", " ".join([shlex.join(grpc) + " &"] * args.workers) + " wait"]
+            server = subprocess.Popen(
+                command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True
+            )
+            _wait_ready(args.protocol, port, server.pid, args.workers)
+            # Warm up every worker (lazy imports such as genai-prices' data, connections, the month's
+            # partition) outside the measurement: as many concurrent senders as workers, a few batches each.
+            with multiprocessing.Pool(args.workers * 2) as pool:
+                pool.map(_exporter, [(port, bodies[:3], key, args.protocol)] * (args.workers * 2))
 
-            env["DATABASE_URL"] = database_url(home)
-        db_url = env["DATABASE_URL"]
-        agentops = [sys.executable, "-m", "agentops"]
-        _run([*agentops, "migrate", "-v", "0"], env)
-        _run([*agentops, "createorg", "Bench", "--slug", "bench-org", "--json"], env)
-        import json
+            # Then whole loads, so that the rounds measure a server in its steady state: a fresh Postgres's
+            # first load also pays for touching its shared buffers for the first time (its database CPU per
+            # span was 0.031 s per 1,000 spans in a first round against 0.022-0.023 in the next two).
+            for _ in range(args.warmup_rounds):
+                warm = load(db_url, server.pid, port, key, bodies, args.exporters, args.protocol)
+                print(f"warm-up round: {warm['stored'] / warm['wall']:,.0f} spans/s, "
+                      f"database {warm['cpu_db'] / warm['stored'] * 1000:.3f} s per 1k spans (not counted)", flush=True)  # fmt: skip
 
-        project = json.loads(
-            _run([*agentops, "createproject", "--org", "bench-org", "Bench", "--slug", "bench", "--json"], env)
-        )
-        key = project["ingest_key"]
-
-        print(f"generating {args.batches} batches ...", flush=True)
-        bodies = list(batches(args.batches))
-        port = _free_port()
-        if args.protocol == "http":
-            command = [*agentops, "web", "--host", "127.0.0.1", "--port", str(port), "--workers", str(args.workers),
-                       "--threads", str(args.threads), "--server", args.server]  # fmt: skip
-        else:
-            # One parent (a shell) for the processes, so that CPU and memory are summed over its tree.
-            grpc = [*agentops, "grpc", "--host", "127.0.0.1", "--port", str(port), "--threads", str(args.threads)]
-            command = ["sh", "-c", " ".join([shlex.join(grpc) + " &"] * args.workers) + " wait"]
-        server = subprocess.Popen(
-            command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True
-        )
-        _wait_ready(args.protocol, port, server.pid, args.workers)
-        # Warm up every worker (lazy imports such as genai-prices' data, connections, the month's
-        # partition) outside the measurement: as many concurrent senders as workers, a few batches each.
-        with multiprocessing.Pool(args.workers * 2) as pool:
-            pool.map(_exporter, [(port, bodies[:3], key, args.protocol)] * (args.workers * 2))
-
-        # Then whole loads, so that the rounds measure a server in its steady state: a fresh Postgres's
-        # first load also pays for touching its shared buffers for the first time (its database CPU per
-        # span was 0.031 s per 1,000 spans in a first round against 0.022-0.023 in the next two).
-        for _ in range(args.warmup_rounds):
-            warm = load(db_url, server.pid, port, key, bodies, args.exporters, args.protocol)
-            print(f"warm-up round: {warm['stored'] / warm['wall']:,.0f} spans/s, "
-                  f"database {warm['cpu_db'] / warm['stored'] * 1000:.3f} s per 1k spans (not counted)", flush=True)  # fmt: skip
-
-        print(f"preparing the reference's rows, {args.rounds} rounds ...", flush=True)
-        prepared = reference_rows(db_url, bodies)
-        rounds = []
-        for _ in range(args.rounds):
-            measured = load(db_url, server.pid, port, key, bodies, args.exporters, args.protocol)
-            ref_rows, ref_elapsed = reference_copy(db_url, prepared)
-            rounds.append(Round(**measured, reference_rows=ref_rows, reference_elapsed=ref_elapsed))
-        _report(rounds, args, bodies)
-    finally:
-        if server is not None:
-            os.killpg(server.pid, signal.SIGTERM)
-            server.wait(30)
-        from agentops import embedded
-
-        embedded.stop()
-        shutil.rmtree(home, ignore_errors=True)
+            print(f"preparing the reference's rows, {args.rounds} rounds ...", flush=True)
+            prepared = reference_rows(db_url, bodies)
+            rounds = []
+            for _ in range(args.rounds):
+                measured = load(db_url, server.pid, port, key, bodies, args.exporters, args.protocol)
+                ref_rows, ref_elapsed = reference_copy(db_url, prepared)
+                rounds.append(Round(**measured, reference_rows=ref_rows, reference_elapsed=ref_elapsed))
+            _report(rounds, args, bodies)
+        finally:
+            stop_server(server)
 
 
 if __name__ == "__main__":

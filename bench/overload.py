@@ -27,15 +27,10 @@ from __future__ import annotations
 import argparse
 import hashlib
 import http.client
-import json
-import os
 import re
-import shutil
-import signal
 import statistics
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 from dataclasses import dataclass, field
@@ -43,7 +38,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.ingest import _cpu, _free_port, _rss, _run, _tree, _wait_ready
+from bench.ingest import _cpu, _free_port, _rss, _tree, _wait_ready, bench_project, stop_server
 from bench.traffic import batches
 
 
@@ -254,48 +249,31 @@ def main() -> None:
     )
     args = parser.parse_args()
 
-    home = Path(tempfile.mkdtemp(prefix="agentops-overload-"))
-    env = {k: v for k, v in os.environ.items() if k != "CELERY_BROKER_URL"}
-    env["AGENTOPS_HOME"] = str(home)
     server = None
-    try:
-        if "DATABASE_URL" not in env:
-            from agentops.embedded import database_url
-
-            env["DATABASE_URL"] = database_url(home)
-        db_url = env["DATABASE_URL"]
-        agentops = [sys.executable, "-m", "agentops"]
-        _run([*agentops, "migrate", "-v", "0"], env)
-        _run([*agentops, "createorg", "Bench", "--slug", "bench-org", "--json"], env)
-        created = _run([*agentops, "createproject", "--org", "bench-org", "Bench", "--slug", "bench", "--json"], env)
-        key = json.loads(created)["ingest_key"]
-        print("generating batches ...", flush=True)
-        bodies = FreshBodies(list(batches(8)))
-        port = _free_port()
-        command = [*agentops, "web", "--host", "127.0.0.1", "--port", str(port), "--workers", str(args.workers),
-                   "--threads", str(args.threads), "--server", args.server]  # fmt: skip
-        server = subprocess.Popen(
-            command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True
-        )
-        _wait_ready("http", port, server.pid, args.workers)
-        run_level(port, key, db_url, server.pid, bodies, argparse.Namespace(**{**vars(args), "seconds": 3.0}), 2)
-        levels = []
-        for exporters in (int(x) for x in args.levels.split(",")):
-            level = run_level(port, key, db_url, server.pid, bodies, args, exporters)
-            print(
-                f"  {exporters} exporters: {level.ok} ok, {level.shed} shed, {level.timeouts} timed out, errors {level.error_kinds}",
-                flush=True,
+    with bench_project("agentops-overload-") as bench:
+        try:
+            env, db_url, key, agentops = bench.env, bench.db_url, bench.key, bench.agentops
+            print("generating batches ...", flush=True)
+            bodies = FreshBodies(list(batches(8)))
+            port = _free_port()
+            command = [*agentops, "web", "--host", "127.0.0.1", "--port", str(port), "--workers", str(args.workers),
+                       "--threads", str(args.threads), "--server", args.server]  # fmt: skip
+            server = subprocess.Popen(
+                command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True
             )
-            levels.append(level)
-        _report(levels, args)
-    finally:
-        if server is not None:
-            os.killpg(server.pid, signal.SIGTERM)
-            server.wait(30)
-        from agentops import embedded
-
-        embedded.stop()
-        shutil.rmtree(home, ignore_errors=True)
+            _wait_ready("http", port, server.pid, args.workers)
+            run_level(port, key, db_url, server.pid, bodies, argparse.Namespace(**{**vars(args), "seconds": 3.0}), 2)
+            levels = []
+            for exporters in (int(x) for x in args.levels.split(",")):
+                level = run_level(port, key, db_url, server.pid, bodies, args, exporters)
+                print(
+                    f"  {exporters} exporters: {level.ok} ok, {level.shed} shed, {level.timeouts} timed out, errors {level.error_kinds}",
+                    flush=True,
+                )
+                levels.append(level)
+            _report(levels, args)
+        finally:
+            stop_server(server)
 
 
 if __name__ == "__main__":
