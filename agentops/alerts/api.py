@@ -164,7 +164,11 @@ class _AlertsAPIView(ProjectAPIView):
 class RuleList(_AlertsAPIView):
     required_perms = {"GET": Perm.VIEW_PROJECT, "POST": Perm.MANAGE_ALERTS}
 
-    @extend_schema(responses=_OBJECT, summary="Alert rules of a project, and the metrics each kind may watch")
+    @extend_schema(
+        responses=_OBJECT,
+        operation_id="v1_projects_alert_rules_list",
+        summary="Alert rules of a project, and the metrics each kind may watch",
+    )
     def get(self, request: Request, slug: str) -> Response:
         return Response({"results": [rule_dict(r) for r in alert_selectors.project_rules(self.project)], **catalogue()})
 
@@ -210,7 +214,12 @@ _ALERT_FILTERS = [
 class AlertList(_AlertsAPIView):
     required_perms = {"GET": Perm.VIEW_PROJECT}
 
-    @extend_schema(parameters=_ALERT_FILTERS, responses=_OBJECT, summary="Alerts of a project, newest first")
+    @extend_schema(
+        parameters=_ALERT_FILTERS,
+        responses=_OBJECT,
+        operation_id="v1_projects_alerts_list",
+        summary="Alerts of a project, newest first",
+    )
     def get(self, request: Request, slug: str) -> Response:
         try:
             filters = alert_selectors.parse_alert_filters(request.query_params)

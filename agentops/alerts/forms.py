@@ -28,7 +28,7 @@ KIND_FIELDS: dict[str, tuple[str, ...]] = {
 PARAM_FIELDS = ("days", "min_baseline", "min_value", "limit_usd", "period", "timezone", "soft_percents", "metrics")
 COMMON_FIELDS = ("name", "renotify_minutes", "channels", "enabled")
 
-HELP = {
+HELP: dict[str, str] = {
     RuleKind.THRESHOLD: "Levels are in the metric's unit; a rate is a share from 0 to 1 (0.1 is 10%).",
     RuleKind.SPIKE: "Levels are factors of the baseline, the median of the same window on the previous days "
     "(2 is twice the usual).",
@@ -44,8 +44,9 @@ class RuleForm(forms.Form):
     window_minutes = forms.IntegerField(
         label="Window (minutes)", min_value=rules.MIN_WINDOW, max_value=rules.MAX_WINDOW
     )
-    direction = forms.ChoiceField(choices=AlertRule.Direction.choices, help_text="Alert when the value is above "
-                                  "or below the levels.")
+    direction = forms.ChoiceField(
+        choices=AlertRule.Direction.choices, help_text="Alert when the value is above or below the levels."
+    )
     warning = forms.FloatField(required=False, label="Warning level")
     critical = forms.FloatField(required=False, label="Critical level")
     min_sample = forms.IntegerField(

@@ -48,7 +48,7 @@ STATE_TABS = [(s.value, s.label) for s in Alert.State]
 def number(value: float | None) -> str:
     """A value as a person reads it: four significant digits, no exponent for everyday sizes."""
     if value is None:
-        return "–"
+        return "-"
     return f"{value:,.4g}" if abs(value) < 1e15 else f"{value:.3e}"
 
 

@@ -53,11 +53,13 @@ def test_the_list_filters_by_state_severity_and_rule_newest_first(personas):
 def test_the_list_pages_with_a_cursor(personas):
     made = [make_alert(personas.project, minutes_ago=m) for m in range(1, 6)]
     api = _as(personas.viewer)
-    seen, url, params = [], _url(personas.project), {"limit": 2}
+    seen: list[int] = []
+    url, params = _url(personas.project), {"limit": 2}
+
     while url:
         body = api.get(url, params).json()
         seen += [a["id"] for a in body["results"]]
-        url, params = body["next"], None
+        url, params = body["next"], {}
     assert seen == [a.pk for a in made]
 
 

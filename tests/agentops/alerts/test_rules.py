@@ -75,6 +75,7 @@ def test_create_fills_the_kind_defaults_and_audits(project):
     assert rule.scope == {"agent": "support"}  # an empty filter is no filter
     assert rule.created_by == user and rule.enabled and not rule.is_default
     event = AuditEvent.objects.get(action="alert_rule.create")
+    assert event.after is not None
     assert event.target_id == str(rule.pk) and event.actor == user and event.after["metric"] == "latency_p95_ms"
 
 
@@ -166,6 +167,7 @@ def test_update_is_partial_checks_the_whole_rule_and_audits(project):
     updated = rules.rule_update(rule=rule, user=None, data={"warning": 0.2, "enabled": False})
     assert (updated.warning, updated.critical, updated.enabled, updated.name) == (0.2, 0.3, False, rule.name)
     event = AuditEvent.objects.get(action="alert_rule.update")
+    assert event.before is not None and event.after is not None
     assert event.before["warning"] == 0.1 and event.after["warning"] == 0.2
     assert event.after["changed"] == ["enabled", "warning"]
 
@@ -175,4 +177,4 @@ def test_delete_takes_the_rules_alerts_and_audits(project):
     make_alert(project, rule)
     rules.rule_delete(rule=rule, user=None)
     assert not AlertRule.objects.filter(pk=rule.pk).exists()
-    assert AuditEvent.objects.get(action="alert_rule.delete").before["name"] == rule.name
+    assert (AuditEvent.objects.get(action="alert_rule.delete").before or {})["name"] == rule.name
