@@ -111,7 +111,7 @@ def alerts(request: HttpRequest, project: Project) -> HttpResponse:
         "filters": filters,
         "state_tabs": [(value, label, urlencode({**kept, "state": value})) for value, label in STATE_TABS],
         "counts": alert_selectors.alert_counts(project),
-        "rules": list(AlertRule.objects.filter(project=project).order_by("name", "id").values("id", "name")),
+        "rules": alert_selectors.rule_choices(project),
         "next_query": urlencode({**kept, "state": filters.state or "", "cursor": cursor}) if cursor else None,
         "error": error,
     }
