@@ -5,7 +5,7 @@ Project-scoped endpoints go under `projects/<slug:slug>/...` and subclass
 (the tenancy guard refuses any other view there).
 """
 
-from django.urls import path
+from django.urls import include, path
 
 from agentops.agents import api as agents_api
 from agentops.alerts import api as alerts_api
@@ -26,6 +26,7 @@ urlpatterns = [
     path("projects/<slug:slug>/bundles/", agents_api.BundleList.as_view(), name="api_bundles"),
     path("projects/<slug:slug>/bundles/<int:bundle_id>/", agents_api.BundleDetail.as_view(), name="api_bundle"),
     path("projects/<slug:slug>/canary/", alerts_api.CanaryVerdict.as_view(), name="api_canary"),
+    path("projects/<slug:slug>/", include("agentops.alerts.api_urls")),
     path("projects/<slug:slug>/channels/", notify_api.ChannelList.as_view(), name="api_channels"),
     path("projects/<slug:slug>/channels/<int:channel_id>/", notify_api.ChannelDetail.as_view(), name="api_channel"),
     path(

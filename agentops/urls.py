@@ -20,5 +20,6 @@ urlpatterns = [
     path("api/docs/", ApiDocs.as_view(url_name="api_schema"), name="api_docs"),
     path("", include("agentops.tenancy.urls")),
     path("", include("agentops.notify.urls")),
+    path("", include("agentops.alerts.urls")),
     path("", include("traces.urls")),
 ]

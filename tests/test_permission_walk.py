@@ -31,6 +31,7 @@ from agentops.tenancy import services, views
 from agentops.tenancy.access import perms_on
 from agentops.tenancy.models import IngestKey, Membership
 from agentops.tenancy.roles import Perm
+from tests.agentops.alerts.alert_factories import make_alert
 from tests.factories import make_run, make_user
 from tests.otlp import AgentTrace
 from traces.services import price_override_set
@@ -123,6 +124,25 @@ ACCESS: dict[str, Rule] = {
     # POST only: a member's GET is 405 (the method map), an outsider's 404.
     "api_channel_test": project_api(Perm.VIEW_PROJECT, ok=405),
     "api_channel_deliveries": project_api(Perm.VIEW_PROJECT),
+    # Alerts and their rules (agentops.alerts): Viewers read; Engineers and above edit rules and act on alerts.
+    "alerts": project(Perm.VIEW_PROJECT),
+    "alert_detail": project(Perm.VIEW_PROJECT),
+    "alert_acknowledge": project(Perm.MANAGE_ALERTS, ok=405),
+    "alert_mute": project(Perm.MANAGE_ALERTS, ok=405),
+    "alert_unmute": project(Perm.MANAGE_ALERTS, ok=405),
+    "alert_rules": project(Perm.VIEW_PROJECT),
+    "alert_rule_create": project(Perm.MANAGE_ALERTS),
+    "alert_rule_edit": project(Perm.MANAGE_ALERTS),
+    "alert_rule_enabled": project(Perm.MANAGE_ALERTS, ok=405),
+    "alert_rule_delete": project(Perm.MANAGE_ALERTS, ok=405),
+    "api_alert_rules": project_api(Perm.VIEW_PROJECT),
+    "api_alert_rule": project_api(Perm.VIEW_PROJECT),
+    "api_alerts": project_api(Perm.VIEW_PROJECT),
+    "api_alert": project_api(Perm.VIEW_PROJECT),
+    # POST only: a member's GET is 405 (the method map), an outsider's 404.
+    "api_alert_acknowledge": project_api(Perm.VIEW_PROJECT, ok=405),
+    "api_alert_mute": project_api(Perm.VIEW_PROJECT, ok=405),
+    "api_alert_unmute": project_api(Perm.VIEW_PROJECT, ok=405),
 }
 
 
@@ -220,6 +240,10 @@ def _channel(project):
     return channel_create(project=project, kind="slack", url="https://hooks.example.com/walk").channel
 
 
+def _alert(project):
+    return make_alert(project)
+
+
 def test_every_url_with_every_persona(personas):
     target = personas.project
     superuser = make_user(superuser=True)
@@ -239,6 +263,8 @@ def test_every_url_with_every_persona(personas):
         "session_id": run.session,
         "bundle_id": _bundle(target).pk,
         "channel_id": _channel(target).pk,
+        "alert_id": (alert := _alert(target)).pk,
+        "rule_id": alert.rule_id,
     }
     users: dict[str, Any] = {"anonymous": AnonymousUser(), **personas.by_role(), "superuser": superuser}
 
@@ -280,6 +306,8 @@ def test_outsiders_get_404_from_every_project_url(personas):
         "session_id": run.session,
         "bundle_id": _bundle(personas.project).pk,
         "channel_id": _channel(personas.project).pk,
+        "alert_id": (alert := _alert(personas.project)).pk,
+        "rule_id": alert.rule_id,
     }
     for name, route in project_routes:
         url = reverse(name, kwargs={p: fill[p] for p in _params(route)})
@@ -329,6 +357,8 @@ def _other_projects_objects(personas) -> dict[str, Any]:
         "session_id": run.session,
         "bundle_id": _bundle(other).pk,
         "channel_id": _channel(other).pk,
+        "alert_id": (alert := _alert(other)).pk,
+        "rule_id": alert.rule_id,
     }
 
 
@@ -371,6 +401,8 @@ def test_an_ingest_key_is_refused_by_every_url_but_its_own(personas):
         "session_id": run.session,
         "bundle_id": _bundle(personas.project).pk,
         "channel_id": _channel(personas.project).pk,
+        "alert_id": (alert := _alert(personas.project)).pk,
+        "rule_id": alert.rule_id,
     }
     client = Client(headers={"Authorization": f"Bearer {secret}"})
     anonymous = AnonymousUser()

@@ -93,6 +93,10 @@ def project_create(*, organization: Organization, name: str, slug: str | None = 
         after={"name": project.name, "slug": project.slug},
         project=project,
     )
+    # Alerts hang off projects, not the other way round: imported here so tenancy loads without them.
+    from agentops.alerts.rules import ensure_default_rules
+
+    ensure_default_rules(project)
     return project
 
 
