@@ -20,5 +20,7 @@ urlpatterns = [
     path("api/docs/", ApiDocs.as_view(url_name="api_schema"), name="api_docs"),
     path("", include("agentops.tenancy.urls")),
     path("", include("agentops.notify.urls")),
+    # Before traces.urls: see agentops/agents/urls.py.
+    path("", include("agentops.agents.urls")),
     path("", include("traces.urls")),
 ]
