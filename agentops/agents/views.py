@@ -23,6 +23,7 @@ not carry): a fixed number of queries either way.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlencode
@@ -216,7 +217,7 @@ def bundle_compare(request: HttpRequest, project: Project, agent: str) -> HttpRe
     )
 
 
-def _verdict(bundle: Bundle, read: Any) -> Judgement:
+def _verdict(bundle: Bundle, read: Callable[[str, str], Sample]) -> Judgement:
     """The bundle against its recorded baseline, both read in the bundle's environment (as
     canary_verdict compares a candidate with its recorded baseline)."""
     if bundle.baseline is None:
