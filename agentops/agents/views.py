@@ -75,7 +75,9 @@ def _is_proportion(name: str) -> bool:
 def _number(value: float | None, *, proportion: bool) -> str:
     if value is None:
         return "\u2013"  # an en dash: no value
-    return f"{value:.1%}" if proportion else f"{value:.4g}"
+    if proportion:
+        return f"{value:.1%}"
+    return f"{value:.4g}" if abs(value) < 1000 else f"{value:,.0f}"
 
 
 def _effect(result: MetricResult, *, proportion: bool) -> str:

@@ -101,6 +101,8 @@ def test_a_regressed_candidate_fails_with_its_failing_metrics(client, personas):
     assert "0.0%" in errors and "43.8%" in errors  # baseline and candidate error rates (14 of 32)
     assert "Fisher" in errors
     assert 'class="outcome-fail"' in metric_row(html, "llm_calls")
+    durations = metric_row(html, "duration_ms")  # medians in ms, whole above a thousand
+    assert ">7,000<" in durations and ">11,000<" in durations and "\u00d71.57" in durations
     boxes = figures(html)
     llm = next(f for f in boxes.values() if f["layout"]["title"]["text"] == "llm_calls")
     assert [t["name"] for t in llm["data"]] == ["v1 (baseline)", "v2 (candidate)"]
