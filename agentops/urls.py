@@ -21,5 +21,7 @@ urlpatterns = [
     path("", include("agentops.tenancy.urls")),
     path("", include("agentops.notify.urls")),
     path("", include("agentops.alerts.urls")),
+    # Before traces.urls: see agentops/agents/urls.py.
+    path("", include("agentops.agents.urls")),
     path("", include("traces.urls")),
 ]

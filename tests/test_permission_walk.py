@@ -84,6 +84,9 @@ ACCESS: dict[str, Rule] = {
     "project_price_delete": project(Perm.ADMIN_PROJECT, ok=405),
     "project_dashboard": project(Perm.VIEW_PROJECT),
     "agent_dashboard": project(Perm.VIEW_PROJECT),
+    # Bundle comparison and the agent dashboard's verdicts fragment (agentops.agents.views).
+    "bundle_compare": project(Perm.VIEW_PROJECT),
+    "bundle_verdicts": project(Perm.VIEW_PROJECT),
     "account_tokens": USER,
     "account_token_create": USER_POST,
     "account_token_revoke": USER_POST,
