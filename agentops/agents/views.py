@@ -16,9 +16,8 @@ GET /p/<slug>/agents/<agent>/verdicts/
     bundle's environment. 404 for an agent the project does not have.
 
 Any role that may view the project may see both (verdicts hold no payloads); the project comes from the
-tenancy chokepoint (`project_view`), so another tenant's project is a 404. The page's arms are read twice
-(once by canary_verdict for the verdict, once here for the plots, whose per-run values the report does
-not carry): a fixed number of queries either way.
+tenancy chokepoint (`project_view`), so another tenant's project is a 404. The page's arms are read once, by
+canary_verdict, whose report carries them for the plots.
 """
 
 from __future__ import annotations
@@ -129,22 +128,18 @@ def _choices(bundles: list[Bundle]) -> dict[str, list[str]]:
     return {"names": names, "environments": environments}
 
 
-def _figures(report: CanaryReport, project: Project) -> list[dict[str, Any]]:
-    """The box plots of the report's continuous metrics, from both arms read again."""
-    if report.baseline is None or not report.judgement.metrics:
+def _figures(report: CanaryReport) -> list[dict[str, Any]]:
+    """The box plots of the report's continuous metrics, from the arms the verdict was computed on."""
+    if report.baseline is None or report.baseline_sample is None or report.candidate_sample is None:
         return []
-
-    def read(bundle: str) -> Sample:
-        return samples.bundle_sample(
-            project, agent=report.agent, bundle=bundle, environment=report.environment, since=report.since
-        )
-
+    if not report.judgement.metrics:
+        return []
     figures = charts.comparison_boxes(
         report.judgement,
         baseline=report.baseline,
-        baseline_sample=read(report.baseline),
+        baseline_sample=report.baseline_sample,
         candidate=report.candidate,
-        candidate_sample=read(report.candidate),
+        candidate_sample=report.candidate_sample,
     )
     return [
         {
@@ -215,7 +210,7 @@ def bundle_compare(request: HttpRequest, project: Project, agent: str) -> HttpRe
         rows=[_metric_row(m) for m in report.judgement.metrics],
         arms=arms,
         selected=selected | {"environment": report.environment},
-        charts=_figures(report, project),
+        charts=_figures(report),
     )
 
 

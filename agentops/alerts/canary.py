@@ -39,6 +39,9 @@ class CanaryReport:
     environment: str | None
     since: datetime | None
     judgement: Judgement
+    # Both arms as read, for a page that draws them (the API leaves them out); None where not read.
+    baseline_sample: Sample | None = None
+    candidate_sample: Sample | None = None
 
     def as_dict(self) -> dict[str, Any]:
         """The API's body (the public contract: verdict, score, baseline, candidate, metrics[...]),
@@ -110,6 +113,6 @@ def canary_verdict(
     if baseline is None:
         reason = f"no baseline known for bundle {candidate!r}: name one with baseline="
         judgement = Judgement(Verdict.INCONCLUSIVE, None, 0, cand.runs, [], reason)
-    else:
-        judgement = compare(sample(baseline), cand, config)
-    return CanaryReport(agent, candidate, baseline, environment, since, judgement)
+        return CanaryReport(agent, candidate, None, environment, since, judgement, None, cand)
+    base = sample(baseline)
+    return CanaryReport(agent, candidate, baseline, environment, since, compare(base, cand, config), base, cand)

@@ -69,7 +69,7 @@ class RuleForm(forms.Form):
     renotify_minutes = forms.IntegerField(
         required=False,
         label="Remind every (minutes)",
-        min_value=rules.MIN_WINDOW,
+        min_value=rules.MIN_RENOTIFY,
         max_value=rules.MAX_WINDOW,
         help_text="While an alert stays open and unacknowledged; empty: never.",
     )

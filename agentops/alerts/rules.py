@@ -101,7 +101,10 @@ FIELDS = (
 )
 BUDGET_SCOPE_KEYS = ("agent", "environment", "user")
 BUDGET_PERIODS = ("day", "week", "month")
-MIN_WINDOW, MAX_WINDOW = 5, 10080  # five minutes to a week
+# A minute to a week: a one-minute window suits a canary's first minutes of traffic (and the end-to-end
+# test); reminders come no oftener than every five minutes.
+MIN_WINDOW, MAX_WINDOW = 1, 10080
+MIN_RENOTIFY = 5
 MAX_NAME = 200
 MAX_SCOPE_VALUE = 200
 MAX_SAMPLE = 1_000_000
@@ -349,7 +352,7 @@ def _checked(project: Project, data: Mapping[str, Any]) -> tuple[dict[str, Any],
         "direction": direction,
         "min_sample": _int_in("min_sample", data.get("min_sample"), 0, MAX_SAMPLE),
         "params": _PARAMS[kind](params, metric),
-        "renotify_minutes": None if renotify is None else _int_in("renotify_minutes", renotify, MIN_WINDOW, MAX_WINDOW),
+        "renotify_minutes": None if renotify is None else _int_in("renotify_minutes", renotify, MIN_RENOTIFY, MAX_WINDOW),
         "enabled": enabled,
     }
     channels = _channels(project, data["channels"]) if "channels" in data else None

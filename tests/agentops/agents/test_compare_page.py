@@ -20,7 +20,7 @@ HOSTILE = ["<img src=x onerror=alert(1)>", '"};alert(1)//']
 # Session and user (2), the project and the role's permissions (3), the agent's bundles (1), the canary's
 # lookups of the agent and bundles (3), then each arm's runs and tool steps read for the verdict (4) and
 # again for the plots (4).
-QUERIES = 17
+QUERIES = 13  # both arms read once (canary_verdict), whatever the runs
 _JSON_SCRIPT = re.compile(r'<script id="(figure-[^"]+)" type="application/json">(.*?)</script>', re.S)
 
 

@@ -101,7 +101,7 @@ def test_budget_and_spike_params_are_completed(project):
         ({**_threshold(), "name": "x" * 201}, "name"),
         ({**_threshold(), "kind": "weather"}, "kind"),
         ({**_threshold(), "metric": "errors"}, "metric"),  # a spike metric, not a threshold's
-        ({**_threshold(), "window_minutes": 4}, "window_minutes"),
+        ({**_threshold(), "window_minutes": 0}, "window_minutes"),
         ({**_threshold(), "window_minutes": 10081}, "window_minutes"),
         ({**_threshold(), "window_minutes": "60"}, "window_minutes"),
         ({**_threshold(), "warning": None, "critical": None}, "warning"),
@@ -116,7 +116,7 @@ def test_budget_and_spike_params_are_completed(project):
         ({**_threshold(), "scope": {"agent": "a" * 201}}, "scope"),
         ({**_threshold(), "scope": ["agent"]}, "scope"),
         ({**_threshold(), "params": {"days": 3}}, "params.days"),
-        ({**_threshold(), "renotify_minutes": 0}, "renotify_minutes"),
+        ({**_threshold(), "renotify_minutes": 4}, "renotify_minutes"),
         ({**_threshold(), "channels": ["1"]}, "channels"),
         ({**_threshold(), "enabled": "yes"}, "enabled"),
         ({"name": "Spike", "kind": "spike", "metric": "cost_usd", "warning": 0}, "warning"),
