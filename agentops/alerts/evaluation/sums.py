@@ -29,7 +29,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -94,7 +94,9 @@ def settled_until() -> datetime | None:
 def plan(windows: Sequence[tuple[datetime, datetime]], *, settled: datetime | None) -> Plan:
     """Split each window into whole settled hours (rollups) and the rest (runs). `settled` None: all runs."""
     rollup_pieces, run_pieces = [], []
-    for i, (start, end) in enumerate(windows):
+    for i, (local_start, local_end) in enumerate(windows):
+        # The rollups' hours are UTC hours; and arithmetic on datetimes of one time zone is on wall time.
+        start, end = local_start.astimezone(UTC), local_end.astimezone(UTC)
         if end <= start:
             continue
         first, last = ceil_hour(start), floor_hour(end)
