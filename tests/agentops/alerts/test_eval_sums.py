@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import pytest
+from django.utils import timezone
 
 from agentops.alerts.evaluation import sums
 from agentops.alerts.evaluation.sums import Totals, plan, window_totals
@@ -95,3 +96,14 @@ def test_scopes_by_model_and_tool_read_the_runs():
     assert window_totals(project.pk, {"model": "gpt-4o"}, windows)[0].cost_usd == 3
     assert window_totals(project.pk, {"tool": "lookup_order"}, windows)[0].runs == 1
     assert window_totals(project.pk, {"model": "gpt-5"}, windows)[0] == Totals()
+
+
+@pytest.mark.django_db
+def test_a_run_stored_since_the_last_refresh_counts_at_once():
+    project = make_project()
+    now = timezone.now()
+    add_run(project, now - 3 * H, cost="1")
+    refresh()
+    add_run(project, now - M, cost="2")  # the rollups have not seen it: its hour is read from the runs
+    (totals,) = window_totals(project.pk, {}, [(now - 4 * H, now)])
+    assert (totals.runs, totals.cost_usd) == (2, 3)
