@@ -100,6 +100,7 @@ def main() -> None:
                          scope=scope or {}, params=values)  # fmt: skip
 
     by_agent = {"agent": agent, "environment": environment}
+    by_model = {"model": "gpt-4o-mini"}
     user_runs = Run.objects.filter(project=project, user_id=user, start_time__gte=now - timedelta(days=31)).count()
     cases: list[tuple[str, AlertRule, Callable[..., Any]]] = [
         ("spike cost, project, 60 min x 7 days", spike_rule(), spike.evaluate),
@@ -107,7 +108,8 @@ def main() -> None:
         ("spike runs, agent+environment, 60 min", spike_rule(metric="runs", scope=by_agent), spike.evaluate),
         ("spike cost, end user, 60 min", spike_rule(scope={"user": user}), spike.evaluate),
         ("spike cost, end user, 1440 min", spike_rule(scope={"user": user}, window_minutes=1440), spike.evaluate),
-        ("spike cost, model (runs only), 60 min", spike_rule(scope={"model": "gpt-4o-mini"}), spike.evaluate),
+        ("spike cost, model (runs only), 60 min", spike_rule(scope=by_model), spike.evaluate),
+        ("spike cost, model (runs only), 1440 min", spike_rule(scope=by_model, window_minutes=1440), spike.evaluate),
         ("spike cost, tool (runs only), 60 min", spike_rule(scope={"tool": "refund"}), spike.evaluate),
         ("budget day, project, UTC", budget_rule(period="day"), budget.evaluate),
         ("budget week, project, Asia/Kolkata", budget_rule(period="week", timezone="Asia/Kolkata"), budget.evaluate),
