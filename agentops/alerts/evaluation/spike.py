@@ -141,11 +141,12 @@ def _evaluate(rule: AlertRule, *, now: datetime) -> list[Finding]:
         severity = _highest(rule) if factor is None else _severity(rule, factor)
 
     label, minutes = _LABEL[rule.metric], rule.window_minutes
-    ratio = "" if factor is None else f", {factor:,.2f}x"
-    summary = (
-        f"{label} in the last {minutes} min: {_shown(rule.metric, value)}{ratio} against the median of the "
-        f"same {minutes} min on the previous {days} days ({_shown(rule.metric, baseline)})"
-    )
+    shown, usual = _shown(rule.metric, value), _shown(rule.metric, baseline)
+    same = f"the same {minutes} min on the previous {days} days"
+    if factor is None:
+        summary = f"{label} in the last {minutes} min: {shown}, against a median of {usual} for {same}"
+    else:
+        summary = f"{label} in the last {minutes} min: {shown}, {factor:,.2f}x the median of {same} ({usual})"
     details = {
         "metric": rule.metric,
         "direction": rule.direction,

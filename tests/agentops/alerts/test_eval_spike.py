@@ -71,7 +71,9 @@ def test_spend_four_times_the_median_is_critical(project):
     assert finding.details["baseline_windows"][0] == [(NOW - DAY - WINDOW * M).isoformat(), (NOW - DAY).isoformat()]
     assert finding.runs_filter == {"from": (NOW - WINDOW * M).isoformat(), "to": NOW.isoformat()}
     assert finding.scope == {}
-    assert "$4.50" in finding.summary and "4.50x" in finding.summary and "($1.00)" in finding.summary
+    assert finding.summary == (
+        "Spend in the last 180 min: $4.50, 4.50x the median of the same 180 min on the previous 7 days ($1.00)"
+    )
 
 
 @pytest.mark.parametrize(("spend", "severity"), [("3", Severity.WARNING), ("1.9", None), ("4", Severity.CRITICAL)])
@@ -95,6 +97,7 @@ def test_a_zero_baseline_judges_the_value_against_the_floor(project):
     refresh()
     finding = _judge(_rule(project))
     assert (finding.severity, finding.baseline_value, finding.details["factor"]) == (Severity.CRITICAL, 0, None)
+    assert finding.summary.endswith("$0.50, against a median of $0.00 for the same 180 min on the previous 7 days")
     assert _judge(_rule(project, critical=None)).severity == Severity.WARNING
     # Below the floor it is no spike: clear (so that an alert opened on it resolves when spend stops).
     assert _judge(_rule(project, params={"min_value": 1})).severity is None
