@@ -21,7 +21,7 @@ import statistics
 import sys
 import time
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -84,7 +84,8 @@ def main() -> None:
     assert now is not None, "no runs: seed the project first"
     # A beat refresh a minute ago: settled up to the hour holding now - 1 min - OVERLAP.
     settled = sums.floor_hour(now - timedelta(minutes=1) - sums.OVERLAP)
-    sums.settled_until = lambda: settled
+    fresh: list[datetime | None] = [settled]
+    sums.settled_until = lambda: fresh[0]
     top = project.runs.values("agent", "environment", "user_id").annotate(n=Count("id")).order_by("-n").first()
     assert top is not None
     agent, environment, user = top["agent"], top["environment"], top["user_id"]
@@ -117,17 +118,24 @@ def main() -> None:
         ("budget month, agent+environment", budget_rule(by_agent), budget.evaluate),
         (f"budget month, end user ({user_runs} runs)", budget_rule({"user": user}), budget.evaluate),
     ]
+    # What reading from the runs alone costs per run (an end user as heavy as an agent, whose spend only
+    # the runs know): the same rules with the rollups ignored.
+    alone = [
+        ("budget day, agent+environment, runs alone", budget_rule(by_agent, period="day"), budget.evaluate),
+        ("budget week, agent+environment, runs alone", budget_rule(by_agent, period="week"), budget.evaluate),
+    ]
     reference_window = Window(now - timedelta(hours=24), now, "hour")
     ref_db, ref_wall, ref_statements, _ = measure(lambda: run_totals(project, reference_window), args.repeat)
     print(f"{'reference: dashboard totals, 24 h':46} db {ref_db * 1000:8.1f} ms  wall {ref_wall * 1000:8.1f} ms  "
           f"{ref_statements} statements")  # fmt: skip
-    for label, rule, evaluate in cases:
+    for label, rule, evaluate in cases + alone:
+        fresh[0] = None if (label, rule, evaluate) in alone else settled
 
         def call(rule: AlertRule = rule, evaluate: Callable[..., Any] = evaluate) -> Any:
             return evaluate(rule, now=now)
 
         db, wall, statements, findings = measure(call, args.repeat)
-        value = f"{findings[0].value:,.2f}" if findings else "no finding"
+        value = f"{findings[0].value:,.2f} ({findings[0].details['runs']:,} runs)" if findings else "no finding"
         print(f"{label:46} db {db * 1000:8.1f} ms  wall {wall * 1000:8.1f} ms  {statements} statements  "
               f"x{db / ref_db:6.1f} reference  value {value}", flush=True)  # fmt: skip
 
