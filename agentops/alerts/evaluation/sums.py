@@ -3,15 +3,17 @@
 `window_totals(project_id, scope, windows)` takes a rule's scope (agentops.alerts.evaluation.base
 SCOPE_KEYS; empty is the whole project) and a list of [start, end) windows, and returns for each the
 runs that started in it: how many, how many failed, their cost and their tokens. It reads, never writes,
-in at most three statements whatever the windows' lengths and the project's size.
+in at most three statements (the watermark, the rollups, the runs) whatever the windows' lengths and the project's size.
 
 Where the numbers come from, and why they are right:
 - Whole hours come from the hourly rollups (traces_runhour: per hour and agent, bundle, environment),
   which count a run in the hour it started in, as this module does. Only hours the rollups are known
   to hold settled are read there: those that ended before the last full refresh started, less
-  traces.rollups.OVERLAP (RollupWatermark; the beat refreshes every minute). A run changed since then
-  (one that has just started, or a late span reaching an older run) is in the rollups by the next
-  refresh: until then an hour older than the watermark may miss it, which is the dashboards' lag too.
+  traces.rollups.OVERLAP (RollupWatermark; the beat refreshes every minute). Runs of the hours since
+  then, new ones included, are read from traces_run (below), so the last minutes always count. What
+  the rollups can miss is a change to a run of a settled hour since the watermark (a late span reaching
+  an older run): it is in by the next refresh, the dashboards' lag too. Hours are UTC hours, as the
+  rollups' are, whatever time zone a window was drawn in (a day in Kolkata starts at half past).
 - Every other piece (a partial hour at a window's edge, and hours since the watermark) is read from
   traces_run itself, one index range per piece: (project, -start_time), or the scope's own index
   (agent, bundle, user, environment) when the planner prefers it. That is at most the window's edge
