@@ -122,7 +122,7 @@ def main() -> None:
     # the runs know): the same rules with the rollups ignored.
     alone = [
         ("budget day, agent+environment, runs alone", budget_rule(by_agent, period="day"), budget.evaluate),
-        ("budget week, agent+environment, runs alone", budget_rule(by_agent, period="week"), budget.evaluate),
+        ("budget month, agent+environment, runs alone", budget_rule(by_agent), budget.evaluate),
     ]
     reference_window = Window(now - timedelta(hours=24), now, "hour")
     ref_db, ref_wall, ref_statements, _ = measure(lambda: run_totals(project, reference_window), args.repeat)
