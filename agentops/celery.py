@@ -24,6 +24,13 @@ app.conf.beat_schedule = {
     # Agents and bundles (agentops.agents) from the runs changed since the last pass. A pass that waited
     # past the next one's start is dropped: the next covers the same runs.
     "record-bundles": {"task": "agentops.agents.tasks.record_bundles", "schedule": 60.0, "options": {"expires": 55.0}},
+    # Alert rules (agentops.alerts.tasks): every enabled rule, then reminders. A cycle that waited past
+    # the next one's start is dropped, and one still running makes the next return at once (a lock).
+    "evaluate-alerts": {
+        "task": "agentops.alerts.tasks.evaluate_alerts",
+        "schedule": 60.0,
+        "options": {"expires": 55.0},
+    },
     # The notification outbox (agentops.notify): what a lost kick or a dead worker left behind goes out
     # within seconds. Expires so that a backlog of sweeps queued while no worker ran collapses.
     "deliver-notifications": {

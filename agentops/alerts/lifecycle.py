@@ -12,8 +12,8 @@ waited on by, the evaluator; then each finding, by its scope key (evaluation.bas
 Two evaluators racing to open the same alert: the partial unique index (alert_one_live_per_rule_scope)
 fails the second insert; it re-reads the winner's alert (now committed) and applies its finding to it.
 
-alerts_remind(*, now): every open (not acknowledged) alert whose rule has renotify_minutes, last notified
-(or opened) that long ago, gets a reminder event and notification.
+alerts_remind(*, now): every open (not acknowledged, not muted) alert whose rule is enabled and has
+renotify_minutes, last notified (or opened) that long ago, gets a reminder event and notification.
 
 Notifications go through the outbox (agentops.notify.services.enqueue) in the same transaction, as
 event "alert.<event>" with payload {"event", "alert": presenters.alert_dict, "project": {"slug",
@@ -183,7 +183,7 @@ def alerts_remind(*, now: datetime) -> int:
     last = Coalesce(F("last_notified_at"), F("opened_at"))
     every = ExpressionWrapper(F("rule__renotify_minutes") * Value(timedelta(minutes=1)), output_field=DurationField())
     due = (
-        Alert.objects.filter(state=Alert.State.OPEN, rule__renotify_minutes__isnull=False)
+        Alert.objects.filter(state=Alert.State.OPEN, rule__enabled=True, rule__renotify_minutes__isnull=False)
         .filter(Q(muted_until__isnull=True) | Q(muted_until__lte=now))
         .annotate(next_reminder=ExpressionWrapper(last + every, output_field=DateTimeField()))
         .filter(next_reminder__lte=now)

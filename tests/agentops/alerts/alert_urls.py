@@ -16,6 +16,6 @@ def _stand_in(request: HttpRequest, slug: str, alert_id: int) -> HttpResponse:
 
 
 try:
-    reverse("alert_detail", urlconf=site, kwargs={"slug": "p", "alert_id": 1})
+    reverse("alert_detail", urlconf=site.__name__, kwargs={"slug": "p", "alert_id": 1})
 except NoReverseMatch:
     urlpatterns.append(path("p/<slug:slug>/alerts/<int:alert_id>/", _stand_in, name="alert_detail"))

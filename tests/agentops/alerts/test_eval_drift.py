@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from urllib.parse import urlencode
 
 import pytest
 from django.http import QueryDict
@@ -50,7 +51,7 @@ def test_a_regressed_bundle_is_critical_with_its_evidence():
     assert "error_rate" in finding.summary and finding.summary.startswith(f"{AGENT} bundle v2 in prod against v1: fail")
     # The link: the candidate's failed runs in the window.
     assert finding.runs_filter["status"] == "error"
-    filters = parse_filters(QueryDict(mutable=True) | finding.runs_filter)
+    filters = parse_filters(QueryDict(urlencode(finding.runs_filter)))
     assert filters.apply(Run.objects.filter(project=project)).count() == 16
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from datetime import UTC, datetime
+from urllib.parse import urlencode
 
 import pytest
 from django.http import QueryDict
@@ -55,7 +56,7 @@ def test_error_rate_over_the_window_is_critical(project, django_assert_num_queri
     assert finding.summary.startswith("error_rate 30.0% over the last 1 h (10 runs; all runs): above the critical")
     # The link shows the failed runs of the window, and the run list takes its parameters.
     assert finding.runs_filter["status"] == "error"
-    filters = parse_filters(QueryDict(mutable=True) | finding.runs_filter)
+    filters = parse_filters(QueryDict(urlencode(finding.runs_filter)))
     assert filters.apply(Run.objects.filter(project=project)).count() == 3
 
 
