@@ -38,6 +38,7 @@ from agentops.alerts.evaluation.base import Finding, scope_key
 from agentops.alerts.models import Alert, AlertEvent, AlertRule, Severity
 from agentops.alerts.presenters import alert_dict
 from agentops.alerts.services import alert_event_record
+from agentops.notify.models import Channel
 from agentops.notify.services import enqueue
 
 _RANK = {Severity.WARNING: 1, Severity.CRITICAL: 2}
@@ -73,6 +74,12 @@ def _notify(alert: Alert, event: AlertEvent, now: datetime) -> int:
         return 0
     rule = alert.rule
     project = alert.project
+    named = list(rule.channels.all())
+    targets = [c for c in named if c.enabled] if named else list(Channel.objects.filter(project=project, enabled=True))
+    alert.last_notified_at = now
+    if not targets:  # nowhere to send: no payload to build
+        alert.save(update_fields=["last_notified_at"])
+        return 0
     shown = alert_dict(alert)
     payload = {
         "event": event.event,
@@ -84,15 +91,13 @@ def _notify(alert: Alert, event: AlertEvent, now: datetime) -> int:
     }
     # As the receiver will read it: times as ISO 8601 strings (the outbox stores JSON).
     payload = json.loads(json.dumps(payload, cls=DjangoJSONEncoder))
-    channels = list(rule.channels.all())
     messages = enqueue(
         project,
         f"alert.{event.event}",
         payload,
-        channels or None,
+        targets,
         key=f"alert:{alert.pk}:{event.event}:{event.pk}",
     )
-    alert.last_notified_at = now
     alert.save(update_fields=["last_notified_at"])
     return len(messages)
 

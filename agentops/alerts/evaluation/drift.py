@@ -78,14 +78,25 @@ def _judge(bundle: Bundle, rule: AlertRule, *, since: datetime, now: datetime) -
     project = rule.project
     agent = bundle.agent.name
     config = Config(min_sample=max(1, rule.min_sample))
+    names = _metrics(rule)
+    # The TOOL steps are read only for the metrics made of them: the rest come from the runs' row.
+    tools = bool(names & {"tool_errors", "tools"})
     cand: Sample = bundle_sample(
-        project, agent=agent, bundle=bundle.name, environment=bundle.environment, since=since, until=now
+        project,
+        agent=agent,
+        bundle=bundle.name,
+        environment=bundle.environment,
+        since=since,
+        until=now,
+        with_tools=tools,
     )
     if cand.runs < config.min_sample:
         return None  # inconclusive without reading the baseline
-    base = bundle_sample(project, agent=agent, bundle=baseline.name, environment=baseline.environment, until=now)
+    base = bundle_sample(
+        project, agent=agent, bundle=baseline.name, environment=baseline.environment, until=now, with_tools=tools
+    )
     full = compare(base, cand, config)
-    metrics = _chosen(full.metrics, _metrics(rule))
+    metrics = _chosen(full.metrics, names)
     judgement = judge(metrics, baseline_n=full.baseline_n, candidate_n=full.candidate_n, config=config)
     if judgement.verdict is Verdict.INCONCLUSIVE:
         return None
