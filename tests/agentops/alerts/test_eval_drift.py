@@ -6,7 +6,9 @@ from datetime import UTC, datetime, timedelta
 from urllib.parse import urlencode
 
 import pytest
+from django.db import connection
 from django.http import QueryDict
+from django.test.utils import CaptureQueriesContext
 
 from agentops.agents.models import Bundle
 from agentops.agents.services import bundles_record
@@ -117,3 +119,18 @@ def test_the_bundles_judged_per_cycle_are_bounded_and_rotate(monkeypatch):
     assert all(len(names) == 2 for names in seen)
     assert set().union(*seen) == {"v2", "v3", "v4"}  # v1 has no baseline
     assert Bundle.objects.filter(project=project).count() == 4
+
+
+def test_the_tool_steps_are_read_only_for_tool_metrics():
+    project = make_project()
+    seed(project, "v1", 30, hours_ago=30)
+    seed(project, "v2", 30, hours_ago=2)
+    bundles_record()
+
+    def step_reads(params) -> int:
+        with CaptureQueriesContext(connection) as queries:
+            assert len(drift.evaluate(rule(project, params=params), now=now())) == 1
+        return sum("traces_step" in q["sql"] for q in queries.captured_queries)
+
+    assert step_reads({}) == 0  # the default metrics are columns of the runs
+    assert step_reads({"metrics": ["error_rate", "tool_errors"]}) == 2  # one per arm
