@@ -56,7 +56,7 @@ class ObserveResult:
     notified: int = 0
 
     def add(self, event: str, alert: Alert) -> None:
-        self.events.setdefault(event, []).append(alert.pk)
+        self.events.setdefault(str(event), []).append(alert.pk)
 
 
 def _live(rule: AlertRule) -> dict[str, Alert]:

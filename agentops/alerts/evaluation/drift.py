@@ -8,8 +8,8 @@ fail -> critical, marginal -> warning, pass -> clear (None); inconclusive (too f
 `min_sample` per arm, or too little data) -> no finding, so an open alert stays as it is.
 
 The arms: the candidate's runs in the window; the baseline's newest runs before now (its traffic often
-stops when the candidate ships, so no window is put on it). Each arm reads at most
-selectors.MAX_RUNS runs (the newest), whatever the bundle's size.
+stops when the candidate ships, so no window is put on it). Each arm reads at most ARM_RUNS runs (the
+newest), whatever the bundle's size, and the TOOL steps only when the rule watches tool metrics.
 
 Bounded per cycle: the bundles come from agents_bundle (last_seen in the window, a baseline set, the
 rule's agent, bundle and environment scope), at most MAX_BUNDLES of them per call. When more qualify,
@@ -33,7 +33,10 @@ from agentops.alerts.stats import Config, Judgement, MetricResult, Verdict, judg
 
 DEFAULT_WINDOW = 1440
 DEFAULT_METRICS = ("error_rate", "unfinished_rate", "duration_ms", "cost_usd", "steps", "tool_calls")
-MAX_BUNDLES = 6
+MAX_BUNDLES = 4
+# Runs read per arm, the newest (selectors.MAX_RUNS is the canary's 2,000): a bundle judged every few
+# minutes needs no more for the tests to see a regression that matters.
+ARM_RUNS = 1000
 _SEVERITY = {Verdict.FAIL: Severity.CRITICAL, Verdict.MARGINAL: Severity.WARNING, Verdict.PASS: None}
 
 
@@ -93,7 +96,13 @@ def _judge(bundle: Bundle, rule: AlertRule, *, since: datetime, now: datetime) -
     if cand.runs < config.min_sample:
         return None  # inconclusive without reading the baseline
     base = bundle_sample(
-        project, agent=agent, bundle=baseline.name, environment=baseline.environment, until=now, with_tools=tools
+        project,
+        agent=agent,
+        bundle=baseline.name,
+        environment=baseline.environment,
+        until=now,
+        with_tools=tools,
+        limit=ARM_RUNS,
     )
     full = compare(base, cand, config)
     metrics = _chosen(full.metrics, names)

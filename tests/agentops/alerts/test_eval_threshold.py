@@ -144,14 +144,24 @@ def test_scopes_filter_the_runs(db):
 def test_tool_error_rate_reads_tool_steps_of_the_newest_runs(project, monkeypatch):
     t = now()
     (finding,) = threshold.evaluate(rule(project, "tool_error_rate"), now=t)
-    assert finding.value == 0.3 and finding.details["tool_calls"] == 10 and finding.details["runs_read"] == 10
+    assert finding.value == 0.3 and finding.details["tool_calls"] == 10 and not finding.details["sampled"]
 
     assert threshold.evaluate(rule(project, "tool_error_rate", scope={"tool": "refund"}), now=t) == []
 
     monkeypatch.setattr(threshold, "MAX_TOOL_RUNS", 4)
-    (capped,) = threshold.evaluate(rule(project, "tool_error_rate"), now=t)
-    # The newest 4 runs had no tool error; the window's count of runs is still all of them.
-    assert (capped.value, capped.details["runs"], capped.details["runs_read"]) == (0.0, 10, 4)
+    (capped,) = threshold.evaluate(rule(project, "tool_error_rate", min_sample=10), now=t)
+    # The newest 4 runs had no tool error.
+    assert (capped.value, capped.details["runs"], capped.details["sampled"]) == (0.0, 4, True)
+    assert "newest 4 runs" in capped.summary
+
+
+def test_rates_read_the_newest_runs_and_totals_the_whole_window(project, monkeypatch):
+    monkeypatch.setattr(threshold, "SAMPLE_RUNS", 4)
+    t = now()
+    (rate,) = threshold.evaluate(rule(project, min_sample=10), now=t)
+    assert (rate.value, rate.details["runs"], rate.details["sampled"]) == (0.0, 4, True)
+    (count,) = threshold.evaluate(rule(project, "runs", warning=None, critical=1e9), now=t)
+    assert count.value == 10 and "sampled" not in count.details
 
 
 def test_latency_link_names_the_slow_runs(project):
