@@ -108,7 +108,7 @@ def clocked(clock: Clock, per_rule: list[tuple[float, AlertRule]]) -> Iterator[N
         return timed
 
     for kind, evaluate in originals.items():
-        EVALUATORS[kind] = wrap(kind, evaluate)  # type: ignore[assignment]
+        EVALUATORS[kind] = wrap(kind, evaluate)
     try:
         with connection.execute_wrapper(clock):
             yield
