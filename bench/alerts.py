@@ -11,7 +11,9 @@ threshold rules of varied metrics, scopes and windows (5 minutes to a week), abo
 fire. "Now" is the newest run's start: the seeded traffic is then as fresh as live traffic.
 
 Runs the cycle (agentops.alerts.evaluation.cycle.evaluate_all) twice: the first opens the alerts, the
-second finds them open (the steady state, once a minute). For each prints the wall time and the database
+second finds them open (the steady state, once a minute); then (unless --no-naive) a third with the
+evaluators' caps lifted (every run of each window, every bundle with runs in the window, 2,000 runs per
+drift arm), the naive reference. For each prints the wall time and the database
 time (the sum of every statement's duration, measured around each by connection.execute_wrapper), per
 kind of rule and for the lifecycle's writes, the slowest rules, and the ratio to the reference measured in
 the same run: `SELECT count(*)` of the project's runs in the last week (the widest window), and of all
@@ -47,7 +49,11 @@ from django.urls import NoReverseMatch, reverse, set_urlconf  # noqa: E402
 
 from agentops.agents.models import Bundle  # noqa: E402
 from agentops.agents.services import bundles_record  # noqa: E402
-from agentops.alerts.evaluation import EVALUATORS  # noqa: E402
+from agentops.alerts.evaluation import (  # noqa: E402
+    EVALUATORS,
+    drift,
+    threshold,
+)
 from agentops.alerts.evaluation.cycle import CycleResult, evaluate_all  # noqa: E402
 from agentops.alerts.evaluation.threshold import METRICS  # noqa: E402
 from agentops.alerts.models import Alert, AlertRule, RuleKind  # noqa: E402
@@ -114,6 +120,18 @@ def clocked(clock: Clock, per_rule: list[tuple[float, AlertRule]]) -> Iterator[N
             yield
     finally:
         EVALUATORS.update(originals)
+
+
+@contextmanager
+def uncapped() -> Iterator[None]:
+    """The naive reference: every run of every window, every bundle, 2,000 runs per drift arm."""
+    saved = (threshold.SAMPLE_RUNS, threshold.MAX_TOOL_RUNS, drift.MAX_BUNDLES, drift.ARM_RUNS)
+    threshold.SAMPLE_RUNS = threshold.MAX_TOOL_RUNS = drift.MAX_BUNDLES = 10**9
+    drift.ARM_RUNS = 2000
+    try:
+        yield
+    finally:
+        threshold.SAMPLE_RUNS, threshold.MAX_TOOL_RUNS, drift.MAX_BUNDLES, drift.ARM_RUNS = saved
 
 
 def default_rules(project: Project) -> None:
@@ -198,6 +216,7 @@ def main() -> None:
     parser.add_argument("--slug", default="scale")
     parser.add_argument("--runs", type=int, default=1_000_000, help="runs to seed when the project is missing")
     parser.add_argument("--rules", type=int, default=50, help="threshold rules beside the defaults")
+    parser.add_argument("--no-naive", dest="naive", action="store_false", help="skip the uncapped reference cycle")
     args = parser.parse_args()
 
     call_command("migrate", verbosity=0)  # a fresh home, or indexes of pending migrations
@@ -230,7 +249,13 @@ def main() -> None:
     print(f"project {project.slug}: {every:,} runs, {week:,} in the last week; now = {now.isoformat()}")
     print(f"reference: count(*) of the week's runs {week_s * 1000:.1f} ms; of all runs {every_s * 1000:.1f} ms")
     cycle("cycle 1 (opens alerts)", now, week_s)
-    cycle("cycle 2 (steady state)", now + timedelta(minutes=1), week_s)
+    steady = cycle("cycle 2 (steady state)", now + timedelta(minutes=1), week_s)
+    if args.naive:
+        with uncapped():
+            cycle(
+                "cycle 3 (reference: the same rules with no caps on what is read)", now + timedelta(minutes=2), week_s
+            )
+        print(f"  (steady-state cycle: {steady.seconds:.3f} s wall)")
     week_s, *_ = reference(project, now)
     print(f"\nreference again: count(*) of the week's runs {week_s * 1000:.1f} ms")
 
