@@ -2,8 +2,8 @@
 
 evaluate_all(*, now) evaluates each enabled rule (EVALUATORS by its kind) and applies its findings
 (agentops.alerts.lifecycle.alerts_observe), each rule in a transaction of its own: a rule whose
-evaluation fails (a bad parameter, a kind whose module is missing, a database error) is rolled back
-and logged as a structured event "alerts.rule_failed" with the rule, project and error, and the other
+evaluation fails (a bad parameter, a kind whose module is missing, a database error, a statement past
+RULE_STATEMENT_TIMEOUT_MS) is rolled back and logged as a structured event "alerts.rule_failed" with the rule, project and error, and the other
 rules still run. Then alerts_remind. Returns a CycleResult with the counts.
 
 run_cycle(*, now=None) is what the beat task calls: evaluate_all under a database advisory lock taken
@@ -31,6 +31,9 @@ from agentops.alerts.models import AlertRule
 log = logging.getLogger(__name__)
 
 LOCK_NAME = "alerts.evaluate_all"
+# No statement of one rule may take longer: a rule whose reads go pathological (a plan gone wrong, a
+# lock held) fails alone, logged, instead of holding up every rule after it.
+RULE_STATEMENT_TIMEOUT_MS = 20_000
 _TRY_LOCK = "SELECT pg_try_advisory_lock(hashtext(%s))"
 _UNLOCK = "SELECT pg_advisory_unlock(hashtext(%s))"
 
@@ -51,6 +54,8 @@ def _evaluate(rule: AlertRule, now: datetime, result: CycleResult) -> None:
     if evaluator is None:
         raise ValueError(f"no evaluator for rule kind {rule.kind!r}")
     with transaction.atomic():
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT set_config('statement_timeout', %s, true)", [str(RULE_STATEMENT_TIMEOUT_MS)])
         findings = evaluator(rule, now=now)
         observed = alerts_observe(rule, findings, now=now)
     result.findings += len(findings)

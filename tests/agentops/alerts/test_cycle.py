@@ -58,6 +58,26 @@ def test_a_failing_rule_is_logged_and_the_others_still_run(monkeypatch, caplog):
     assert all(r.project == project.pk for r in failures)
 
 
+def test_a_slow_rule_times_out_alone(monkeypatch, caplog):
+    project = make_project()
+    AlertRule.objects.create(project=project, name="slow", kind=RuleKind.SPIKE, metric="runs")
+    good = no_traffic(project, name="good")
+
+    def slow(rule, *, now):
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_sleep(5)")
+        return []
+
+    monkeypatch.setitem(EVALUATORS, RuleKind.SPIKE, slow)
+    monkeypatch.setattr(cycle, "RULE_STATEMENT_TIMEOUT_MS", 50)
+    with caplog.at_level(logging.ERROR, logger=cycle.__name__):
+        result = cycle.evaluate_all(now=datetime.now(UTC))
+
+    assert (result.rules, result.failed) == (2, 1)
+    assert list(Alert.objects.values_list("rule", flat=True)) == [good.pk]
+    assert any("statement timeout" in getattr(r, "error", "") for r in caplog.records)
+
+
 def test_reminders_follow_the_rules():
     project = make_project()
     an_hour_ago = datetime.now(UTC) - timedelta(hours=1)
