@@ -3,11 +3,11 @@
 alerts_observe(rule, findings, *, now): one transaction for the rule. Its live (open or acknowledged)
 alerts are locked first (select_for_update), so a person acknowledging or muting one waits for, or is
 waited on by, the evaluator; then each finding, by its scope key (evaluation.base.scope_key):
-- a severity on a scope with no live alert opens one (event opened; notify alert.opened);
-- a higher severity than the live alert's escalates it (event escalated; notify alert.escalated);
+- a severity on a scope with no live alert opens one (event opened; notify opened);
+- a higher severity than the live alert's escalates it (event escalated; notify escalated);
 - a lower one de-escalates it (event deescalated; no notification: things got better, not worse);
 - the same one updates value, summary, details and updated_at (no event, no notification);
-- severity None resolves the live alert (event resolved; notify alert.resolved);
+- severity None resolves the live alert (event resolved; notify resolved);
 - a scope with no finding is left as it is (the evaluator could not judge it).
 Two evaluators racing to open the same alert: the partial unique index (alert_one_live_per_rule_scope)
 fails the second insert; it re-reads the winner's alert (now committed) and applies its finding to it.
@@ -16,7 +16,8 @@ alerts_remind(*, now): every open (not acknowledged, not muted) alert whose rule
 renotify_minutes, last notified (or opened) that long ago, gets a reminder event and notification.
 
 Notifications go through the outbox (agentops.notify.services.enqueue) in the same transaction, as
-event "alert.<event>" with payload {"event", "alert": presenters.alert_dict, "project": {"slug",
+the event's name ("opened", "escalated", "resolved", "reminder": the webhook's `event` and
+X-Agentops-Event) with payload {"event", "alert": presenters.alert_dict, "project": {"slug",
 "name"}, "summary", "url"} to the rule's channels (all of the project's when it names none), keyed
 "alert:<alert id>:<event>:<event row id>": a retried cycle never sends twice, each reminder is its own
 message. A muted alert (muted_until > now) sends nothing; its events are still recorded.
@@ -93,7 +94,7 @@ def _notify(alert: Alert, event: AlertEvent, now: datetime) -> int:
     payload = json.loads(json.dumps(payload, cls=DjangoJSONEncoder))
     messages = enqueue(
         project,
-        f"alert.{event.event}",
+        str(event.event),
         payload,
         targets,
         key=f"alert:{alert.pk}:{event.event}:{event.pk}",

@@ -5,7 +5,9 @@ evaluate(rule, *, now) -> one Finding per judged (agent, bundle, environment): t
 verdict (agentops.alerts.comparison through selectors.bundle_sample, as the canary API) on the metrics
 in params["metrics"] (default DEFAULT_METRICS; "tools" adds the per-tool calls and error rates):
 fail -> critical, marginal -> warning, pass -> clear (None); inconclusive (too few runs in either arm,
-`min_sample` per arm, or too little data) -> no finding, so an open alert stays as it is.
+`min_sample` per arm, or too little data) -> no finding, so an open alert stays as it is. A live alert
+whose bundle has had no run in the window (the deployment was rolled back, or the bundle retired) gets
+a clear finding: it resolves, saying so.
 
 The arms: the candidate's runs in the window; the baseline's newest runs before now (its traffic often
 stops when the candidate ships, so no window is put on it). Each arm reads at most ARM_RUNS runs (the
@@ -27,7 +29,7 @@ from datetime import datetime, timedelta
 from agentops.agents.models import Bundle
 from agentops.alerts.comparison import Sample, compare
 from agentops.alerts.evaluation.base import Finding
-from agentops.alerts.models import AlertRule, Severity
+from agentops.alerts.models import Alert, AlertRule, Severity
 from agentops.alerts.selectors import bundle_sample
 from agentops.alerts.stats import Config, Judgement, MetricResult, Verdict, judge
 
@@ -148,6 +150,38 @@ def _judge(bundle: Bundle, rule: AlertRule, *, since: datetime, now: datetime) -
     )
 
 
+def _retired(rule: AlertRule, *, since: datetime, now: datetime) -> list[Finding]:
+    """A clear finding for each live alert of the rule whose bundle has had no run in the window (rolled
+    back, or retired): nothing of it is drifting any more. One query for the alerts, one for their
+    bundles."""
+    live = list(Alert.objects.filter(rule=rule, state__in=Alert.LIVE_STATES).values_list("scope", flat=True))
+    if not live:
+        return []
+    keys = {(s.get("agent", ""), s.get("bundle", ""), s.get("environment", "")) for s in live if isinstance(s, dict)}
+    active = {
+        (agent, name, environment)
+        for agent, name, environment in Bundle.objects.filter(
+            project_id=rule.project_id, name__in={k[1] for k in keys}, last_seen__gte=since
+        ).values_list("agent__name", "name", "environment")
+    }
+    window = f"{rule.window_minutes or DEFAULT_WINDOW} min"
+    findings = []
+    for agent, name, environment in sorted(keys - active):
+        scope = {k: v for k, v in (("agent", agent), ("bundle", name), ("environment", environment)) if v}
+        findings.append(
+            Finding(
+                scope=scope,
+                severity=None,
+                value=None,
+                baseline_value=None,
+                summary=f"{agent} bundle {name} has had no runs in the last {window}: no longer drifting",
+                details={"verdict": "no_runs", "since": since.isoformat()},
+                runs_filter={**scope, "from": since.isoformat(), "to": now.isoformat()},
+            )
+        )
+    return findings
+
+
 def evaluate(rule: AlertRule, *, now: datetime) -> list[Finding]:
     since = now - timedelta(minutes=rule.window_minutes or DEFAULT_WINDOW)
     findings = []
@@ -155,4 +189,4 @@ def evaluate(rule: AlertRule, *, now: datetime) -> list[Finding]:
         finding = _judge(bundle, rule, since=since, now=now)
         if finding is not None:
             findings.append(finding)
-    return findings
+    return findings + _retired(rule, since=since, now=now)

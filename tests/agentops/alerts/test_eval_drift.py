@@ -13,7 +13,8 @@ from django.test.utils import CaptureQueriesContext
 from agentops.agents.models import Bundle
 from agentops.agents.services import bundles_record
 from agentops.alerts.evaluation import drift
-from agentops.alerts.models import AlertRule, RuleKind, Severity
+from agentops.alerts.lifecycle import alerts_observe
+from agentops.alerts.models import Alert, AlertRule, RuleKind, Severity
 from tests.agentops.alerts.runs import AGENT, seed
 from tests.factories import make_project
 from traces.filters import parse_filters
@@ -134,3 +135,23 @@ def test_the_tool_steps_are_read_only_for_tool_metrics():
 
     assert step_reads({}) == 0  # the default metrics are columns of the runs
     assert step_reads({"metrics": ["error_rate", "tool_errors"]}) == 2  # one per arm
+
+
+@pytest.mark.urls("tests.agentops.alerts.alert_urls")
+def test_an_alert_resolves_once_its_bundle_has_no_runs_in_the_window():
+    project = make_project()
+    seed(project, "v1", 40, hours_ago=30)
+    seed(project, "v2", 40, hours_ago=2, regressed=True)
+    bundles_record()
+    r = rule(project)
+    alerts_observe(r, drift.evaluate(r, now=now()), now=now())
+    assert Alert.objects.get().state == "open"
+
+    # Rolled back: a day later v2 has had no run in the window, and is no longer drifting.
+    later = now() + timedelta(days=1)
+    (cleared,) = drift.evaluate(r, now=later)
+    assert cleared.severity is None and cleared.scope == {"agent": AGENT, "bundle": "v2", "environment": "prod"}
+    assert "no runs in the last 1440 min" in cleared.summary
+    alerts_observe(r, [cleared], now=later)
+    assert Alert.objects.get().state == "resolved"
+    assert drift.evaluate(r, now=later) == []  # nothing live, nothing to say

@@ -69,7 +69,7 @@ def test_a_finding_opens_one_alert_and_notifies_once(setup):
     (event,) = AlertEvent.objects.filter(alert=alert)
     assert (event.event, event.severity, event.value, event.at) == ("opened", "critical", 0.3, T0)
     (message,) = OutboxMessage.objects.all()
-    assert message.channel == channel and message.event == "alert.opened"
+    assert message.channel == channel and message.event == "opened"
     assert message.idempotency_key == f"alert:{alert.pk}:opened:{event.pk}"
     payload = message.payload
     assert payload["event"] == "opened" and payload["project"] == {"slug": project.slug, "name": project.name}
@@ -99,7 +99,7 @@ def test_escalation_notifies_and_deescalation_only_records(setup):
     alert = Alert.objects.get()
     assert (alert.severity, alert.value, alert.state) == ("warning", 0.12, "open")
     assert events(alert) == ["opened", "escalated", "deescalated"]
-    assert [e for e, _ in outbox()] == ["alert.opened", "alert.escalated"]
+    assert [e for e, _ in outbox()] == ["opened", "escalated"]
 
 
 def test_a_clear_finding_resolves_and_a_new_one_opens_a_new_alert(setup):
@@ -113,7 +113,7 @@ def test_a_clear_finding_resolves_and_a_new_one_opens_a_new_alert(setup):
     assert result.events == {"resolved": [alert.pk]}
     assert (alert.state, alert.resolved_at, alert.value) == ("resolved", resolved_at, 0.01)
     assert events(alert) == ["opened", "resolved"]
-    assert [e for e, _ in outbox()] == ["alert.opened", "alert.resolved"]
+    assert [e for e, _ in outbox()] == ["opened", "resolved"]
 
     alerts_observe(rule, [finding(Severity.WARNING)], now=T0 + timedelta(minutes=9))
     assert Alert.objects.filter(state="open").exclude(pk=alert.pk).count() == 1
@@ -157,7 +157,7 @@ def test_an_acknowledged_alert_still_escalates_and_resolves(setup):
     alert = Alert.objects.get()
     assert alert.state == "resolved"
     assert events(alert) == ["opened", "acknowledged", "escalated", "resolved"]
-    assert [e for e, _ in outbox()] == ["alert.opened", "alert.escalated", "alert.resolved"]
+    assert [e for e, _ in outbox()] == ["opened", "escalated", "resolved"]
 
 
 def test_a_muted_alert_records_its_events_but_sends_nothing(setup):
@@ -170,7 +170,7 @@ def test_a_muted_alert_records_its_events_but_sends_nothing(setup):
     alerts_observe(rule, [finding(None)], now=now + timedelta(minutes=1))
 
     assert events(alert) == ["opened", "muted", "escalated", "resolved"]
-    assert [e for e, _ in outbox()] == ["alert.opened"]
+    assert [e for e, _ in outbox()] == ["opened"]
 
 
 def test_the_rules_channels_only_when_it_names_some(setup):
@@ -209,7 +209,7 @@ def test_reminders_every_interval_while_open(reminding):
     assert alerts_remind(now=T0 + timedelta(minutes=120)) == 1
 
     reminders = AlertEvent.objects.filter(alert=reminding, event="reminder").order_by("id")
-    keys = [k for e, k in outbox() if e == "alert.reminder"]
+    keys = [k for e, k in outbox() if e == "reminder"]
     assert keys == [f"alert:{reminding.pk}:reminder:{e.pk}" for e in reminders] and len(set(keys)) == 2
     reminding.refresh_from_db()
     assert reminding.last_notified_at == T0 + timedelta(minutes=120)
@@ -268,4 +268,4 @@ def test_two_concurrent_observers_open_one_alert(monkeypatch):
     opened = [r for r in results if "opened" in r.events]
     assert len(opened) == 1 and len(results) == 2
     assert events(alert).count("opened") == 1
-    assert [e for e, _ in outbox()].count("alert.opened") == 1
+    assert [e for e, _ in outbox()].count("opened") == 1
