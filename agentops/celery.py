@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Any
 
 from celery import Celery
+from django.conf import settings
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "agentops.settings")
 
@@ -16,6 +18,12 @@ app.autodiscover_tasks()
 # Keep Django's LOGGING (JSON lines with the request id) in the worker and beat too.
 app.conf.worker_hijack_root_logger = False
 
+
+def _every(seconds: int) -> dict[str, Any]:
+    """Every `seconds`, expiring a little before the next run is due (55 s of a minute)."""
+    return {"schedule": float(seconds), "options": {"expires": seconds * 11 / 12}}
+
+
 app.conf.beat_schedule = {
     # The worker heartbeat lets /readyz and the UI tell that a worker is consuming the queue.
     "worker-heartbeat": {"task": "agentops.tasks.record_heartbeat", "schedule": 30.0},
@@ -23,14 +31,10 @@ app.conf.beat_schedule = {
     "refresh-rollups": {"task": "traces.tasks.refresh_rollups", "schedule": 60.0},
     # Agents and bundles (agentops.agents) from the runs changed since the last pass. A pass that waited
     # past the next one's start is dropped: the next covers the same runs.
-    "record-bundles": {"task": "agentops.agents.tasks.record_bundles", "schedule": 60.0, "options": {"expires": 55.0}},
+    "record-bundles": {"task": "agentops.agents.tasks.record_bundles", **_every(settings.BUNDLES_RECORD_SECONDS)},
     # Alert rules (agentops.alerts.tasks): every enabled rule, then reminders. A cycle that waited past
     # the next one's start is dropped, and one still running makes the next return at once (a lock).
-    "evaluate-alerts": {
-        "task": "agentops.alerts.tasks.evaluate_alerts",
-        "schedule": 60.0,
-        "options": {"expires": 55.0},
-    },
+    "evaluate-alerts": {"task": "agentops.alerts.tasks.evaluate_alerts", **_every(settings.ALERTS_EVALUATE_SECONDS)},
     # The notification outbox (agentops.notify): what a lost kick or a dead worker left behind goes out
     # within seconds. Expires so that a backlog of sweeps queued while no worker ran collapses.
     "deliver-notifications": {
