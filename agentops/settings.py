@@ -254,10 +254,6 @@ CELERY_TASK_ACKS_LATE = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_BEAT_SCHEDULE_FILENAME = str(AGENTOPS_HOME / "celerybeat-schedule")
-# Beat intervals (agentops/celery.py) of the alert evaluation cycle and of the bundle recorder it reads,
-# in seconds. A minute in production; tests that drive the whole chain with real processes shorten them.
-ALERTS_EVALUATE_SECONDS = _int("ALERTS_EVALUATE_SECONDS", 60)
-BUNDLES_RECORD_SECONDS = _int("BUNDLES_RECORD_SECONDS", 60)
 
 # --- E-mail (notification channels of kind "email": agentops.notify) -------------------------------
 # EMAIL_URL (django-environ: smtp://user:password@host:587 with ?tls=True, smtp+ssl://... for port 465)
