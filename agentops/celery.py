@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Any
 
 from celery import Celery
 
@@ -16,6 +17,18 @@ app.autodiscover_tasks()
 # Keep Django's LOGGING (JSON lines with the request id) in the worker and beat too.
 app.conf.worker_hijack_root_logger = False
 
+
+def _every(variable: str, default: int = 60) -> dict[str, Any]:
+    """Every `variable` seconds (an environment variable: read here, not from Django's settings, which
+    the HTTP-only clients importing this package never load), expiring a little before the next run
+    is due (55 s of a minute). Tests that drive the whole chain with real processes shorten them."""
+    raw = os.environ.get(variable, "").strip() or str(default)
+    if not raw.isdigit() or int(raw) < 1:
+        raise ValueError(f"{variable} must be a whole number of seconds, at least 1, not {raw!r}")
+    seconds = int(raw)
+    return {"schedule": float(seconds), "options": {"expires": seconds * 11 / 12}}
+
+
 app.conf.beat_schedule = {
     # The worker heartbeat lets /readyz and the UI tell that a worker is consuming the queue.
     "worker-heartbeat": {"task": "agentops.tasks.record_heartbeat", "schedule": 30.0},
@@ -23,7 +36,10 @@ app.conf.beat_schedule = {
     "refresh-rollups": {"task": "traces.tasks.refresh_rollups", "schedule": 60.0},
     # Agents and bundles (agentops.agents) from the runs changed since the last pass. A pass that waited
     # past the next one's start is dropped: the next covers the same runs.
-    "record-bundles": {"task": "agentops.agents.tasks.record_bundles", "schedule": 60.0, "options": {"expires": 55.0}},
+    "record-bundles": {"task": "agentops.agents.tasks.record_bundles", **_every("BUNDLES_RECORD_SECONDS")},
+    # Alert rules (agentops.alerts.tasks): every enabled rule, then reminders. A cycle that waited past
+    # the next one's start is dropped, and one still running makes the next return at once (a lock).
+    "evaluate-alerts": {"task": "agentops.alerts.tasks.evaluate_alerts", **_every("ALERTS_EVALUATE_SECONDS")},
     # The notification outbox (agentops.notify): what a lost kick or a dead worker left behind goes out
     # within seconds. Expires so that a backlog of sweeps queued while no worker ran collapses.
     "deliver-notifications": {

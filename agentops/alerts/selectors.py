@@ -51,7 +51,10 @@ def bundle_sample(
     until: datetime | None = None,
     grace: timedelta = UNFINISHED_GRACE,
     limit: int = MAX_RUNS,
+    with_tools: bool = True,
 ) -> Sample:
+    """`with_tools=False` skips the TOOL steps (the costlier half of the read): tool_errors and tools stay
+    empty, so those metrics have no data (drift rules that do not watch them pass it)."""
     now = timezone.now()
     runs = Run.objects.filter(project=project, agent=agent, bundle=bundle, start_time__lt=until or now)
     if environment is not None:
@@ -66,7 +69,7 @@ def bundle_sample(
         )[:limit]
     )  # fmt: skip
     per_run: dict[object, dict[str, tuple[int, int]]] = defaultdict(dict)
-    if rows:
+    if rows and with_tools:
         with connection.cursor() as cursor:
             cursor.execute(
                 _TOOL_STEPS,
@@ -101,6 +104,8 @@ def bundle_sample(
         sample.llm_calls.append(llm)
         sample.tool_calls.append(tool_calls)
         sample.unpriced_steps.append(unpriced)
+        if not with_tools:
+            continue
         by_tool = per_run.get(trace_id, {})
         sample.tool_errors.append(sum(e for _, e in by_tool.values()))
         for tool, (calls, failed) in by_tool.items():
