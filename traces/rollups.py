@@ -62,7 +62,7 @@ OVERLAP = timedelta(seconds=30)
 # a run it writes later may wait for that run's next change, or a rebuild. The old refresh's overlap.
 LOOKBACK_CAP = timedelta(minutes=5)
 # A page's catch-up: at most this many of its project's changed runs, within this budget a statement.
-CATCH_UP_RUNS = 2_000
+CATCH_UP_RUNS = 500
 INLINE_BUDGET_MS = 250
 # A project's catch-up looks back no further than this: older changes are the beat refresh's.
 INLINE_LOOKBACK = timedelta(hours=1)
