@@ -222,7 +222,7 @@ class RunHour(models.Model):
     tool_calls = models.BigIntegerField()
     latency_hist = models.JSONField(default=dict)
     steps_hist = models.JSONField(default=dict)
-    # When the refresh that wrote the row started: the next refresh looks at runs changed since then.
+    # When the refresh (or page catch-up) that last changed the row started.
     computed_at = models.DateTimeField()
 
     class Meta:
