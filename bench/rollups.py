@@ -303,7 +303,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     # What the whole-hour recompute would cost at the end of an hour of this traffic, from its measured
     # cost per run (an extrapolation, printed as one): the hour then holds 60 minutes of runs.
     per_run = statistics.median(w / max(n, 1) for w, n in zip(whole_s, hour_runs, strict=True))
-    hour = statistics.median(applied_runs) * 60
+    hour = (runs1 - runs0) / args.minutes * 60  # new runs a minute (a late run is applied twice, counted once)
     print(f"extrapolated: by an hour's last minute (~{hour:,.0f} runs in it) the whole-hour recompute would take "
           f"~{per_run * hour:,.0f} s a refresh at its measured {per_run * 1000:.2f} ms a run; the incremental "
           f"refresh stays at its minute's runs")  # fmt: skip
