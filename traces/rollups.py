@@ -11,7 +11,9 @@ applies, for each run changed since, the new contribution minus the old one: its
 that changed (and their steps), not the size of the hours they fall in. A run whose start, agent or
 bundle changed retracts from its old row; one whose status turned to error moves from one count to the
 other. Runs written straight to the database (bench/seed_scale.py, imports) are picked up the same way,
-by traces_run.updated_at.
+by traces_run.updated_at. A deleted run is not found that way: whatever deletes runs (a retention job,
+when there is one) passes their ids to traces.rollup_ledger.apply_runs, which retracts them, or calls
+`rebuild`.
 
 `refresh()` (Celery beat, every minute: agentops/celery.py): the runs updated since the last refresh
 saw (a BRIN index on updated_at), each project's in chunks of CHUNK_RUNS, each chunk one transaction
