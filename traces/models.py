@@ -199,8 +199,9 @@ class Step(models.Model):
 
 
 class RunHour(models.Model):
-    """Rollup: the runs that started in one hour, per (agent, bundle, environment). Recomputed whole by
-    traces.rollups from traces_run, never incremented, so it is right whatever order spans arrived in.
+    """Rollup: the runs that started in one hour, per (agent, bundle, environment). Kept by traces.rollups
+    from each run's last contribution (RunRollup): a changed run's difference is applied, so it is right
+    whatever order spans arrived in.
 
     The histograms are sparse maps: latency bucket -> runs (bucket b holds [2^(b/8), 2^((b+1)/8)) ms,
     see traces.rollups.latency_bucket) and step count -> runs."""
@@ -221,7 +222,7 @@ class RunHour(models.Model):
     tool_calls = models.BigIntegerField()
     latency_hist = models.JSONField(default=dict)
     steps_hist = models.JSONField(default=dict)
-    # When the refresh that wrote the row started: the next refresh looks at runs changed since then.
+    # When the refresh (or page catch-up) that last changed the row started.
     computed_at = models.DateTimeField()
 
     class Meta:
@@ -256,15 +257,93 @@ class RunHourBreakdown(models.Model):
     cost_usd = models.DecimalField(max_digits=24, decimal_places=10)
 
     class Meta:
-        indexes = [models.Index(fields=["project", "hour"], name="runhourbreakdown_project_hour")]
+        # The key the refresh upserts on (its leading columns serve the dashboards' reads by hour).
+        constraints = [
+            models.UniqueConstraint(
+                fields=["project", "hour", "agent", "bundle", "environment", "dim", "key"],
+                name="runhourbreakdown_key",
+            )
+        ]
 
     def __str__(self) -> str:
         return f"{self.dim} {self.key} @ {self.hour:%Y-%m-%d %H}h"
 
 
+class RunHourUser(models.Model):
+    """Rollup, internal: every end user's runs per hour and (agent, bundle, environment), from which the
+    refresh keeps each group's top spenders in RunHourBreakdown (dim "user"). The dashboards do not read
+    it: an hour may hold as many users as runs."""
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="+", db_index=False)
+    hour = models.DateTimeField()
+    agent = models.CharField(max_length=200)
+    bundle = models.CharField(max_length=200)
+    environment = models.CharField(max_length=100)
+    user_id = models.CharField(max_length=200)
+    runs = models.IntegerField()
+    errors = models.IntegerField()
+    cost_usd = models.DecimalField(max_digits=24, decimal_places=10)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["project", "hour", "agent", "bundle", "environment", "user_id"], name="runhouruser_key"
+            )
+        ]
+        indexes = [
+            # A group's top spenders, read in order: ten index entries, however many users the hour has.
+            models.Index(
+                "project",
+                "hour",
+                "agent",
+                "bundle",
+                "environment",
+                models.F("cost_usd").desc(),
+                models.F("runs").desc(),
+                "user_id",
+                name="runhouruser_top",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"user {self.user_id} @ {self.hour:%Y-%m-%d %H}h"
+
+
+class RunRollup(models.Model):
+    """What one run last contributed to the rollups (traces.rollups): its group, sums, histogram buckets
+    and per-model and per-tool counts, as of the run's updated_at. A refresh applies new minus this to
+    the rollup rows, then replaces it. No foreign key to the run: a run deleted by other means is
+    retracted by a repair (traces.rollups.rebuild), not silently cascaded away.
+
+    models: {model: [LLM calls, failed calls, cost]}; tools: {tool: [calls, failed calls]}."""
+
+    run_id = models.BigIntegerField(primary_key=True)
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="+")
+    run_updated_at = models.DateTimeField()
+    hour = models.DateTimeField()
+    agent = models.CharField(max_length=200)
+    bundle = models.CharField(max_length=200)
+    environment = models.CharField(max_length=100)
+    user_id = models.CharField(max_length=200)
+    error = models.BooleanField()
+    cost_usd = models.DecimalField(max_digits=20, decimal_places=10)
+    input_tokens = models.BigIntegerField()
+    output_tokens = models.BigIntegerField()
+    unpriced_steps = models.IntegerField()
+    steps = models.IntegerField()
+    tool_calls = models.IntegerField()
+    latency_bucket = models.IntegerField(null=True)
+    models_used = models.JSONField(default=dict)
+    tools_used = models.JSONField(default=dict)
+
+    def __str__(self) -> str:
+        return f"rollup of run {self.run_id}"
+
+
 class RollupWatermark(models.Model):
-    """One row: when the last full rollup refresh started. The next one recomputes the hours of runs
-    changed since then (less an overlap, see traces.rollups)."""
+    """One row: how far the last beat refresh saw (traces.rollups): the next one applies the runs
+    changed since then. No row: the rollups and RunRollup have not been built yet, or must be rebuilt
+    (the first refresh rebuilds them whole)."""
 
     refreshed_at = models.DateTimeField()
 

@@ -1,5 +1,6 @@
 """The hourly rollups: the latency histogram's percentiles, and a refresh that is right whatever order
-spans arrive in, recomputes only what changed, and can run again without counting twice."""
+spans arrive in, applies only what changed, and can run again without counting twice. (The incremental
+refresh against a recompute from scratch: test_rollups_incremental.py.)"""
 
 from __future__ import annotations
 
@@ -13,9 +14,9 @@ from django.db import connection
 
 from tests.factories import make_project, make_run
 from tests.otlp import AgentTrace, protobuf
-from traces import rollups
+from traces import rollup_ledger, rollups
 from traces.ingest.decode import decode_request
-from traces.models import RollupWatermark, Run, RunHour, RunHourBreakdown
+from traces.models import RollupWatermark, Run, RunHour, RunHourBreakdown, RunHourUser
 from traces.selectors import load_ingest_config
 from traces.services import ingest_batch
 
@@ -139,14 +140,15 @@ def test_a_project_catches_up_with_its_newest_runs_only(monkeypatch):
     for hours_ago in (1, 2, 3):
         make_run(project, AgentTrace(start_ns=time.time_ns() - hours_ago * 3600 * NS - 60 * NS))
     make_run(other, AgentTrace())
-    monkeypatch.setattr(rollups, "HOURS_PER_CHUNK", 2)
+    monkeypatch.setattr(rollups, "CATCH_UP_RUNS", 2)  # the newest two by start time
     assert rollups.refresh_project(project.pk) == 2
     now = datetime.now(UTC)
     assert [r[0] for r in _rows(project)] == [
         (now - timedelta(hours=h, minutes=1)).replace(minute=0, second=0, microsecond=0) for h in (2, 1)
     ]
     assert not _rows(other)  # another project's runs wait for their own catch-up or the full refresh
-    assert rollups.refresh_project(project.pk) == 0  # caught up: its rollups are newer than its runs
+    assert rollups.refresh_project(project.pk) == 1  # the third
+    assert rollups.refresh_project(project.pk) == 0  # caught up: its ledger is as new as its runs
     rollups.refresh()
     assert sum(r[2] for r in _rows(project)) == 3
 
@@ -179,31 +181,39 @@ def test_each_hour_keeps_its_top_spending_end_users():
 
 @pytest.mark.django_db(transaction=True)
 def test_concurrent_recomputes_of_one_project_queue_instead_of_colliding():
-    """Two dashboard requests may catch the same project up at once: the advisory lock makes the second
-    wait, then replace the first's rows, instead of failing on the unique key."""
+    """Two dashboard requests may catch the same project up at once, beside the beat refresh or a
+    rebuild: the advisory lock makes each wait, then see what the others wrote (the ledger) instead of
+    adding the same run twice or failing on a unique key."""
     import threading
 
     from django.db import connection as main_connection
 
     project = make_project()
     make_run(project, AgentTrace())
-    hour = Run.objects.get(project=project).start_time.replace(minute=0, second=0, microsecond=0)
+    run = Run.objects.get(project=project)
+    hour = run.start_time.replace(minute=0, second=0, microsecond=0)
     errors: list[BaseException] = []
     barrier = threading.Barrier(4)
+    ways = [
+        lambda: rollup_ledger.apply_runs(project.pk, [run.pk], now=datetime.now(UTC)),
+        lambda: rollups.refresh_project(project.pk, budget_ms=10_000),
+        lambda: rollup_ledger.rebuild_project(project.pk, now=datetime.now(UTC)),
+        lambda: rollups.recompute_hours(project.pk, [hour], now=datetime.now(UTC)),
+    ]
 
-    def recompute() -> None:
+    def recompute(way) -> None:
         from django.db import connection
 
         try:
             barrier.wait()
             for _ in range(5):
-                rollups.recompute_hours(project.pk, [hour], now=datetime.now(UTC))
+                way()
         except BaseException as exc:  # reported below, whatever it is
             errors.append(exc)
         finally:
             connection.close()
 
-    threads = [threading.Thread(target=recompute) for _ in range(4)]
+    threads = [threading.Thread(target=recompute, args=(way,)) for way in ways]
     for thread in threads:
         thread.start()
     for thread in threads:
@@ -211,6 +221,7 @@ def test_concurrent_recomputes_of_one_project_queue_instead_of_colliding():
     assert not errors, errors
     main_connection.ensure_connection()
     assert [r[2] for r in _rows(project)] == [1]
+    assert RunHourUser.objects.get(project=project).runs == 1
 
 
 @pytest.mark.django_db
