@@ -352,7 +352,9 @@ def _checked(project: Project, data: Mapping[str, Any]) -> tuple[dict[str, Any],
         "direction": direction,
         "min_sample": _int_in("min_sample", data.get("min_sample"), 0, MAX_SAMPLE),
         "params": _PARAMS[kind](params, metric),
-        "renotify_minutes": None if renotify is None else _int_in("renotify_minutes", renotify, MIN_RENOTIFY, MAX_WINDOW),
+        "renotify_minutes": None
+        if renotify is None
+        else _int_in("renotify_minutes", renotify, MIN_RENOTIFY, MAX_WINDOW),
         "enabled": enabled,
     }
     channels = _channels(project, data["channels"]) if "channels" in data else None
