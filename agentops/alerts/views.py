@@ -30,7 +30,7 @@ from urllib.parse import urlencode
 from django.contrib import messages
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
-from django.urls import NoReverseMatch, reverse
+from django.urls import reverse
 from django.utils import timezone
 
 from agentops.alerts import alert_selectors, rules
@@ -60,14 +60,11 @@ def runs_link(alert: Alert) -> str:
 
 def compare_link(alert: Alert) -> str | None:
     """For drift: the bundle comparison page of the alert's bundle against its baseline (None when the
-    alert names no agent and bundle, or before that page exists)."""
+    alert names no agent and bundle)."""
     scope, details = alert.scope or {}, alert.details or {}
     if alert.kind != RuleKind.DRIFT or not scope.get("agent") or not scope.get("bundle"):
         return None
-    try:
-        path = reverse("bundle_compare", kwargs={"slug": alert.project.slug, "agent": scope["agent"]})
-    except NoReverseMatch:
-        return None
+    path = reverse("bundle_compare", kwargs={"slug": alert.project.slug, "agent": scope["agent"]})
     baseline = details.get("baseline")
     query = {
         "candidate": scope["bundle"],

@@ -137,7 +137,6 @@ def test_the_tool_steps_are_read_only_for_tool_metrics():
     assert step_reads({"metrics": ["error_rate", "tool_errors"]}) == 2  # one per arm
 
 
-@pytest.mark.urls("tests.agentops.alerts.alert_urls")
 def test_an_alert_resolves_once_its_bundle_has_no_runs_in_the_window():
     project = make_project()
     seed(project, "v1", 40, hours_ago=30)

@@ -17,8 +17,6 @@ from agentops.notify.models import OutboxMessage
 from agentops.notify.services import channel_create
 from tests.factories import make_project, make_user
 
-pytestmark = pytest.mark.urls("tests.agentops.alerts.alert_urls")
-
 T0 = datetime.now(UTC).replace(microsecond=0) + timedelta(hours=1)  # mutes must end in the future
 SCOPE = {"agent": "support-bot", "environment": "production"}
 
