@@ -129,7 +129,7 @@ def test_a_regressed_bundle_opens_a_signed_alert_that_resolves_after_the_rollbac
 
         send_runs(up, key, "v1", 30)
         send_runs(up, key, "v2", 30, regressed=True)
-        opened = wait_for(lambda: [e for e in events(hook) if e["event"] == "opened"], 120, "an opened webhook", up)[0]
+        opened = wait_for(lambda: drift_events(hook, "opened"), 120, "an opened drift webhook", up)[0]
         alert = opened["alert"]
         assert (alert["kind"], alert["state"], alert["severity"]) == ("drift", "open", "critical")
         assert alert["scope"] == {"agent": AGENT, "bundle": "v2", "environment": "prod"}
@@ -156,6 +156,8 @@ def test_a_regressed_bundle_opens_a_signed_alert_that_resolves_after_the_rollbac
         assert history[0]["event"] == "opened" and history[-1]["event"] == "resolved"
 
         channels = {c["name"]: c for c in api.get(f"{base}/channels/").json()["results"]}
-        assert channels["broken"]["state"] == "failing" and channels["broken"]["consecutive_failures"] >= 1
+        # Every message to it failed and was retried; after five failures in a row it is disabled, and shown so.
+        assert channels["broken"]["state"] in {"failing", "disabled"}, channels["broken"]
+        assert channels["broken"]["consecutive_failures"] >= 1 and "500" in channels["broken"]["last_error"]
         assert channels["on-call"]["state"] == "ok"
-        assert broken.requests, "the failing receiver was tried"
+        assert len(broken.requests) > len({json.loads(r.body)["delivery"] for r in broken.requests}), "retried"

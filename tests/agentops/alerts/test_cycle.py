@@ -15,7 +15,7 @@ from agentops.alerts.models import Alert, AlertEvent, AlertRule, RuleKind, Sever
 from tests.agentops.alerts.test_lifecycle import finding
 from tests.factories import make_project
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("without_default_rules")]
 
 
 def no_traffic(project, **kw) -> AlertRule:

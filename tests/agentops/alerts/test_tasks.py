@@ -9,7 +9,7 @@ from agentops.alerts.tasks import evaluate_alerts
 from agentops.celery import app
 from tests.factories import make_project
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("without_default_rules")]
 
 
 def test_the_task_runs_one_cycle_in_process():

@@ -111,7 +111,7 @@ def test_creating_a_budget_rule(client, personas):
     [
         ("threshold", _threshold_form(warning="6000"), "critical", "critical level is higher"),
         ("threshold", _threshold_form(warning="", critical=""), "warning", "Set a warning level"),
-        ("threshold", _threshold_form(window_minutes="2"), "window_minutes", "greater than or equal to 5"),
+        ("threshold", _threshold_form(window_minutes="0"), "window_minutes", "greater than or equal to 1"),
         (
             "budget",
             {"name": "B", "limit_usd": "10", "period": "day", "timezone": "Moon/Base", "soft_percents": "80"},
