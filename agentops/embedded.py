@@ -35,10 +35,13 @@ def database_url(home: Path) -> str:
         with pgserver.PostgresServer._lock:
             _forget_dead_holders(pgdata_dir(home))
         _server = pgserver.get_server(pgdata_dir(home), cleanup_mode="stop")
-        # CREATE DATABASE cannot run in a transaction block; psql runs it on its own.
-        exists = _server.psql(f"SELECT 1 FROM pg_database WHERE datname = '{DATABASE_NAME}';")
-        if "(1 row)" not in exists:
-            _server.psql(f"CREATE DATABASE {DATABASE_NAME};")
+        # Under the lock: processes starting at once on a new home (pytest-xdist's workers) would each
+        # find no database and all but one fail to create it. CREATE DATABASE cannot run in a
+        # transaction block; psql runs it on its own.
+        with pgserver.PostgresServer._lock:
+            exists = _server.psql(f"SELECT 1 FROM pg_database WHERE datname = '{DATABASE_NAME}';")
+            if "(1 row)" not in exists:
+                _server.psql(f"CREATE DATABASE {DATABASE_NAME};")
     uri: str = _server.get_uri(database=DATABASE_NAME)
     return uri.replace("postgresql://", "postgres://", 1)
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import tempfile
 from pathlib import Path
 
 import platformdirs
@@ -27,9 +28,10 @@ def ensure_home(home: Path | None = None) -> Path:
     home = home or agentops_home()
     try:
         home.mkdir(parents=True, exist_ok=True)
-        probe = home / ".write-probe"
-        probe.write_text("ok")
-        probe.unlink()
+        # A probe of this process's own: processes starting at once (pytest-xdist's workers, `up`'s
+        # children) would otherwise unlink each other's and take the missing file for an unwritable home.
+        with tempfile.NamedTemporaryFile(dir=home, prefix=".write-probe-"):
+            pass
     except OSError as exc:
         raise HomeNotWritable(
             f"AGENTOPS_HOME {home} is not writable ({exc.strerror}). "
