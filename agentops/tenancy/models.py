@@ -157,13 +157,21 @@ class ApiToken(models.Model):
 class AuditEvent(models.Model):
     """Append-only, hash-chained record of a change: who, what, when, before and after.
 
-    Each event's hash covers its content and the previous event's hash, so removing or editing a past
-    event breaks the chain (`agentops.tenancy.audit.verify_chain`).
+    Each event's hash covers its content and the previous event's hash in its chain (one per project,
+    one per organization for project-less events; "legacy" for the events written as one global chain
+    before), so removing or editing a past event breaks the chain (`agentops.tenancy.audit.verify`).
     """
+
+    class ActorKind(models.TextChoices):
+        USER = "user"
+        INGEST_KEY = "ingest_key"
+        SYSTEM = "system"
 
     organization = models.ForeignKey(Organization, null=True, on_delete=models.PROTECT, related_name="+")
     project = models.ForeignKey(Project, null=True, on_delete=models.SET_NULL, related_name="audit_events")
+    chain = models.CharField(max_length=64, help_text="project:<id>, org:<id>, global, or legacy")
     actor = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
+    actor_kind = models.CharField(max_length=16, choices=ActorKind.choices)
     actor_label = models.CharField(max_length=254, help_text="Who acted, kept if the user is deleted")
     action = models.CharField(max_length=64)
     target_type = models.CharField(max_length=64)
@@ -177,7 +185,10 @@ class AuditEvent(models.Model):
 
     class Meta:
         ordering = ["-id"]
-        indexes = [models.Index(fields=["project", "-id"], name="audit_project_recent")]
+        indexes = [
+            models.Index(fields=["project", "-id"], name="audit_project_recent"),
+            models.Index(fields=["chain", "-id"], name="audit_chain_recent"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.created_at:%Y-%m-%d %H:%M:%S} {self.actor_label} {self.action} {self.target_label}"
