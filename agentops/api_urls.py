@@ -16,6 +16,7 @@ from traces import api as traces_api
 urlpatterns = [
     path("projects/", tenancy_api.ProjectList.as_view(), name="api_projects"),
     path("ingest-key/", tenancy_api.IngestKeyIdentity.as_view(), name="api_ingest_key"),
+    path("projects/<slug:slug>/audit/", tenancy_api.AuditExport.as_view(), name="api_audit"),
     path("projects/<slug:slug>/runs/", traces_api.RunList.as_view(), name="api_runs"),
     path("projects/<slug:slug>/runs/<str:trace_id>/", traces_api.RunDetail.as_view(), name="api_run"),
     path(

@@ -93,6 +93,7 @@ ACCESS: dict[str, Rule] = {
     "api_projects": API,
     # For ingest keys only (tested below): a person is authenticated but refused.
     "api_ingest_key": Rule("api", ok=403),
+    "api_audit": project_api(Perm.ADMIN_PROJECT),
     "api_runs": project_api(Perm.VIEW_PROJECT),
     "api_run": project_api(Perm.VIEW_PROJECT),
     "api_step": project_api(Perm.VIEW_PROJECT),

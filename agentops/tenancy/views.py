@@ -16,11 +16,13 @@ from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
+from django.utils.http import urlencode
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
 
 from agentops.pages import is_htmx, project_view, render_project
 from agentops.tenancy import selectors, services
+from agentops.tenancy.audit_export import ExportError, ExportFilters, export_filters, filtered_events
 from agentops.tenancy.forms import EmailAuthenticationForm, MemberAddForm, NameForm, RoleForm
 from agentops.tenancy.models import Membership, Project, User
 from agentops.tenancy.roles import ROLE_CHOICES, Perm
@@ -194,8 +196,27 @@ def key_revoke(request: HttpRequest, project: Project, key_id: int) -> HttpRespo
 
 @project_view(Perm.ADMIN_PROJECT)
 def audit(request: HttpRequest, project: Project) -> HttpResponse:
-    page = Paginator(selectors.project_audit_events(project), AUDIT_PAGE_SIZE).get_page(request.GET.get("page"))
-    return render_project(request, project, "tenancy/audit.html", {"tab": "audit", "page": page})
+    """The log, newest first, filtered by `since`/`until` like the export its download links point to."""
+    try:
+        filters = export_filters({"since": request.GET.get("since", ""), "until": request.GET.get("until", "")})
+        error = ""
+    except ExportError as exc:
+        filters, error = ExportFilters(), str(exc)
+    events = filtered_events(project, filters).order_by("-id")
+    page = Paginator(events, AUDIT_PAGE_SIZE).get_page(request.GET.get("page"))
+    kept = {k: request.GET[k] for k in ("since", "until") if request.GET.get(k) and not error}
+    export = reverse("api_audit", kwargs={"slug": project.slug})
+    context = {
+        "tab": "audit",
+        "page": page,
+        "since": request.GET.get("since", ""),
+        "until": request.GET.get("until", ""),
+        "filter_error": error,
+        "filter_query": urlencode(kept) + "&" if kept else "",
+        "download_jsonl": f"{export}?{urlencode({**kept, 'format': 'jsonl'})}",
+        "download_csv": f"{export}?{urlencode({**kept, 'format': 'csv'})}",
+    }
+    return render_project(request, project, "tenancy/audit.html", context)
 
 
 # --- Personal API tokens ------------------------------------------------------------------------

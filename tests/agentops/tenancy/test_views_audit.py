@@ -69,3 +69,26 @@ def test_the_page_costs_the_same_queries_for_few_events_or_many(client, personas
     with CaptureQueriesContext(connection) as many:
         assert client.get(_audit(personas.project)).status_code == 200
     assert len(many) == len(few)
+
+
+def test_the_page_filters_by_date_and_links_the_export_with_the_same_filters(client, personas):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    old = services.ingest_key_create(project=personas.project, name="ancient", actor=personas.admin)
+    event = AuditEvent.objects.get(action="ingest_key.create", project=personas.project)
+    AuditEvent.objects.filter(pk=event.pk).update(created_at=timezone.now() - timedelta(days=30))
+    assert old.key.name == "ancient"
+    client.force_login(personas.admin)
+    since = (timezone.now() - timedelta(days=1)).date().isoformat()
+    html = client.get(f"{_audit(personas.project)}?since={since}").content.decode()
+    assert "ancient" not in html and "membership.grant" in html
+    export = reverse("api_audit", kwargs={"slug": personas.project.slug})
+    assert f'href="{export}?since={since}&amp;format=csv"' in html
+    assert f'href="{export}?since={since}&amp;format=jsonl"' in html
+    # A hostile filter value is refused, escaped, and not carried into the links.
+    html = client.get(f"{_audit(personas.project)}?since=%22%3E%3Cscript%3E").content.decode()
+    assert "<script>" not in html and "not an ISO 8601" in html
+    assert f'href="{export}?format=csv"' in html
+    assert "ancient" in html
