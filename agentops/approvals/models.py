@@ -32,6 +32,9 @@ class ApprovalPolicy(models.Model):
     project = models.OneToOneField(Project, on_delete=models.CASCADE, related_name="approval_policy")
     default_expires_in = models.PositiveIntegerField(default=3600)
 
+    def __str__(self) -> str:
+        return f"approval policy of {self.project_id}"
+
 
 class ApprovalRequest(models.Model):
     class State(models.TextChoices):
@@ -49,8 +52,9 @@ class ApprovalRequest(models.Model):
     summary = models.CharField(max_length=500, blank=True)
     risk = models.CharField(max_length=8, choices=Risk.choices, default=Risk.MEDIUM)
     trace_id = models.CharField(max_length=32, blank=True)
-    span_id = models.CharField(max_length=16, null=True, blank=True)
-    idempotency_key = models.CharField(max_length=200, null=True, blank=True)
+    span_id = models.CharField(max_length=16, null=True, blank=True)  # noqa: DJ001 (null: no step)
+    # Null, not "", when absent: the unique constraint applies only to the keys given.
+    idempotency_key = models.CharField(max_length=200, null=True, blank=True)  # noqa: DJ001
     expires_at = models.DateTimeField()
     on_timeout = models.CharField(max_length=8, choices=OnTimeout.choices, default=OnTimeout.REJECT)
     # Set when an escalation extended the expiry (once): the next expiry expires it.
@@ -102,3 +106,6 @@ class ApprovalDecision(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["request", "reviewer"], name="approvaldecision_one_per_reviewer")
         ]
+
+    def __str__(self) -> str:
+        return f"{self.decision} of approval {self.request_id} by {self.reviewer_id}"
