@@ -294,6 +294,8 @@ def approval_decide(
     comment: Any = "",
     arguments: Any = None,
 ) -> ApprovalRequest:
+    # Another project's id is 404 before any field is judged: nothing says it exists.
+    approval = _locked(project, approval_id)
     if decision not in ApprovalDecision.Decision.values:
         raise ApprovalInvalid("decision", "must be approve or reject")
     if comment is None:
@@ -307,7 +309,6 @@ def approval_decide(
             raise ApprovalInvalid("arguments", "only an approval may edit the arguments")
         arguments = _json_object("arguments", arguments)
     now = timezone.now()
-    approval = _locked(project, approval_id)
     _pending(approval, now)
     if approval.created_by_user_id == reviewer.pk:
         raise ApprovalForbidden("reviewer", "nobody decides a request they created")
