@@ -51,6 +51,7 @@ def test_create_stores_every_field_and_audits_it(personas):
     assert approval.created_by_key == key and approval.created_by_user is None
     assert timedelta(seconds=590) < approval.expires_at - timezone.now() <= timedelta(seconds=600)
     event = AuditEvent.objects.get(action="approval.request", target_id=str(approval.pk))
+    assert event.after is not None
     assert event.after["arguments_sha256"] == services.arguments_hash({"order": 7, "amount": 30})
     assert event.after["ingest_key"] == key.prefix and event.project == personas.project
 
@@ -184,6 +185,7 @@ def test_an_edit_is_recorded_beside_the_original(personas):
     assert done.final_arguments == {"order": 7, "amount": 15}
     assert done.decisions.get().arguments == {"order": 7, "amount": 15}
     event = AuditEvent.objects.get(action="approval.decide")
+    assert event.after is not None
     assert event.after["edited_arguments_sha256"] == services.arguments_hash({"order": 7, "amount": 15})
     assert event.actor == personas.reviewer
 
