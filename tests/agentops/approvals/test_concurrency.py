@@ -71,3 +71,29 @@ def test_a_quorum_of_two_reached_concurrently_counts_each_approval():
     assert approval.state == ApprovalRequest.State.APPROVED
     assert sorted(outcomes) == ["approve", "approve", "conflict"]
     assert ApprovalDecision.objects.filter(request=approval).count() == 2
+
+
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_retries_with_one_idempotency_key_create_one_request():
+    project = make_project()
+    key = ingest_key_create(project=project).key
+    barrier = threading.Barrier(4)
+    ids: list[int] = []
+
+    def ask():
+        try:
+            barrier.wait()
+            approval, _ = services.approval_request_create(
+                project=project, data={"action": "send", "arguments": {"to": "x"}, "idempotency_key": "once"}, key=key
+            )
+            ids.append(approval.pk)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=ask) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(ids) == 4 and len(set(ids)) == 1
+    assert ApprovalRequest.objects.filter(project=project).count() == 1
