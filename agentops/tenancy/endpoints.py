@@ -16,6 +16,9 @@ caller must hold its permission:
 Subclasses may not define `get_queryset` (PostHog's rule): objects come from selectors scoped to
 `self.project`. A view that truly needs its own must name it `dangerously_get_queryset`, where review
 finds it.
+
+`AgentAPIView` is the base of the few endpoints agents call with their ingest key, whose URLs name no
+project (the approvals API): it takes ingest keys and resolves a person's project through the chokepoint.
 """
 
 from __future__ import annotations
