@@ -9,6 +9,7 @@ from django.urls import include, path
 
 from agentops.agents import api as agents_api
 from agentops.alerts import api as alerts_api
+from agentops.approvals import api as approvals_api
 from agentops.notify import api as notify_api
 from agentops.tenancy import api as tenancy_api
 from traces import api as traces_api
@@ -28,6 +29,13 @@ urlpatterns = [
     path("projects/<slug:slug>/bundles/<int:bundle_id>/", agents_api.BundleDetail.as_view(), name="api_bundle"),
     path("projects/<slug:slug>/canary/", alerts_api.CanaryVerdict.as_view(), name="api_canary"),
     path("projects/<slug:slug>/", include("agentops.alerts.api_urls")),
+    path("approvals/", include("agentops.approvals.urls")),
+    path("projects/<slug:slug>/approvals/", approvals_api.ProjectApprovalList.as_view(), name="api_project_approvals"),
+    path(
+        "projects/<slug:slug>/approvals/<int:approval_id>/decision/",
+        approvals_api.ProjectApprovalDecision.as_view(),
+        name="api_project_approval_decision",
+    ),
     path("projects/<slug:slug>/channels/", notify_api.ChannelList.as_view(), name="api_channels"),
     path("projects/<slug:slug>/channels/<int:channel_id>/", notify_api.ChannelDetail.as_view(), name="api_channel"),
     path(

@@ -85,6 +85,7 @@ INSTALLED_APPS = [
     "traces",
     "agentops.agents",
     "agentops.alerts",
+    "agentops.approvals",
 ]
 
 MIDDLEWARE = [

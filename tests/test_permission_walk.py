@@ -26,6 +26,7 @@ from django.urls import URLPattern, URLResolver, get_resolver, include, path, re
 from agentops import urls as root_urls
 from agentops.agents.models import Bundle
 from agentops.agents.services import bundles_record
+from agentops.approvals.services import approval_request_create
 from agentops.notify.services import channel_create
 from agentops.tenancy import services, views
 from agentops.tenancy.access import perms_on
@@ -147,6 +148,14 @@ ACCESS: dict[str, Rule] = {
     "api_alert_acknowledge": project_api(Perm.VIEW_PROJECT, ok=405),
     "api_alert_mute": project_api(Perm.VIEW_PROJECT, ok=405),
     "api_alert_unmute": project_api(Perm.VIEW_PROJECT, ok=405),
+    # Approvals (agentops.approvals). The agents' URLs name no project: POST only (GET 405), and a
+    # request reads only for its creator (the walk's was made by an ingest key: everyone else 404).
+    "api_approvals": Rule("api", ok=405),
+    "api_approval": Rule("api", ok=404),
+    "api_approval_cancel": Rule("api", ok=405),
+    # Reviewers: Viewers list (without payloads); only Reviewers and Admins decide (POST only).
+    "api_project_approvals": project_api(Perm.VIEW_PROJECT),
+    "api_project_approval_decision": project_api(Perm.VIEW_PROJECT, ok=405),
 }
 
 
@@ -248,6 +257,11 @@ def _alert(project):
     return make_alert(project)
 
 
+def _approval(project):
+    key = services.ingest_key_create(project=project).key
+    return approval_request_create(project=project, data={"action": "walk", "arguments": {}}, key=key)[0]
+
+
 def test_every_url_with_every_persona(personas):
     target = personas.project
     superuser = make_user(superuser=True)
@@ -269,6 +283,7 @@ def test_every_url_with_every_persona(personas):
         "channel_id": _channel(target).pk,
         "alert_id": (alert := _alert(target)).pk,
         "rule_id": alert.rule_id,
+        "approval_id": _approval(target).pk,
     }
     users: dict[str, Any] = {"anonymous": AnonymousUser(), **personas.by_role(), "superuser": superuser}
 
@@ -312,6 +327,7 @@ def test_outsiders_get_404_from_every_project_url(personas):
         "channel_id": _channel(personas.project).pk,
         "alert_id": (alert := _alert(personas.project)).pk,
         "rule_id": alert.rule_id,
+        "approval_id": _approval(personas.project).pk,
     }
     for name, route in project_routes:
         url = reverse(name, kwargs={p: fill[p] for p in _params(route)})
@@ -330,7 +346,7 @@ def test_urls_without_a_slug_show_an_outsider_nothing_of_the_project(personas):
     admins_token = services.api_token_create(user=personas.admin).token
     routes = {n: r for n, r in _patterns().items() if "slug" not in _params(r)}
     assert {"home", "api_projects", "account_tokens", "account_token_revoke", "api_ingest_key"} <= set(routes)
-    fill = {"token_id": admins_token.pk}
+    fill = {"token_id": admins_token.pk, "approval_id": _approval(target).pk}
     client = Client()
     for name, route in sorted(routes.items()):
         url = _url(name, route, fill)
@@ -363,6 +379,7 @@ def _other_projects_objects(personas) -> dict[str, Any]:
         "channel_id": _channel(other).pk,
         "alert_id": (alert := _alert(other)).pk,
         "rule_id": alert.rule_id,
+        "approval_id": _approval(other).pk,
     }
 
 
@@ -388,9 +405,14 @@ def test_another_projects_ids_under_ones_own_slug_are_404(personas):
     assert IngestKey.objects.get(pk=fill["key_id"]).is_active
 
 
+# The URLs made for agents besides api_ingest_key, and what an ingest key's GET gets there: the
+# approvals API is POST-only but for one's own request (the walk's was made by another key: 404).
+AGENT_URLS = {"api_approvals": 405, "api_approval": 404, "api_approval_cancel": 405}
+
+
 def test_an_ingest_key_is_refused_by_every_url_but_its_own(personas):
-    """An ingest key reads nothing: every API URL refuses it (403) but GET /api/v1/ingest-key/, and it
-    opens no page (it is no session)."""
+    """An ingest key reads nothing: every API URL refuses it (403) but GET /api/v1/ingest-key/ and the
+    agents' approvals API (AGENT_URLS), and it opens no page (it is no session)."""
     secret = services.ingest_key_create(project=personas.project).secret
     run = make_run(personas.project)
     fill = {
@@ -407,6 +429,7 @@ def test_an_ingest_key_is_refused_by_every_url_but_its_own(personas):
         "channel_id": _channel(personas.project).pk,
         "alert_id": (alert := _alert(personas.project)).pk,
         "rule_id": alert.rule_id,
+        "approval_id": _approval(personas.project).pk,
     }
     client = Client(headers={"Authorization": f"Bearer {secret}"})
     anonymous = AnonymousUser()
@@ -417,6 +440,8 @@ def test_an_ingest_key_is_refused_by_every_url_but_its_own(personas):
         expected: Any
         if name == "api_ingest_key":
             expected = 200
+        elif name in AGENT_URLS:
+            expected = AGENT_URLS[name]
         elif rule.kind in ("api", "project_api"):
             expected = 403
         else:

@@ -16,6 +16,9 @@ caller must hold its permission:
 Subclasses may not define `get_queryset` (PostHog's rule): objects come from selectors scoped to
 `self.project`. A view that truly needs its own must name it `dangerously_get_queryset`, where review
 finds it.
+
+`AgentAPIView` is the base of the few endpoints agents call with their ingest key, whose URLs name no
+project (the approvals API): it takes ingest keys and resolves a person's project through the chokepoint.
 """
 
 from __future__ import annotations
@@ -24,12 +27,13 @@ from collections.abc import Mapping
 from typing import Any, ClassVar
 
 from django.core.exceptions import ImproperlyConfigured
+from django.http import Http404
 from rest_framework.exceptions import MethodNotAllowed, NotFound
 from rest_framework.request import Request
 from rest_framework.views import APIView
 
 from agentops.tenancy import access
-from agentops.tenancy.models import Project
+from agentops.tenancy.models import IngestKey, Project
 from agentops.tenancy.roles import Perm
 
 HANDLERS = ("get", "post", "put", "patch", "delete")
@@ -75,3 +79,26 @@ class ProjectAPIView(APIView):
         self.project = tenancy.project
         self.perms = tenancy.perms
         self.payloads = Perm.VIEW_PAYLOADS in tenancy.perms
+
+
+class AgentAPIView(APIView):
+    """The base of endpoints an agent calls with its project's ingest key (or a person with a personal
+    token). Such URLs name no project: an ingest key's project is its own, and a person names one in the
+    body, resolved by `person_project` through the tenancy chokepoint. The subclass scopes every read to
+    `self.ingest_key` (and its project) or to the person: an ingest key reads only what it created."""
+
+    allow_ingest_keys = True
+    ingest_key: IngestKey | None = None
+
+    def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
+        super().initial(request, *args, **kwargs)
+        self.ingest_key = request.auth if isinstance(request.auth, IngestKey) else None
+
+    def person_project(self, slug: Any, perm: Perm = Perm.VIEW_PROJECT) -> Project:
+        """The project `slug` for the person calling, if they hold `perm` on it; otherwise 404."""
+        if not isinstance(slug, str) or not slug:
+            raise NotFound("No such project")
+        try:
+            return access.project_access(self.request, slug, perm).project
+        except Http404:
+            raise NotFound("No such project") from None

@@ -1,5 +1,6 @@
 """ProjectAPIView: the per-method permission map (project first, then method, then permission), and the
-rules that fail at import: no map, a handler outside the map, an overridden get_queryset."""
+rules that fail at import: no map, a handler outside the map, an overridden get_queryset. AgentAPIView:
+ingest keys in, a person's project through the chokepoint."""
 
 from __future__ import annotations
 
@@ -8,14 +9,15 @@ from typing import Any
 
 import pytest
 from django.core.exceptions import ImproperlyConfigured
-from django.test import override_settings
+from django.test import Client, override_settings
 from django.urls import path
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from agentops import urls as root_urls
-from agentops.tenancy.endpoints import ProjectAPIView
+from agentops.tenancy.endpoints import AgentAPIView, ProjectAPIView
 from agentops.tenancy.roles import Perm
+from agentops.tenancy.services import api_token_create, ingest_key_create
 
 pytestmark = pytest.mark.django_db
 
@@ -125,3 +127,33 @@ def test_the_products_api_views_map_their_methods():
 
     for view in (api.RunList, api.RunDetail, api.StepDetail):
         assert view.required_perms == {"GET": Perm.VIEW_PROJECT}
+
+
+class AgentProbe(AgentAPIView):
+    """An ingest key answers with its own project; a person names one (?project=)."""
+
+    def get(self, request: Request) -> Response:
+        if self.ingest_key is not None:
+            return Response({"key": self.ingest_key.prefix, "project": self.ingest_key.project.slug})
+        return Response({"key": None, "project": self.person_project(request.query_params.get("project")).slug})
+
+
+agent_urlconf = ModuleType("urls_with_an_agent_probe")
+agent_urlconf.urlpatterns = [  # type: ignore[attr-defined]
+    *root_urls.urlpatterns,
+    path("api/v1/agent-probe/", AgentProbe.as_view(), name="agent_probe"),
+]
+
+
+def test_an_agent_view_takes_ingest_keys_and_resolves_a_persons_project(personas):
+    minted = ingest_key_create(project=personas.project)
+    with override_settings(ROOT_URLCONF=agent_urlconf):
+        agent = Client(HTTP_AUTHORIZATION=f"Bearer {minted.secret}")
+        assert agent.get("/api/v1/agent-probe/").json() == {"key": minted.key.prefix, "project": personas.project.slug}
+        viewer = Client(HTTP_AUTHORIZATION=f"Bearer {api_token_create(user=personas.viewer).secret}")
+        url = f"/api/v1/agent-probe/?project={personas.project.slug}"
+        assert viewer.get(url).json() == {"key": None, "project": personas.project.slug}
+        outsider = Client(HTTP_AUTHORIZATION=f"Bearer {api_token_create(user=personas.outsider).secret}")
+        assert outsider.get(url).status_code == 404
+        assert viewer.get("/api/v1/agent-probe/").status_code == 404
+        assert Client().get(url).status_code == 401

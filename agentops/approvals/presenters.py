@@ -1,0 +1,57 @@
+"""The JSON of an approval request, for agents and reviewers. Without the payload permission the
+content (arguments, the edits, the summary) is left out and `payloads_hidden` says so."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from agentops.approvals.models import ApprovalRequest
+
+
+def _creator(approval: ApprovalRequest) -> str:
+    if approval.created_by_key is not None:
+        return f"ingest key {approval.created_by_key.prefix}…"
+    if approval.created_by_user is not None:
+        return approval.created_by_user.email
+    return "deleted"
+
+
+def approval_dict(approval: ApprovalRequest, *, payloads: bool) -> dict[str, Any]:
+    decisions = [
+        {
+            "reviewer": d.reviewer.email,
+            "decision": d.decision,
+            "comment": d.comment,
+            "at": d.at.isoformat(),
+            "edited": d.arguments is not None,
+            **({"arguments": d.arguments} if payloads else {}),
+        }
+        for d in approval.decisions.all()
+    ]
+    body: dict[str, Any] = {
+        "id": approval.pk,
+        "project": approval.project.slug,
+        "action": approval.action,
+        "risk": approval.risk,
+        "state": approval.state,
+        "trace_id": approval.trace_id or None,
+        "span_id": approval.span_id,
+        "idempotency_key": approval.idempotency_key,
+        "required_approvals": approval.required_approvals,
+        "approvals": sum(1 for d in decisions if d["decision"] == "approve"),
+        "on_timeout": approval.on_timeout,
+        "escalated": approval.escalated_at is not None,
+        "expires_at": approval.expires_at.isoformat(),
+        "created_at": approval.created_at.isoformat(),
+        "decided_at": approval.decided_at.isoformat() if approval.decided_at else None,
+        "created_by": _creator(approval),
+        "decisions": decisions,
+        "payloads_hidden": not payloads,
+    }
+    if payloads:
+        body["summary"] = approval.summary
+        body["arguments"] = approval.arguments
+        # What the agent runs with: set once approved (a reviewer's edit, or the arguments as asked).
+        body["arguments_to_use"] = approval.final_arguments
+        body["edited"] = approval.final_arguments is not None and approval.final_arguments != approval.arguments
+    return body
