@@ -209,17 +209,17 @@ def _label(approval: ApprovalRequest) -> str:
 def _audit(
     approval: ApprovalRequest, action: str, *, user: User | None, key: IngestKey | None = None, **after: Any
 ) -> None:
-    body = {"state": approval.state, **after}
-    if key is not None:
-        body["ingest_key"] = key.prefix
+    """The actor is the person, else the agent's ingest key, else the expiry job (the audit trail names
+    each: agentops.tenancy.audit)."""
     audit_record(
-        actor=user,
+        actor=user if user is not None else key,
         action=action,
         target_type="approval_request",
         target_id=approval.pk,
         target_label=_label(approval),
-        after=body,
+        after={"state": approval.state, **after},
         project=approval.project,
+        system=None if user is not None or key is not None else "approvals expiry",
     )
 
 

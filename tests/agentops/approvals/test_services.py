@@ -53,7 +53,8 @@ def test_create_stores_every_field_and_audits_it(personas):
     event = AuditEvent.objects.get(action="approval.request", target_id=str(approval.pk))
     assert event.after is not None
     assert event.after["arguments_sha256"] == services.arguments_hash({"order": 7, "amount": 30})
-    assert event.after["ingest_key"] == key.prefix and event.project == personas.project
+    assert (event.actor_kind, event.actor_label) == ("ingest_key", f"ingest key {key.prefix}… ({key.name})")
+    assert event.actor is None and event.project == personas.project
 
 
 @pytest.mark.parametrize(
@@ -259,8 +260,9 @@ def test_expire_rejects_and_escalates_once(personas):
     assert services.approvals_expire(escalating.expires_at) == {"expired": 1, "escalated": 0}
     escalating.refresh_from_db()
     assert escalating.state == "expired"
-    actions = set(AuditEvent.objects.values_list("action", flat=True))
-    assert {"approval.expire", "approval.escalate"} <= actions
+    by_job = AuditEvent.objects.filter(action__in=["approval.expire", "approval.escalate"])
+    assert {e.action for e in by_job} == {"approval.expire", "approval.escalate"}
+    assert {(e.actor_kind, e.actor_label) for e in by_job} == {("system", "system (approvals expiry)")}
 
 
 def test_a_member_who_created_a_request_is_its_creator(personas):
