@@ -40,6 +40,9 @@ app.conf.beat_schedule = {
     # Alert rules (agentops.alerts.tasks): every enabled rule, then reminders. A cycle that waited past
     # the next one's start is dropped, and one still running makes the next return at once (a lock).
     "evaluate-alerts": {"task": "agentops.alerts.tasks.evaluate_alerts", **_every("ALERTS_EVALUATE_SECONDS")},
+    # Approval requests past their expiry (agentops.approvals.tasks): expired, or escalated once, within
+    # this interval of their expiry (until then they read pending, and a decision on them is refused).
+    "expire-approvals": {"task": "agentops.approvals.tasks.expire_approvals", **_every("APPROVALS_EXPIRE_SECONDS", 15)},
     # The notification outbox (agentops.notify): what a lost kick or a dead worker left behind goes out
     # within seconds. Expires so that a backlog of sweeps queued while no worker ran collapses.
     "deliver-notifications": {
