@@ -14,10 +14,15 @@ from django.utils import timezone
 from agentops.alerts.models import Alert, AlertEvent
 
 
-def runs_url(alert: Alert) -> str:
+def runs_path(alert: Alert) -> str:
+    """The run list filtered to the runs behind the alert, as a path (the pages link to it)."""
     path = reverse("run_list", kwargs={"slug": alert.project.slug})
     query = urlencode({k: v for k, v in sorted(alert.runs_filter.items()) if v not in (None, "")})
-    return f"{settings.SITE_URL}{path}{'?' + query if query else ''}"
+    return f"{path}?{query}" if query else path
+
+
+def runs_url(alert: Alert) -> str:
+    return settings.SITE_URL + runs_path(alert)
 
 
 def alert_url(alert: Alert) -> str:

@@ -36,6 +36,7 @@ from django.utils import timezone
 from agentops.alerts import alert_selectors, rules
 from agentops.alerts.forms import HELP, MuteForm, NoteForm, RuleForm
 from agentops.alerts.models import Alert, AlertRule, RuleKind
+from agentops.alerts.presenters import runs_path
 from agentops.alerts.services import AlertActionError, alert_acknowledge, alert_mute, alert_unmute
 from agentops.notify.selectors import project_channels
 from agentops.pages import is_htmx, project_perms, project_view, render_project
@@ -50,12 +51,6 @@ def number(value: float | None) -> str:
     if value is None:
         return "-"
     return f"{value:,.4g}" if abs(value) < 1e15 else f"{value:.3e}"
-
-
-def runs_link(alert: Alert) -> str:
-    path = reverse("run_list", kwargs={"slug": alert.project.slug})
-    query = urlencode({k: v for k, v in sorted(alert.runs_filter.items()) if v not in (None, "")})
-    return f"{path}?{query}" if query else path
 
 
 def compare_link(alert: Alert) -> str | None:
@@ -80,7 +75,7 @@ def _row(alert: Alert) -> dict[str, Any]:
         "scope": sorted((alert.scope or {}).items()),
         "value": number(alert.value),
         "baseline": number(alert.baseline_value),
-        "runs": runs_link(alert),
+        "runs": runs_path(alert),
         "compare": compare_link(alert),
         "muted": alert.muted_until is not None and alert.muted_until > timezone.now(),
     }

@@ -11,6 +11,7 @@ from django.test.utils import CaptureQueriesContext
 
 from agentops.alerts import views
 from agentops.alerts.models import Alert, AlertEvent
+from agentops.alerts.presenters import runs_path
 from agentops.notify.models import DeliveryAttempt, OutboxMessage
 from agentops.notify.services import channel_create, enqueue
 from tests.agentops.alerts.alert_factories import make_alert, make_rule
@@ -78,7 +79,7 @@ def test_links_to_the_runs_and_for_drift_to_the_comparison(client, personas):
         details={"baseline": "v1"},
         runs_filter={"agent": "support & co", "bundle": "v2?x=1"},
     )
-    runs = views.runs_link(alert)
+    runs = runs_path(alert)
     assert urlsplit(runs).path == f"/p/{project.slug}/runs/"
     assert parse_qs(urlsplit(runs).query) == {"agent": ["support & co"], "bundle": ["v2?x=1"]}
 
