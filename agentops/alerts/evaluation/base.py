@@ -35,6 +35,12 @@ class Finding:
     runs_filter: Mapping[str, str] = field(default_factory=dict)
 
 
+class BadRule(ValueError):
+    """A rule whose stored fields an evaluator cannot read (rules.py checks them on every write; this
+    is for rows written otherwise). Raised through to the cycle, which logs the rule as failed
+    (alerts.rule_failed) and goes on with the others."""
+
+
 class Evaluator(Protocol):
     def __call__(self, rule: AlertRule, *, now: datetime) -> list[Finding]: ...
 

@@ -13,31 +13,24 @@ twice starts it at the first). Critical at 100% of the limit or more, warning at
 reached, clear below the lowest. min_sample does not apply (no runs is a spend of 0, and a budget judges
 it); rule.warning and rule.critical are not used (the levels are the limit and the soft percents).
 
-No finding when the params are not ones this kind takes (logged), as the rule cannot judge.
+Params this kind cannot read raise BadRule: the cycle logs the rule as failed and goes on.
 """
 
 from __future__ import annotations
 
-import logging
 import math
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from agentops.alerts.evaluation.base import SCOPE_KEYS, Finding
+from agentops.alerts.evaluation.base import SCOPE_KEYS, BadRule, Finding
 from agentops.alerts.evaluation.sums import window_totals
 from agentops.alerts.models import AlertRule, Severity
-
-log = logging.getLogger(__name__)
 
 PERIODS = ("day", "week", "month")
 DEFAULT_SOFT_PERCENTS = (80,)
 _ADJECTIVE = {"day": "daily", "week": "weekly", "month": "monthly"}
-
-
-class BadRule(ValueError):
-    pass
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,19 +102,7 @@ def _severity(percent: float, softs: tuple[float, ...]) -> tuple[Severity | None
 
 
 def evaluate(rule: AlertRule, *, now: datetime) -> list[Finding]:
-    try:
-        budget = budget_params(rule.params)
-    except BadRule as exc:
-        log.warning(
-            "alerts.budget_rule_invalid",
-            extra={
-                "event": "alerts.budget_rule_invalid",
-                "project": rule.project_id,
-                "rule": rule.pk,
-                "error": str(exc),
-            },
-        )
-        return []
+    budget = budget_params(rule.params)
     scope = {k: str(v) for k, v in (rule.scope or {}).items() if k in SCOPE_KEYS and v not in (None, "")}
     start, end = period_bounds(now, budget.period, budget.zone)
     (totals,) = window_totals(rule.project_id, scope, [(start, now)])

@@ -16,8 +16,8 @@ No finding (the rule cannot judge, and a live alert stays as it is) when:
 - the project has no run older than the oldest baseline window: a baseline of days the project did not
   exist yet would read as zero and call anything a spike;
 - the window judged has fewer than rule.min_sample runs (the last window for "above", the baseline's
-  median for "below");
-- the rule's metric or params are not ones this kind takes (logged).
+  median for "below").
+A metric or params this kind cannot read raise BadRule: the cycle logs the rule as failed.
 A value below params.min_value (default 0.01 for cost, 10 for counts) is too small to be a spike (for
 "below": a baseline below it is too small to drop): clear. A baseline of at most params.min_baseline
 (default 0) leaves the factor undefined: a value that reaches min_value is then a spike of the highest
@@ -26,27 +26,20 @@ level the rule sets.
 
 from __future__ import annotations
 
-import logging
 import math
 import statistics
 from datetime import datetime, timedelta
 from typing import Any
 
-from agentops.alerts.evaluation.base import SCOPE_KEYS, Finding
+from agentops.alerts.evaluation.base import SCOPE_KEYS, BadRule, Finding
 from agentops.alerts.evaluation.sums import Totals, has_runs_before, window_totals
 from agentops.alerts.models import AlertRule, Severity
-
-log = logging.getLogger(__name__)
 
 METRICS = ("cost_usd", "runs", "errors", "tokens")
 DEFAULT_DAYS = 7
 MAX_DAYS = 60
 DEFAULT_MIN_VALUE = {"cost_usd": 0.01, "runs": 10.0, "errors": 10.0, "tokens": 10.0}
 _LABEL = {"cost_usd": "Spend", "runs": "Runs", "errors": "Failed runs", "tokens": "Tokens"}
-
-
-class BadRule(ValueError):
-    pass
 
 
 def _metric(totals: Totals, metric: str) -> float:
@@ -93,22 +86,6 @@ def _highest(rule: AlertRule) -> Severity | None:
 
 
 def evaluate(rule: AlertRule, *, now: datetime) -> list[Finding]:
-    try:
-        return _evaluate(rule, now=now)
-    except BadRule as exc:
-        log.warning(
-            "alerts.spike_rule_invalid",
-            extra={
-                "event": "alerts.spike_rule_invalid",
-                "project": rule.project_id,
-                "rule": rule.pk,
-                "error": str(exc),
-            },
-        )
-        return []
-
-
-def _evaluate(rule: AlertRule, *, now: datetime) -> list[Finding]:
     if rule.metric not in METRICS:
         raise BadRule(f"metric must be one of {', '.join(METRICS)}, not {rule.metric!r}")
     params = rule.params if isinstance(rule.params, dict) else {}

@@ -37,7 +37,7 @@ from typing import Any
 
 from django.db import connection
 
-from agentops.alerts.evaluation.base import SCOPE_KEYS, Finding
+from agentops.alerts.evaluation.base import SCOPE_KEYS, BadRule, Finding
 from agentops.alerts.models import AlertRule, Severity
 from agentops.alerts.selectors import UNFINISHED_GRACE
 
@@ -209,7 +209,7 @@ def runs_filter(
 def evaluate(rule: AlertRule, *, now: datetime) -> list[Finding]:
     metric = rule.metric
     if metric not in METRICS:
-        raise ValueError(f"threshold rule {rule.pk} has an unknown metric {metric!r}")
+        raise BadRule(f"threshold rule {rule.pk} has an unknown metric {metric!r}")
     scope = rule_scope(rule)
     since = now - timedelta(minutes=rule.window_minutes)
     measured = measure(rule.project_id, metric, scope, since=since, now=now)

@@ -119,3 +119,16 @@ def test_a_second_cycle_returns_at_once_while_one_runs():
     result = cycle.run_cycle()
     assert result is not None and result.rules == 1 and Alert.objects.count() == 1
     assert cycle.run_cycle() is not None  # the lock was given back
+
+
+def test_spike_and_budget_rules_the_evaluators_cannot_read_fail_loudly_in_the_cycle(caplog):
+    project = make_project()
+    budget = AlertRule.objects.create(project=project, name="b", kind=RuleKind.BUDGET, metric="cost_usd", params={})
+    spike = AlertRule.objects.create(project=project, name="s", kind=RuleKind.SPIKE, metric="vibes")
+    with caplog.at_level(logging.ERROR, logger=cycle.__name__):
+        result = cycle.evaluate_all(now=datetime.now(UTC))
+
+    assert (result.rules, result.failed) == (2, 2)
+    failures = {r.rule: r.error for r in caplog.records if getattr(r, "event", None) == "alerts.rule_failed"}
+    assert "BadRule: params.limit_usd" in failures[budget.pk]
+    assert "BadRule: metric must be one of" in failures[spike.pk]

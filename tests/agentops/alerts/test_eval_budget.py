@@ -8,6 +8,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from agentops.alerts.evaluation import budget
+from agentops.alerts.evaluation.base import BadRule
 from agentops.alerts.evaluation.budget import period_bounds
 from agentops.alerts.models import AlertRule, RuleKind, Severity
 from tests.agentops.alerts.spend import add_run, refresh
@@ -241,5 +242,6 @@ def test_hostile_names_in_scope_are_just_data(project):
         {"soft_percents": "80"},
     ],
 )
-def test_params_this_kind_cannot_take_give_no_finding(project, params):
-    assert budget.evaluate(_rule(project, **params), now=NOW) == []
+def test_params_this_kind_cannot_take_are_refused_naming_the_param(project, params):
+    with pytest.raises(BadRule, match=f"params.{next(iter(params))}"):
+        budget.evaluate(_rule(project, **params), now=NOW)

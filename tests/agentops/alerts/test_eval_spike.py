@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from agentops.alerts.evaluation import spike
+from agentops.alerts.evaluation.base import BadRule
 from agentops.alerts.models import AlertRule, RuleKind, Severity
 from tests.agentops.alerts.spend import add_run, refresh
 from tests.factories import make_project
@@ -188,12 +189,19 @@ def test_a_scope_counts_its_own_runs_and_hostile_names_are_just_data(project):
     assert _judge(_rule(project, scope={"agent": hostile, "environment": "staging"}, min_sample=0)).value == 0
 
 
-def test_a_rule_this_kind_cannot_take_gives_no_finding(project):
+@pytest.mark.parametrize(
+    ("fields", "named"),
+    [
+        ({"metric": "latency_p95_ms"}, "metric"),
+        ({"params": {"days": 0}}, "params.days"),
+        ({"params": {"min_value": "lots"}}, "params.min_value"),
+    ],
+)
+def test_a_rule_this_kind_cannot_take_is_refused_naming_the_field(project, fields, named):
     _history(project)
     refresh()
-    assert spike.evaluate(_rule(project, metric="latency_p95_ms"), now=NOW) == []
-    assert spike.evaluate(_rule(project, params={"days": 0}), now=NOW) == []
-    assert spike.evaluate(_rule(project, params={"min_value": "lots"}), now=NOW) == []
+    with pytest.raises(BadRule, match=named):
+        spike.evaluate(_rule(project, **fields), now=NOW)
 
 
 def test_fewer_baseline_days(project):
