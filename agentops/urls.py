@@ -21,6 +21,8 @@ urlpatterns = [
     path("", include("agentops.tenancy.urls")),
     path("", include("agentops.notify.urls")),
     path("", include("agentops.alerts.urls")),
+    path("", include("agentops.approvals.history_urls")),
+    path("", include("agentops.approvals.page_urls")),
     # Before traces.urls: see agentops/agents/urls.py.
     path("", include("agentops.agents.urls")),
     path("", include("traces.urls")),
