@@ -31,6 +31,9 @@ class ApprovalPolicy(models.Model):
 
     project = models.OneToOneField(Project, on_delete=models.CASCADE, related_name="approval_policy")
     default_expires_in = models.PositiveIntegerField(default=3600)
+    # Signs the decisions POSTed to a request's callback_url (agentops.notify.signing), kept in clear
+    # because every delivery signs with it; minted on first use, shown to the project's admins.
+    callback_secret = models.CharField(max_length=200, blank=True)
 
     def __str__(self) -> str:
         return f"approval policy of {self.project_id}"
@@ -82,6 +85,8 @@ class ApprovalRequest(models.Model):
         indexes = [
             models.Index(fields=["project", "state", "-created_at"], name="approvalrequest_project_state"),
             models.Index(fields=["state", "expires_at"], name="approvalrequest_state_expires"),
+            # The requests of a run: its replay and the run list's "waiting for approval" mark.
+            models.Index(fields=["project", "trace_id"], name="approvalrequest_project_trace"),
         ]
 
     def __str__(self) -> str:
