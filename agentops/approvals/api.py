@@ -9,6 +9,11 @@ For agents (an ingest key of the project, or a person's personal token), under /
                            field, nothing created; 404 for a project the person may not view.
 - GET approvals/<id>/      the request: state, decisions, `arguments` and `arguments_to_use`. Only its
                            creator (that ingest key, that person) sees it: anyone else gets 404.
+                           `?wait=<seconds, up to 60>` long-polls: the answer comes once the request is
+                           no longer pending, or with the pending state when the wait ends. Behind
+                           `agentops web` the wait is spent in the front, on its event loop
+                           (agentops.server.park), holding no thread and no database connection; any
+                           other server waits here, re-reading the state (a thread for the whole wait).
 - POST approvals/<id>/cancel/   the creator cancels a pending request (409 once decided).
 
 For reviewers (personal token or session), under /api/v1/projects/<slug>/:
@@ -26,7 +31,7 @@ from __future__ import annotations
 from typing import Any
 
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import status
 from rest_framework.exceptions import NotFound
 from rest_framework.request import Request
@@ -35,7 +40,8 @@ from rest_framework.response import Response
 from agentops.approvals import selectors, services
 from agentops.approvals.models import ApprovalRequest
 from agentops.approvals.presenters import approval_dict
-from agentops.approvals.services import ApprovalError
+from agentops.approvals.services import ApprovalError, ApprovalInvalid
+from agentops.server.park import FRONT_HEADER, MAX_WAIT, PARK_HEADER
 from agentops.tenancy import access
 from agentops.tenancy.endpoints import AgentAPIView, ProjectAPIView
 from agentops.tenancy.models import User
@@ -100,10 +106,39 @@ class _Own(AgentAPIView):
         return found
 
 
+def _wait(request: Request) -> float:
+    raw = request.query_params.get("wait")
+    if not raw:
+        return 0.0
+    try:
+        wait = float(raw)
+    except ValueError:
+        wait = -1.0
+    if not 0 <= wait <= MAX_WAIT:  # NaN too
+        raise ApprovalInvalid("wait", f"must be a number of seconds from 0 to {MAX_WAIT:g}")
+    return wait
+
+
 class ApprovalDetail(_Own):
-    @extend_schema(responses=OpenApiTypes.OBJECT, summary="An approval request the caller created")
+    @extend_schema(
+        parameters=[OpenApiParameter("wait", float, description="seconds to wait for a decision (up to 60)")],
+        responses=OpenApiTypes.OBJECT,
+        summary="An approval request the caller created",
+    )
     def get(self, request: Request, approval_id: int) -> Response:
-        return Response(approval_dict(self.own(approval_id), payloads=True))
+        try:
+            wait = _wait(request)
+        except ApprovalError as error:
+            return _error(error)
+        approval = self.own(approval_id)
+        if wait and approval.state == ApprovalRequest.State.PENDING:
+            if request.headers.get(FRONT_HEADER.decode()) == "park":
+                # The front waits for us, on its event loop, and asks again when woken (server.park).
+                return Response(approval_dict(approval, payloads=True), headers={PARK_HEADER.decode(): "1"})
+            if selectors.approval_pending_after(approval.pk, wait):
+                return Response(approval_dict(approval, payloads=True))
+            approval = self.own(approval_id)
+        return Response(approval_dict(approval, payloads=True))
 
 
 class ApprovalCancel(_Own):

@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import time
+
 from django.db.models import Prefetch, QuerySet
 
 from agentops.approvals.models import ApprovalDecision, ApprovalRequest
@@ -39,3 +41,21 @@ def approvals_of_project(project: Project, state: str | None = None, limit: int 
         qs = qs.filter(state=state)
     order = ["expires_at", "id"] if state == ApprovalRequest.State.PENDING else ["-created_at", "-id"]
     return list(_with_decisions(qs.order_by(*order))[:limit])
+
+
+# How often a wait outside the front (any server but `agentops web`) re-reads the state.
+POLL_SECONDS = 0.25
+
+
+def approval_pending_after(approval_id: int, wait: float) -> bool:
+    """Whether the request is still pending after waiting up to `wait` seconds for it not to be. Holds
+    the calling thread (and its connection, between short reads) for the wait: only for servers without
+    the front, which waits without either (agentops.server.park)."""
+    deadline = time.monotonic() + wait
+    pending = ApprovalRequest.objects.filter(pk=approval_id, state=ApprovalRequest.State.PENDING)
+    while pending.exists():
+        left = deadline - time.monotonic()
+        if left <= 0:
+            return True
+        time.sleep(min(POLL_SECONDS, left))
+    return False

@@ -36,6 +36,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from agentops.approvals.models import ApprovalDecision, ApprovalPolicy, ApprovalRequest, OnTimeout, Risk
+from agentops.approvals.wakeups import wake_waiters
 from agentops.notify.services import enqueue
 from agentops.tenancy.audit import audit_record
 from agentops.tenancy.models import IngestKey, Project, User
@@ -334,6 +335,7 @@ def approval_decide(
     if approval.state != ApprovalRequest.State.PENDING:
         approval.decided_at = now
         approval.save(update_fields=["state", "final_arguments", "decided_at"])
+        wake_waiters(approval.pk)
     _audit(
         approval, "approval.decide", user=reviewer, arguments_sha256=arguments_hash(approval.arguments), **audit_after
     )
@@ -353,6 +355,7 @@ def approval_cancel(
     approval.state = ApprovalRequest.State.CANCELLED
     approval.decided_at = timezone.now()
     approval.save(update_fields=["state", "decided_at"])
+    wake_waiters(approval.pk)
     _audit(approval, "approval.cancel", user=user, key=key)
     return approval
 
@@ -392,6 +395,7 @@ def approvals_expire(now: datetime | None = None, *, limit: int | None = None) -
                 approval.state = ApprovalRequest.State.EXPIRED
                 approval.decided_at = now
                 approval.save(update_fields=["state", "decided_at"])
+                wake_waiters(approval.pk)
                 _audit(approval, "approval.expire", user=None)
                 counts["expired"] += 1
     return counts

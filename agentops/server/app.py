@@ -8,6 +8,7 @@ from a2wsgi import WSGIMiddleware
 from django.conf import settings
 
 from agentops.server.front import Front, Limits, Scope
+from agentops.server.park import Hub, django_conninfo
 
 # google.rpc.Code of the front's refusals, as the OTLP receivers answer them.
 _RPC_CODES = {408: 4, 413: 8, 503: 14}  # DEADLINE_EXCEEDED, RESOURCE_EXHAUSTED, UNAVAILABLE
@@ -41,4 +42,5 @@ def build(threads: int) -> Front:
     from agentops.wsgi import application
 
     # a2wsgi's types describe WSGI applications more narrowly than Django's handler declares itself.
-    return Front(WSGIMiddleware(application, workers=threads), limits(threads), error_body)  # type: ignore[arg-type]
+    wsgi = WSGIMiddleware(application, workers=threads)  # type: ignore[arg-type]
+    return Front(wsgi, limits(threads), error_body, Hub(django_conninfo))  # type: ignore[arg-type]

@@ -12,6 +12,8 @@ answer in time:
   in a bounded queue for at most `queue_timeout`; past it, or with the queue full, it is answered 503
   with Retry-After at once: work the server could not do in time is refused, never done for a client
   that has given up and will send it again.
+- Long-polls (park.py) wait here, on the event loop, between short looks through Django: a waiting
+  client holds no thread and no database connection, so a few hundred of them cost sockets, not slots.
 """
 
 from __future__ import annotations
@@ -23,6 +25,8 @@ from collections.abc import Awaitable, Callable, MutableMapping
 from dataclasses import dataclass
 from typing import Any
 
+from agentops.server.park import FRONT_HEADER, PARK_HEADER, POLL_WHILE_DEAF, Hub, park_key
+
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[Message]]
@@ -32,6 +36,9 @@ ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 ErrorBody = Callable[[int, str, Scope], tuple[str, bytes]]
 
 INGEST_PREFIX = "/v1/"
+# How long a parked request, woken, waits for a thread to look again (it is already admitted: the
+# queue's bound and short timeout are for new work, not for a look it was promised).
+PARKED_SLOT_TIMEOUT = 30.0
 
 
 @dataclass(frozen=True)
@@ -65,13 +72,13 @@ class Slots:
         self.busy += 1
         self.busy_ingest += ingest
 
-    async def acquire(self, ingest: bool, timeout: float) -> bool:
+    async def acquire(self, ingest: bool, timeout: float, *, bounded: bool = True) -> bool:
         # Straight in when a slot is free for it and no one before it could take that slot (an export held
         # back by the ingest cap does not hold back a page).
         if self._can_take(ingest) and not any(self._can_take(i) for w, i in self._waiters if not w.done()):
             self._take(ingest)
             return True
-        if len(self._waiters) >= self.queue:
+        if bounded and len(self._waiters) >= self.queue:
             return False
         waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         entry = (waiter, ingest)
@@ -148,10 +155,13 @@ def _plain_error(status: int, message: str, scope: Scope) -> tuple[str, bytes]:
 
 
 class Front:
-    def __init__(self, app: ASGIApp, limits: Limits, error_body: ErrorBody = _plain_error) -> None:
+    def __init__(
+        self, app: ASGIApp, limits: Limits, error_body: ErrorBody = _plain_error, hub: Hub | None = None
+    ) -> None:
         self.app = app
         self.limits = limits
         self.error_body = error_body
+        self.hub = hub
         self.slots = Slots(limits.slots, limits.queue)
         self.budget = Budget(limits.max_inflight_body_bytes)
 
@@ -166,6 +176,10 @@ class Front:
         held = _Held(self.budget)
         try:
             body = await self._admit_body(scope, receive, held, ingest)
+            parked = park_key(scope) if self.hub is not None else None
+            if parked is not None:
+                await self._serve_parked(scope, receive, send, body, *parked)
+                return
             if not await self.slots.acquire(ingest, self.limits.queue_timeout):
                 raise Refused(503, "agentops is at capacity: retry later", self.limits.retry_after)
             try:
@@ -178,6 +192,66 @@ class Front:
             pass
         finally:
             held.give_back()
+
+    async def _serve_parked(
+        self, scope: Scope, receive: Receive, send: Send, body: bytes, key: str, wait: float
+    ) -> None:
+        """Look through Django; while it answers "park" and the wait lasts, wait for a wake-up of `key`
+        (or the client leaving) and look again. The answer sent is always the last look's."""
+        assert self.hub is not None
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + wait
+        # The only reader of `receive` from here on: after the body, all that can come is a disconnect.
+        gone = asyncio.ensure_future(receive())
+        try:
+            with self.hub.waiter(key) as woken:
+                while True:
+                    # Cleared before the look: a wake-up during it is kept and ends the next wait at once.
+                    woken.clear()
+                    messages = await self._look(scope, body, gone)
+                    remaining = deadline - loop.time()
+                    if not _parks(messages) or remaining <= 0:
+                        break
+                    step = remaining if self.hub.listening else min(remaining, POLL_WHILE_DEAF)
+                    wake = asyncio.ensure_future(woken.wait())
+                    try:
+                        await asyncio.wait({wake, gone}, timeout=step, return_when=asyncio.FIRST_COMPLETED)
+                    finally:
+                        wake.cancel()
+                    if gone.done():
+                        raise ClientGone
+        finally:
+            if not gone.done():
+                gone.cancel()
+        for message in messages:
+            if message["type"] == "http.response.start":
+                message = {**message, "headers": [(n, v) for n, v in message["headers"] if n.lower() != PARK_HEADER]}
+            await send(message)
+
+    async def _look(self, scope: Scope, body: bytes, gone: asyncio.Future[Message]) -> list[Message]:
+        """One pass of the request through the application, its answer kept rather than sent."""
+        if not await self.slots.acquire(False, max(self.limits.queue_timeout, PARKED_SLOT_TIMEOUT), bounded=False):
+            raise Refused(503, "agentops is at capacity: retry later", self.limits.retry_after)
+        answer: list[Message] = []
+
+        async def keep(message: Message) -> None:
+            answer.append(message)
+
+        sent = False
+
+        async def replay() -> Message:
+            nonlocal sent
+            if not sent:
+                sent = True
+                return {"type": "http.request", "body": body, "more_body": False}
+            return await asyncio.shield(gone)
+
+        headers = [*_with_length(scope, len(body))["headers"], (FRONT_HEADER, b"park")]
+        try:
+            await self.app({**scope, "headers": headers}, replay, keep)
+        finally:
+            self.slots.release(False)
+        return answer
 
     async def _admit_body(self, scope: Scope, receive: Receive, held: _Held, ingest: bool) -> bytes:
         """The whole body, or Refused. A request refused for load has its body read and dropped first:
@@ -271,9 +345,16 @@ def _content_length(scope: Scope) -> int | None:
     return None
 
 
+def _parks(messages: list[Message]) -> bool:
+    start = next((m for m in messages if m["type"] == "http.response.start"), None)
+    return start is not None and any(n.lower() == PARK_HEADER for n, _ in start.get("headers", ()))
+
+
 def _with_length(scope: Scope, length: int) -> Scope:
-    """The scope as Django will see it: the body is whole now, so it has a length and no chunking."""
-    headers = [(n, v) for n, v in scope["headers"] if n not in (b"content-length", b"transfer-encoding")]
+    """The scope as Django will see it: the body is whole now, so it has a length and no chunking; and
+    no client says it is the front (only _look does)."""
+    dropped = (b"content-length", b"transfer-encoding", FRONT_HEADER)
+    headers = [(n, v) for n, v in scope["headers"] if n not in dropped]
     headers.append((b"content-length", str(length).encode()))
     return {**scope, "headers": headers}
 

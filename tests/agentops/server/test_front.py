@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 
 from agentops.server.front import Front, Limits, Message, Receive, Scope, Send, Slots
+from agentops.server.park import FRONT_HEADER, PARK_HEADER, Hub
 
 LIMITS = Limits(
     slots=2,
@@ -345,5 +346,154 @@ def test_slots_stay_counted_right_when_waiters_give_up_or_are_cancelled(ingest: 
         if not ingest:
             slots.release(ingest)
         assert (slots.busy, slots.busy_ingest) == (0, 0)
+
+    run(test)
+
+
+# Long-polls (agentops.server.park): the front parks a request while the application says so.
+
+
+class QuietHub(Hub):
+    """A hub without its LISTEN connection: the test wakes waiters itself."""
+
+    def __init__(self, listening: bool = True) -> None:
+        super().__init__(lambda: {})
+        self.listening = listening
+
+    def _start(self) -> None:
+        pass
+
+
+class Approvals:
+    """Answers an approval's state; "park" while it is pending and the front asked for it."""
+
+    def __init__(self) -> None:
+        self.state = "pending"
+        self.looks = 0
+        self.fronted: list[bool] = []
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        self.looks += 1
+        await receive()
+        fronted = (FRONT_HEADER, b"park") in scope["headers"]
+        self.fronted.append(fronted)
+        headers = [(PARK_HEADER, b"1")] if fronted and self.state == "pending" else []
+        await send({"type": "http.response.start", "status": 200, "headers": headers})
+        await send({"type": "http.response.body", "body": self.state.encode()})
+
+
+def poll(wait: str = "5", path: str = "/api/v1/approvals/7/") -> Scope:
+    return {**scope(path, "GET"), "query_string": f"wait={wait}".encode()}
+
+
+def test_a_long_poll_waits_without_a_slot_and_answers_when_woken() -> None:
+    async def test() -> None:
+        app, hub = Approvals(), QuietHub()
+        front = Front(app, LIMITS, hub=hub)
+        waiters = [Client(b"") for _ in range(5)]  # more than slots + queue: none holds a slot
+        tasks = [asyncio.create_task(call(front, c, poll())) for c in waiters]
+        await asyncio.sleep(0.05)
+        assert app.looks == 5 and front.slots.busy == 0 and hub.waiting == 5
+        # Another request still gets a slot at once.
+        page = Client(b"")
+        await call(front, page, scope("/p/x/", "GET"))
+        assert page.status == 200
+        app.state = "approved"
+        hub.wake("approval:7")
+        await asyncio.gather(*tasks)
+        assert [c.body for c in waiters] == [b"approved"] * 5
+        assert all(c.header(PARK_HEADER) is None for c in waiters)
+        assert hub.waiting == 0
+
+    run(test)
+
+
+def test_a_wake_up_for_another_request_changes_nothing() -> None:
+    async def test() -> None:
+        app, hub = Approvals(), QuietHub()
+        client = Client(b"")
+        task = asyncio.create_task(call(Front(app, LIMITS, hub=hub), client, poll("0.3")))
+        await asyncio.sleep(0.05)
+        hub.wake("approval:8")
+        await task
+        # The wait ran out: one look at the start, one at the end, and the pending answer.
+        assert app.looks == 2 and client.body == b"pending" and client.header(PARK_HEADER) is None
+
+    run(test)
+
+
+def test_a_wake_up_during_a_look_is_not_lost() -> None:
+    async def test() -> None:
+        hub = QuietHub()
+
+        class DecidedWhileLooking(Approvals):
+            async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+                if self.looks == 0:
+                    # The decision commits (and notifies) after this look read "pending".
+                    asyncio.get_running_loop().call_soon(
+                        lambda: (setattr(self, "state", "rejected"), hub.wake("approval:7"))
+                    )
+                await super().__call__(scope, receive, send)
+
+        app = DecidedWhileLooking()
+        client = Client(b"")
+        await call(Front(app, LIMITS, hub=hub), client, poll("5"))
+        assert client.body == b"rejected" and app.looks == 2
+
+    run(test)
+
+
+def test_while_the_hub_cannot_listen_waiters_look_again_every_second() -> None:
+    async def test() -> None:
+        app, hub = Approvals(), QuietHub(listening=False)
+        client = Client(b"")
+        task = asyncio.create_task(call(Front(app, LIMITS, hub=hub), client, poll("5")))
+        await asyncio.sleep(0.1)
+        app.state = "expired"  # nobody wakes it
+        await task
+        assert client.body == b"expired" and app.looks == 2
+
+    run(test)
+
+
+def test_a_waiter_that_leaves_is_forgotten() -> None:
+    async def test() -> None:
+        app, hub = Approvals(), QuietHub()
+
+        class Leaves(Client):
+            async def receive(self) -> Message:
+                if self.received:
+                    await asyncio.sleep(0.05)
+                    return {"type": "http.disconnect"}
+                return await super().receive()
+
+        client = Leaves(b"")
+        await call(Front(app, LIMITS, hub=hub), client, poll("5"))
+        assert client.sent == [] and hub.waiting == 0 and app.looks == 1
+
+    run(test)
+
+
+@pytest.mark.parametrize(
+    "request_",
+    [poll("0"), poll("61"), poll("soon"), poll("5", "/api/v1/approvals/7/cancel/"), {**poll(), "method": "POST"}],
+    ids=["zero", "too-long", "not-a-number", "other-path", "post"],
+)
+def test_only_a_get_of_an_approval_with_a_wait_in_range_is_parked(request_: Scope) -> None:
+    async def test() -> None:
+        app, hub = Approvals(), QuietHub()
+        client = Client(b"")
+        await call(Front(app, LIMITS, hub=hub), client, request_)
+        assert app.fronted == [False] and client.body == b"pending"
+
+    run(test)
+
+
+def test_a_client_cannot_pretend_to_be_the_front() -> None:
+    async def test() -> None:
+        app = Approvals()
+        client = Client(b"")
+        await call(Front(app, LIMITS), client, {**scope("/api/v1/approvals/7/", "GET", [(FRONT_HEADER, b"park")])})
+        assert app.fronted == [False] and client.header(PARK_HEADER) is None
 
     run(test)
