@@ -210,7 +210,7 @@ class Front:
                     woken.clear()
                     messages = await self._look(scope, body, gone)
                     remaining = deadline - loop.time()
-                    if not _parks(messages) or remaining <= 0:
+                    if not _parks(messages) or remaining <= 0 or self.hub.closing:
                         break
                     step = remaining if self.hub.listening else min(remaining, POLL_WHILE_DEAF)
                     wake = asyncio.ensure_future(woken.wait())

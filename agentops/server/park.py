@@ -63,6 +63,8 @@ class Hub:
         self._waiters: dict[str, set[asyncio.Event]] = {}
         self._task: asyncio.Task[None] | None = None
         self.listening = False
+        # The worker is stopping: waiters are answered now, and nobody parks any more.
+        self.closing = False
 
     @property
     def waiting(self) -> int:
@@ -92,7 +94,15 @@ class Hub:
             for event in events:
                 event.set()
 
+    def close(self) -> None:
+        self.closing = True
+        self.wake_all()
+        if self._task is not None:
+            self._task.cancel()
+
     def _start(self) -> None:
+        if self.closing:
+            return
         if self._task is None or self._task.done():
             self._task = asyncio.get_running_loop().create_task(self._listen(), name="agentops-park-listener")
 

@@ -8,6 +8,7 @@ waiters are ten times that, so the test fails if a waiter held a thread or a que
 from __future__ import annotations
 
 import concurrent.futures
+import signal
 import time
 from pathlib import Path
 
@@ -87,3 +88,19 @@ def test_a_wait_that_runs_out_answers_pending(web) -> None:
     assert answer.status_code == 200 and answer.json()["state"] == "pending"
     assert "x-agentops-park" not in answer.headers
     assert time.monotonic() - started >= 1.5
+
+
+def test_a_stopping_server_answers_its_waiters_instead_of_cutting_them(web) -> None:
+    project = make_project()
+    agent = {"Authorization": f"Bearer {setup_for(project, make_engineer(project)).key}"}
+    asked = requests.post(
+        web.url("/api/v1/approvals/"), json={"action": "delete", "arguments": {}}, headers=agent, timeout=30
+    )
+    url = web.url(f"/api/v1/approvals/{asked.json()['id']}/")
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        waiting = pool.submit(requests.get, url, params={"wait": "60"}, headers=agent, timeout=90)
+        time.sleep(2)
+        web.popen.send_signal(signal.SIGTERM)
+        answer = waiting.result(timeout=60)
+    # The pending state, whole, before gunicorn's 10 s graceful timeout would have cut the connection.
+    assert answer.status_code == 200 and answer.json()["state"] == "pending"

@@ -497,3 +497,21 @@ def test_a_client_cannot_pretend_to_be_the_front() -> None:
         assert app.fronted == [False] and client.header(PARK_HEADER) is None
 
     run(test)
+
+
+def test_a_stopping_worker_answers_its_waiters_at_once() -> None:
+    async def test() -> None:
+        app, hub = Approvals(), QuietHub()
+        front = Front(app, LIMITS, hub=hub)
+        client = Client(b"")
+        task = asyncio.create_task(call(front, client, poll("60")))
+        await asyncio.sleep(0.05)
+        hub.close()
+        await task
+        assert client.body == b"pending" and app.looks == 2
+        # And a long-poll that comes now is answered without parking.
+        late = Client(b"")
+        await call(front, late, poll("60"))
+        assert late.body == b"pending" and app.looks == 3
+
+    run(test)
