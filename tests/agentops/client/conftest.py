@@ -120,7 +120,9 @@ class FaultyProxy:
                     self.end_headers()
                     self.wfile.write(b"{}")
                     return
-                upstream = http.client.HTTPConnection(target.hostname, target.port, timeout=DEADLINE + 30)
+                upstream = http.client.HTTPConnection(
+                    target.hostname or "127.0.0.1", target.port, timeout=DEADLINE + 30
+                )
                 headers = {k: v for k, v in self.headers.items() if k.lower() not in {"host", "connection"}}
                 path = self.path.split("?")[0] if proxy.strip_wait else self.path
                 upstream.request(self.command, path, body=body or None, headers=headers)

@@ -4,6 +4,7 @@ transport's retries, and the trace context from a real OpenTelemetry SDK span.""
 from __future__ import annotations
 
 import asyncio
+import itertools
 import time
 from datetime import timedelta
 from typing import Any
@@ -59,7 +60,12 @@ def _decide(agent: Agent, approval: ApprovalRequest, decision: str, comment: str
 def test_an_approval_returns_the_arguments_as_asked(agent: Agent) -> None:
     future = _ask(agent, summary="Refund order A-100", risk="high")
     asked = agent.request(future)
-    assert (asked.action, asked.arguments, asked.risk, asked.summary) == ("refund", REFUND, "high", "Refund order A-100")
+    assert (asked.action, asked.arguments, asked.risk, asked.summary) == (
+        "refund",
+        REFUND,
+        "high",
+        "Refund order A-100",
+    )
     assert asked.idempotency_key  # one per call, made by the client
     _decide(agent, asked, "approve", "fine")
 
@@ -76,7 +82,9 @@ def test_an_approval_returns_the_arguments_as_asked(agent: Agent) -> None:
 def test_the_decorated_tool_runs_with_the_reviewers_edit(agent: Agent) -> None:
     calls: list[tuple[str, int, str]] = []
 
-    @requires_approval(risk="high", url=agent.url, key=agent.key, timeout=DEADLINE, summary=lambda a: f"Refund {a['order']}")
+    @requires_approval(
+        risk="high", url=agent.url, key=agent.key, timeout=DEADLINE, summary=lambda a: f"Refund {a['order']}"
+    )
     def refund(order: str, amount: int, currency: str = "EUR") -> str:
         calls.append((order, amount, currency))
         return "refunded"
@@ -158,7 +166,7 @@ def test_arguments_that_are_not_json_raise_before_asking(agent: Agent, proxy: Fa
     with pytest.raises(TypeError, match="plain JSON"):
         send(("a@example.com",))  # a tuple comes back a list: the reviewer would see something else
     with pytest.raises(TypeError, match="must be JSON"):
-        send(object())  # type: ignore[arg-type]
+        send(object())
     with pytest.raises(ApprovalError, match="arguments"):
         require_approval("send", {"at": timezone.now()}, url=proxy.url, key=agent.key)
     assert proxy.seen == []
@@ -202,13 +210,15 @@ def test_the_client_never_asks_more_than_once_a_second(agent: Agent, proxy: Faul
 
     gets = [s for s in proxy.seen if s.method == "GET"]
     assert len(gets) >= 4 and all("?wait=" in s.path for s in gets)
-    assert all(b.at - a.at >= 0.99 for a, b in zip(gets, gets[1:], strict=False)), [s.at for s in gets]
+    assert all(b.at - a.at >= 0.99 for a, b in itertools.pairwise(gets)), [s.at for s in gets]
 
 
 def test_the_request_is_tied_to_the_current_span(agent: Agent) -> None:
     tracer = TracerProvider().get_tracer("tests.client")
     with tracer.start_as_current_span("execute_tool refund") as span:
-        future = agent.ask(_in_context(require_approval), "refund", REFUND, url=agent.url, key=agent.key, timeout=DEADLINE)
+        future = agent.ask(
+            _in_context(require_approval), "refund", REFUND, url=agent.url, key=agent.key, timeout=DEADLINE
+        )
         asked = agent.request(future)
         context = span.get_span_context()
     assert (asked.trace_id, asked.span_id) == (format(context.trace_id, "032x"), format(context.span_id, "016x"))

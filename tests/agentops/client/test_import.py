@@ -9,6 +9,7 @@ import shutil
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -17,13 +18,13 @@ import agentops.client.approvals
 MODULE = Path(agentops.client.approvals.__file__)
 
 
-def _python(code: str, cwd: Path, **env: str) -> dict[str, object]:
+def _python(code: str, cwd: Path, **env: str) -> dict[str, Any]:
     clean = {k: v for k, v in os.environ.items() if k not in {"DJANGO_SETTINGS_MODULE", "PYTHONPATH"}}
     result = subprocess.run(
         [sys.executable, "-c", code], cwd=cwd, env={**clean, **env}, capture_output=True, text=True, timeout=60
     )
     assert result.returncode == 0, result.stderr
-    loaded: dict[str, object] = json.loads(result.stdout)
+    loaded: dict[str, Any] = json.loads(result.stdout)
     return loaded
 
 
@@ -45,7 +46,7 @@ print(json.dumps({"outside": outside, "trace": approvals_client._trace_context()
     )
     assert found["outside"] == ["approvals_client"]
     assert found["trace"] == {}  # without OpenTelemetry the request is simply tied to no run
-    assert "require_approval" in found["names"] and "requires_approval" in found["names"]
+    assert {"require_approval", "requires_approval"} <= set(found["names"])
 
 
 def test_the_package_import_loads_no_django_settings(tmp_path: Path) -> None:
