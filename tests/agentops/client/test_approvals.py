@@ -4,8 +4,10 @@ transport's retries, and the trace context from a real OpenTelemetry SDK span.""
 from __future__ import annotations
 
 import asyncio
+import inspect
 import itertools
 import time
+import typing
 from datetime import timedelta
 from typing import Any
 
@@ -291,3 +293,18 @@ def _in_context(function: Any) -> Any:
 
     context = contextvars.copy_context()
     return lambda *args, **kwargs: context.run(function, *args, **kwargs)
+
+
+def test_the_decorated_tool_keeps_what_tool_frameworks_read() -> None:
+    """@function_tool (OpenAI Agents SDK) and LangChain's @tool build the tool's schema from the
+    signature, the type hints and the docstring: through the decorator they see the function's own."""
+
+    async def original(order: str, amount: int = 0) -> str:
+        """Refund `amount` on `order`."""
+        return order
+
+    decorated = requires_approval(risk="high")(original)
+    assert inspect.signature(decorated) == inspect.signature(original)
+    assert typing.get_type_hints(decorated) == {"order": str, "amount": int, "return": str}
+    assert (decorated.__name__, decorated.__doc__) == ("original", "Refund `amount` on `order`.")
+    assert inspect.iscoroutinefunction(decorated)
