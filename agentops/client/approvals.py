@@ -158,11 +158,14 @@ def _key_from_otel_headers(raw: str) -> str:
 
 
 def _configured(url: str | None, key: str | None) -> tuple[str, str]:
-    url = url or os.environ.get("AGENTOPS_URL") or os.environ.get("OTEL_EXPORTER_OTLP_ENDPOINT") or ""
+    # An OTLP/gRPC endpoint is another port than the web's: only an HTTP exporter's settings name the API.
+    otel = os.environ.get("OTEL_EXPORTER_OTLP_PROTOCOL", "").strip().lower() != "grpc"
+    url = url or os.environ.get("AGENTOPS_URL") or (otel and os.environ.get("OTEL_EXPORTER_OTLP_ENDPOINT")) or ""
     key = (
         key
         or os.environ.get("AGENTOPS_INGEST_KEY")
-        or _key_from_otel_headers(os.environ.get("OTEL_EXPORTER_OTLP_HEADERS", ""))
+        or (otel and _key_from_otel_headers(os.environ.get("OTEL_EXPORTER_OTLP_HEADERS", "")))
+        or ""
     )
     if not url:
         raise ApprovalError("no agentops URL: pass url= or set AGENTOPS_URL", field="url")
@@ -223,11 +226,27 @@ def _decoded(raw: bytes) -> Any:
         return None
 
 
-def _failure(status: int, body: Any) -> ApprovalError:
+def _failure(status: int, body: Any, headers: Any = None) -> ApprovalError:
+    if 300 <= status < 400:
+        location = headers.get("Location") if headers is not None else None
+        return ApprovalError(
+            f"the server redirected to {location!r}: set the agentops URL to that address", status=status
+        )
     if isinstance(body, dict):
         detail = str(body.get("detail") or body)
         return ApprovalError(detail, status=status, field=body.get("field"), body=body)
     return ApprovalError(f"the server answered {status}", status=status, body=body)
+
+
+class _NoRedirects(urllib.request.HTTPRedirectHandler):
+    """A redirect is answered as the error it is here: urllib would replay the POST as a GET, and send
+    the ingest key on to wherever the Location points."""
+
+    def redirect_request(self, *args: Any, **kwargs: Any) -> None:
+        return None
+
+
+_opener = urllib.request.build_opener(_NoRedirects)
 
 
 class _Transport:
@@ -259,7 +278,7 @@ class _Transport:
             request = urllib.request.Request(self.url + path, data=data, headers=headers, method=method)
             wait: float | None = None
             try:
-                with urllib.request.urlopen(request, timeout=read_timeout) as response:
+                with _opener.open(request, timeout=read_timeout) as response:
                     status, raw = response.status, response.read()
                 decoded = _decoded(raw)
                 if not isinstance(decoded, dict):
@@ -270,7 +289,7 @@ class _Transport:
                 if error.code == 409:
                     return 409, _decoded(raw_error)
                 if error.code not in RETRY_STATUSES:
-                    raise _failure(error.code, _decoded(raw_error)) from None
+                    raise _failure(error.code, _decoded(raw_error), error.headers) from None
                 last = f"{method} {path}: {error.code}"
                 wait = _retry_after(error.headers)
             except (urllib.error.URLError, http.client.HTTPException, ConnectionError, TimeoutError) as error:

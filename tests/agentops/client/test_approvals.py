@@ -308,3 +308,22 @@ def test_the_decorated_tool_keeps_what_tool_frameworks_read() -> None:
     assert typing.get_type_hints(decorated) == {"order": str, "amount": int, "return": str}
     assert (decorated.__name__, decorated.__doc__) == ("original", "Refund `amount` on `order`.")
     assert inspect.iscoroutinefunction(decorated)
+
+
+def test_a_redirect_is_refused_and_the_key_goes_nowhere_else(agent: Agent, proxy: FaultyProxy) -> None:
+    proxy.fault = lambda method, path, n: (301, {"Location": f"http://127.0.0.1:9{path}"})
+    with pytest.raises(ApprovalError) as raised:
+        require_approval("refund", REFUND, url=proxy.url, key=agent.key, timeout=DEADLINE)
+    assert raised.value.status == 301 and "http://127.0.0.1:9/api/v1/approvals/" in raised.value.detail
+    assert [(s.method, s.status) for s in proxy.seen] == [("POST", 301)]
+
+
+def test_a_grpc_exporters_endpoint_is_not_taken_for_the_api(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("AGENTOPS_URL", raising=False)
+    monkeypatch.delenv("AGENTOPS_INGEST_KEY", raising=False)
+    monkeypatch.setenv("OTEL_EXPORTER_OTLP_ENDPOINT", "http://127.0.0.1:4317")
+    monkeypatch.setenv("OTEL_EXPORTER_OTLP_HEADERS", "authorization=Bearer%20aok_x")
+    monkeypatch.setenv("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc")
+    with pytest.raises(ApprovalError) as raised:
+        require_approval("refund", REFUND)
+    assert raised.value.field == "url"
