@@ -29,7 +29,7 @@ def pretty(value: Any) -> str:
 
 
 def time_left(expires_at: datetime, now: datetime) -> str:
-    """"4 min 12 s left" as the page is made; the page's script counts it down from `expires_at`."""
+    """The time left as the page is made ("4 min 12 s left"); the page's script counts it down from `expires_at`."""
     seconds = int((expires_at - now).total_seconds())
     if seconds <= 0:
         return "expired"
@@ -89,14 +89,21 @@ def edited_arguments(form: DecisionForm, original: dict[str, Any]) -> dict[str, 
     try:
         value = json.loads(form.arguments_text or "")
     except json.JSONDecodeError as exc:
-        raise ApprovalInvalid("arguments", f"is not valid JSON: {exc.msg} (line {exc.lineno}, column {exc.colno})")
+        where = f"{exc.msg} (line {exc.lineno}, column {exc.colno})"
+        raise ApprovalInvalid("arguments", f"is not valid JSON: {where}") from None
     if not isinstance(value, dict):
         raise ApprovalInvalid("arguments", "must be a JSON object, like the arguments asked")
     return None if value == original else value
 
 
 def row(
-    approval: ApprovalRequest, *, user: User, payloads: bool, review: bool, now: datetime, form: DecisionForm | None = None
+    approval: ApprovalRequest,
+    *,
+    user: User,
+    payloads: bool,
+    review: bool,
+    now: datetime,
+    form: DecisionForm | None = None,
 ) -> dict[str, Any]:
     decisions: list[ApprovalDecision] = list(approval.decisions.all())
     mine = next((d for d in decisions if d.reviewer_id == user.pk), None)

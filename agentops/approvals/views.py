@@ -89,7 +89,9 @@ def _user(request: HttpRequest) -> User:
     return user
 
 
-def _row(request: HttpRequest, project: Project, approval: ApprovalRequest, form: DecisionForm | None = None) -> dict[str, Any]:
+def _row(
+    request: HttpRequest, project: Project, approval: ApprovalRequest, form: DecisionForm | None = None
+) -> dict[str, Any]:
     perms = project_perms(request, project)
     return inbox.row(
         approval,
@@ -133,7 +135,10 @@ def _run_context(request: HttpRequest, project: Project, approval: ApprovalReque
     context: dict[str, Any] = {"run": run, "replay_url": url, "step": step}
     if Perm.VIEW_PAYLOADS in project_perms(request, project):
         llm = selectors.last_llm_step(project, run, approval.created_at)
-        said = [m for value in (llm.input, llm.output) if replay.is_messages(value) for m in value] if llm else []
+        said: list[dict[str, Any]] = []
+        for value in (llm.input, llm.output) if llm is not None else ():
+            if isinstance(value, list) and replay.is_messages(value):
+                said.extend(value)
         context["llm_step"] = llm
         context["conversation"] = replay.conversation(said[-selectors.CONTEXT_MESSAGES :])
         context["messages_left_out"] = max(len(said) - selectors.CONTEXT_MESSAGES, 0)
@@ -153,7 +158,11 @@ def approval_detail(request: HttpRequest, project: Project, approval_id: int) ->
 
 
 def _detail_page(
-    request: HttpRequest, project: Project, approval: ApprovalRequest, form: DecisionForm | None = None, status: int = 200
+    request: HttpRequest,
+    project: Project,
+    approval: ApprovalRequest,
+    form: DecisionForm | None = None,
+    status: int = 200,
 ) -> HttpResponse:
     ids = selectors.pending_ids(project)
     at = ids.index(approval.pk) if approval.pk in ids else None
@@ -216,17 +225,25 @@ def approval_decide(request: HttpRequest, project: Project, approval_id: int) ->
         messages.success(request, done)
         return redirect(_origin_url(project, approval_id, form.origin))
     if form.origin == "detail":
-        return render(request, "approvals/_detail_live.html", {**_detail_context(request, project, decided), "done": done})
+        return render(
+            request, "approvals/_detail_live.html", {**_detail_context(request, project, decided), "done": done}
+        )
     # Still pending (more approvals needed): the row stays, showing one's own decision.
     row = _row(request, project, decided) if decided.state == ApprovalRequest.State.PENDING else None
-    return render(request, "approvals/_decided.html", {"project": project, "row": row, "origin": form.origin, "done": done})
+    return render(
+        request, "approvals/_decided.html", {"project": project, "row": row, "origin": form.origin, "done": done}
+    )
 
 
-def _refused(request: HttpRequest, project: Project, approval: ApprovalRequest, form: DecisionForm, status: int) -> HttpResponse:
+def _refused(
+    request: HttpRequest, project: Project, approval: ApprovalRequest, form: DecisionForm, status: int
+) -> HttpResponse:
     """The form again with the service's error beside its field; nothing was recorded."""
     if not is_htmx(request):
         return _detail_page(request, project, approval, form, status=status)
     if form.origin == "detail":
-        return render(request, "approvals/_detail_live.html", _detail_context(request, project, approval, form), status=status)
+        return render(
+            request, "approvals/_detail_live.html", _detail_context(request, project, approval, form), status=status
+        )
     context = {"project": project, "row": _row(request, project, approval, form), "origin": form.origin}
     return render(request, "approvals/_row.html", context, status=status)

@@ -102,7 +102,7 @@ def test_a_viewer_sees_no_arguments_and_cannot_decide(client, personas):
         html = client.get(url).content.decode()
         assert "refund" in html, url
         assert "4111-secret" not in html and "secret summary" not in html, url
-        assert "2 arguments: <span class=\"mono\">amount</span>, <span class=\"mono\">card_number</span>" in html, url
+        assert '2 arguments: <span class="mono">amount</span>, <span class="mono">card_number</span>' in html, url
         assert "Approve</button>" not in html and _decide(approval) not in html, url
     assert client.post(_decide(approval), {"decision": "approve", "from": "inbox"}).status_code == 404
     assert not ApprovalDecision.objects.exists()
@@ -134,7 +134,7 @@ def test_outsiders_and_other_projects_ids_get_404(client, personas):
     assert ApprovalRequest.objects.get(pk=theirs.pk).state == "pending"
 
 
-def test_the_cross_project_inbox_shows_every_project_of_the_user_in_one_query(client, personas, django_assert_max_num_queries):
+def test_the_cross_project_inbox_shows_every_project_of_the_user_in_one_query(client, personas):
     second = make_project(name="Second project")
     tenancy.membership_grant(user=personas.reviewer, project=second, role=Role.VIEWER)
     _ask(personas.project, action="in_first")
@@ -244,7 +244,9 @@ def test_edit_and_approve_records_the_edit_beside_the_original(client, personas)
     client = _as(client, personas.reviewer)
     edited = {"order": "ORD-1", "amount": 40}
     response = client.post(
-        _decide(approval), {"decision": "edit", "arguments": json.dumps(edited), "comment": "cap it", "from": "detail"}, **HTMX
+        _decide(approval),
+        {"decision": "edit", "arguments": json.dumps(edited), "comment": "cap it", "from": "detail"},
+        **HTMX,
     )
     assert response.status_code == 200
     html = response.content.decode()
@@ -259,11 +261,13 @@ def test_edit_and_approve_records_the_edit_beside_the_original(client, personas)
 def test_invalid_json_is_a_clear_error_and_nothing_is_recorded(client, personas):
     approval = _ask(personas.project)
     client = _as(client, personas.reviewer)
-    response = client.post(_decide(approval), {"decision": "edit", "arguments": '{"amount": 4', "from": "inbox"}, **HTMX)
+    response = client.post(
+        _decide(approval), {"decision": "edit", "arguments": '{"amount": 4', "from": "inbox"}, **HTMX
+    )
     html = response.content.decode()
     assert response.status_code == 400
     assert "is not valid JSON: Expecting" in html and "(line 1, column" in html
-    assert '{&quot;amount&quot;: 4</textarea>' in html  # what was typed, kept to fix
+    assert "{&quot;amount&quot;: 4</textarea>" in html  # what was typed, kept to fix
     not_object = client.post(_decide(approval), {"decision": "edit", "arguments": "[1]", "from": "inbox"}, **HTMX)
     assert not_object.status_code == 400 and "must be a JSON object" in not_object.content.decode()
     assert not ApprovalDecision.objects.exists()
@@ -273,7 +277,9 @@ def test_invalid_json_is_a_clear_error_and_nothing_is_recorded(client, personas)
 def test_unchanged_arguments_are_no_edit(client, personas):
     approval = _ask(personas.project)
     client = _as(client, personas.reviewer)
-    client.post(_decide(approval), {"decision": "edit", "arguments": '{"amount": 42, "order": "ORD-1"}', "from": "inbox"})
+    client.post(
+        _decide(approval), {"decision": "edit", "arguments": '{"amount": 42, "order": "ORD-1"}', "from": "inbox"}
+    )
     assert approval.decisions.get().arguments is None
 
 
@@ -284,7 +290,9 @@ def test_self_approval_is_refused_with_403_shown_as_an_error(client, personas):
     assert "You asked for this one" in html and "Approve</button>" not in html
     response = client.post(_decide(approval), {"decision": "approve", "from": "inbox"}, **HTMX)
     assert response.status_code == 403
-    assert 'class="error decide-error" role="alert">nobody decides a request they created</p>' in response.content.decode()
+    assert (
+        'class="error decide-error" role="alert">nobody decides a request they created</p>' in response.content.decode()
+    )
     plain = client.post(_decide(approval), {"decision": "approve", "from": "inbox"})
     assert plain.status_code == 403 and "nobody decides a request they created" in plain.content.decode()
     assert not ApprovalDecision.objects.exists()
