@@ -96,3 +96,19 @@ def test_reject_from_the_keyboard_focuses_the_reason_and_the_poll_waits_while_ty
     page.locator("#inbox-status").get_by_text(f"Approved send_email #{second.pk}.").wait_for()
     second.refresh_from_db()
     assert second.state == ApprovalRequest.State.APPROVED
+
+    # Enter opens the selected request; on its page "a" approves it, and the section shows the outcome.
+    third, _ = approval_request_create(
+        project=project, data={"action": "close_ticket", "arguments": {"ticket": 9}}, key=key
+    )
+    page.locator(f"#approval-{third.pk}").wait_for()
+    page.keyboard.press("j")
+    page.keyboard.press("Enter")
+    page.wait_for_url(f"**/p/{project.slug}/approvals/{third.pk}/")
+    assert page.locator("#no-trace").is_visible()
+    page.keyboard.press("a")
+    page.locator("#approval-state").get_by_text("approved").wait_for()
+    assert page.get_by_text(f"Approved close_ticket #{third.pk}.").is_visible()
+    screenshot(page, "approval-detail-approved")
+    third.refresh_from_db()
+    assert third.state == ApprovalRequest.State.APPROVED
