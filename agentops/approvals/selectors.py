@@ -1,5 +1,9 @@
 """Reads of approvals, each scoped: to a project (reviewers) or to the caller that created the request
-(agents: an ingest key reads only the requests it created, a person only their own)."""
+(agents: an ingest key reads only the requests it created, a person only their own).
+
+The inbox reads the decidable requests of one project or of the projects the tenancy chokepoint gave
+(one query either way), and a request's page reads the run behind it through traces' selectors, in the
+request's own project only: another tenant's run with the same trace id is never found."""
 
 from __future__ import annotations
 
