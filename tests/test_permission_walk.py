@@ -156,6 +156,12 @@ ACCESS: dict[str, Rule] = {
     # Reviewers: Viewers list (without payloads); only Reviewers and Admins decide (POST only).
     "api_project_approvals": project_api(Perm.VIEW_PROJECT),
     "api_project_approval_decision": project_api(Perm.VIEW_PROJECT, ok=405),
+    # The inbox pages (agentops.approvals.views): every member reads (Viewers without payloads); only
+    # Reviewers and Admins decide (POST only: a GET is 405 for them, 404 for everyone else).
+    "approvals_inbox_all": USER,
+    "approvals_inbox": project(Perm.VIEW_PROJECT),
+    "approval_detail": project(Perm.VIEW_PROJECT),
+    "approval_decide": project(Perm.REVIEW_APPROVALS, ok=405),
 }
 
 
