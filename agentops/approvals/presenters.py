@@ -4,6 +4,9 @@ content (arguments, the edits, the summary) is left out and `payloads_hidden` sa
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import quote
+
+from django.conf import settings
 
 from agentops.approvals.models import ApprovalRequest
 
@@ -55,3 +58,12 @@ def approval_dict(approval: ApprovalRequest, *, payloads: bool) -> dict[str, Any
         body["arguments_to_use"] = approval.final_arguments
         body["edited"] = approval.final_arguments is not None and approval.final_arguments != approval.arguments
     return body
+
+
+def approval_url(approval: ApprovalRequest) -> str:
+    """The absolute link to the request's page, for notifications (Slack, e-mail, webhooks), which are
+    read outside agentops. The one place that builds it.
+
+    The page `/p/<slug>/approvals/<id>/` (URL name `approval_detail`) is being built alongside: once it
+    lands, this becomes settings.SITE_URL + reverse("approval_detail", ...)."""
+    return f"{settings.SITE_URL}/p/{quote(approval.project.slug, safe='')}/approvals/{approval.pk}/"

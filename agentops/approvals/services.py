@@ -3,6 +3,8 @@
 - `approval_request_create(project=, data=, key=|user=)` -> (request, created). `data` is the agent's
   body (FIELDS); every field is checked and a bad one raises ApprovalInvalid naming it, before anything
   is stored. With an `idempotency_key` a retry returns the same request (created False), never a second.
+  A high-risk request is announced on the project's channels ("approval.requested", linking to its
+  page), in the transaction that creates it: once, whatever the retries.
 - `approval_decide(project=, approval_id=, reviewer=, decision=, comment=, arguments=)` -> the request.
   Only a pending, unexpired request; a reviewer decides once, never on a request they created; one
   reject rejects; `required_approvals` distinct approvals approve. An edit of the arguments is recorded
@@ -36,6 +38,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from agentops.approvals.models import ApprovalDecision, ApprovalPolicy, ApprovalRequest, OnTimeout, Risk
+from agentops.approvals.presenters import approval_url
 from agentops.notify.services import enqueue
 from agentops.tenancy.audit import audit_record
 from agentops.tenancy.models import IngestKey, Project, User
@@ -255,6 +258,8 @@ def approval_request_create(
                 arguments_sha256=arguments_hash(approval.arguments),
                 expires_at=approval.expires_at.isoformat(),
             )
+            if approval.risk == Risk.HIGH:
+                _announce(approval)
     except IntegrityError:
         # Two retries raced past the lookup: the unique constraint let one in; answer with it.
         found = ApprovalRequest.objects.filter(project=project, idempotency_key=idempotency_key).first()
@@ -262,6 +267,30 @@ def approval_request_create(
             raise
         return _retry(found, key, user), False
     return approval, True
+
+
+def _one_line(text: str, limit: int = 300) -> str:
+    line = " ".join(text.split())
+    return line if len(line) <= limit else line[: limit - 1] + "…"
+
+
+def _announce(approval: ApprovalRequest) -> None:
+    """Tell the project's channels of a new high-risk request, in its creation's transaction. Only a
+    created request gets here (an idempotent retry returns before), and the key makes a second enqueue
+    of the same request a no-op anyway."""
+    line = f"High-risk approval requested: {approval.action} #{approval.pk}"
+    if approval.summary.strip():
+        line += f" ({approval.summary})"
+    enqueue(
+        approval.project,
+        "approval.requested",
+        {
+            "summary": _one_line(line),
+            "url": approval_url(approval),
+            "approval": {"id": approval.pk, "action": approval.action, "risk": approval.risk},
+        },
+        key=f"approval-requested-{approval.pk}",
+    )
 
 
 def _retry(found: ApprovalRequest, key: IngestKey | None, user: User | None) -> ApprovalRequest:
@@ -383,6 +412,7 @@ def approvals_expire(now: datetime | None = None, *, limit: int | None = None) -
                     "approval.escalated",
                     {
                         "summary": f"Approval of {approval.action} #{approval.pk} is waiting past its expiry",
+                        "url": approval_url(approval),
                         "approval": {"id": approval.pk, "action": approval.action, "risk": approval.risk},
                     },
                     key=f"approval-escalated-{approval.pk}",
