@@ -20,8 +20,8 @@ Each change is an audit event (the actor is the user, or "system" for an ingest 
 the key's prefix in the event) with the SHA-256 of the arguments. Decisions lock the request row
 (select_for_update), so concurrent reviewers record one outcome.
 
-Not here yet: POSTing the decision to `callback_url` (callbacks are not notification channels; the
-delivery comes with the client work of issue #13). The URL is validated and stored.
+A request that becomes final (decided, cancelled, expired) with a `callback_url` has its decision
+POSTed there, queued in the same transaction (agentops.approvals.callbacks).
 """
 
 from __future__ import annotations
@@ -37,6 +37,7 @@ from django.core.validators import URLValidator
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from agentops.approvals.callbacks import callback_enqueue
 from agentops.approvals.models import ApprovalDecision, ApprovalPolicy, ApprovalRequest, OnTimeout, Risk
 from agentops.approvals.presenters import approval_url
 from agentops.notify.services import enqueue
@@ -366,6 +367,7 @@ def approval_decide(
     _audit(
         approval, "approval.decide", user=reviewer, arguments_sha256=arguments_hash(approval.arguments), **audit_after
     )
+    callback_enqueue(approval)
     return approval
 
 
@@ -383,6 +385,7 @@ def approval_cancel(
     approval.decided_at = timezone.now()
     approval.save(update_fields=["state", "decided_at"])
     _audit(approval, "approval.cancel", user=user, key=key)
+    callback_enqueue(approval)
     return approval
 
 
@@ -423,5 +426,6 @@ def approvals_expire(now: datetime | None = None, *, limit: int | None = None) -
                 approval.decided_at = now
                 approval.save(update_fields=["state", "decided_at"])
                 _audit(approval, "approval.expire", user=None)
+                callback_enqueue(approval)
                 counts["expired"] += 1
     return counts
