@@ -13,6 +13,7 @@ from django.db import models
 
 from agentops.tenancy.models import Project
 
+
 class UserChannels(models.Manager["Channel"]):
     """The channels people made: what every page, API, alert rule and `enqueue` sees. The internal
     callback channels are left out here, so no code path can list, edit, pick or notify them by
@@ -56,11 +57,12 @@ class Channel(models.Model):
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
-    objects = UserChannels()
     every_kind = models.Manager()
+    objects = UserChannels()
 
     class Meta:
         ordering = ["name", "id"]
+        default_manager_name = "objects"
         constraints = [
             models.UniqueConstraint(
                 fields=["project"], condition=models.Q(kind="callback"), name="notify_channel_one_callback"
