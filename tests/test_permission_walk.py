@@ -156,6 +156,10 @@ ACCESS: dict[str, Rule] = {
     # Reviewers: Viewers list (without payloads); only Reviewers and Admins decide (POST only).
     "api_project_approvals": project_api(Perm.VIEW_PROJECT),
     "api_project_approval_decision": project_api(Perm.VIEW_PROJECT, ok=405),
+    # History and figures: anyone who may view the project; approval settings: admins only.
+    "approval_history": project(Perm.VIEW_PROJECT),
+    "approval_settings": project(Perm.ADMIN_PROJECT),
+    "api_project_approval_settings": project_api(Perm.ADMIN_PROJECT),
 }
 
 

@@ -1,6 +1,6 @@
 """The approval settings of a project (ApprovalPolicy): its default expiry and its callback secret.
 
-- `approval_settings(project)` -> the policy, made with the defaults on first need.
+- `approval_settings(project)` -> the policy, or the defaults (unsaved) when the project has none.
 - `approval_settings_update(project=, default_expires_in=, actor=)`: the expiry a request gets when its
   agent gives none, within services.MIN_EXPIRES_IN..MAX_EXPIRES_IN (ApprovalInvalid names the field).
 - `callback_secret(project)`: the secret that signs the decisions POSTed to callback URLs, minted
@@ -30,12 +30,17 @@ def _mint() -> str:
 
 
 def approval_settings(project: Project) -> ApprovalPolicy:
+    """The project's settings, or the defaults (unsaved) when it has none yet: reading stores nothing."""
+    return ApprovalPolicy.objects.filter(project=project).first() or ApprovalPolicy(project=project)
+
+
+def _stored(project: Project) -> ApprovalPolicy:
     policy, _ = ApprovalPolicy.objects.get_or_create(project=project)
     return policy
 
 
 def callback_secret(project: Project) -> str:
-    policy = approval_settings(project)
+    policy = _stored(project)
     if not policy.callback_secret:
         # Only if still empty: two first decisions at once agree on one secret, the one stored first.
         ApprovalPolicy.objects.filter(pk=policy.pk, callback_secret="").update(callback_secret=_mint())
@@ -62,7 +67,7 @@ def approval_settings_update(*, project: Project, default_expires_in: Any, actor
         raise ApprovalInvalid("default_expires_in", "must be a whole number of seconds")
     if not MIN_EXPIRES_IN <= default_expires_in <= MAX_EXPIRES_IN:
         raise ApprovalInvalid("default_expires_in", f"must be between {MIN_EXPIRES_IN} and {MAX_EXPIRES_IN} seconds")
-    approval_settings(project)
+    _stored(project)
     policy = ApprovalPolicy.objects.select_for_update().get(project=project)
     before = policy.default_expires_in
     if before != default_expires_in:
@@ -74,7 +79,7 @@ def approval_settings_update(*, project: Project, default_expires_in: Any, actor
 
 @transaction.atomic
 def callback_secret_rotate(*, project: Project, actor: Any) -> str:
-    approval_settings(project)
+    _stored(project)
     policy = ApprovalPolicy.objects.select_for_update().get(project=project)
     policy.callback_secret = _mint()
     policy.save(update_fields=["callback_secret"])

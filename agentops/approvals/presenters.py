@@ -60,10 +60,26 @@ def approval_dict(approval: ApprovalRequest, *, payloads: bool) -> dict[str, Any
     return body
 
 
+def approval_path(approval: ApprovalRequest) -> str:
+    """The request's page, `/p/<slug>/approvals/<id>/` (URL name `approval_detail`), being built
+    alongside: once it lands, this becomes reverse("approval_detail", ...). The one place that builds it."""
+    return f"/p/{quote(approval.project.slug, safe='')}/approvals/{approval.pk}/"
+
+
 def approval_url(approval: ApprovalRequest) -> str:
     """The absolute link to the request's page, for notifications (Slack, e-mail, webhooks), which are
-    read outside agentops. The one place that builds it.
+    read outside agentops."""
+    return settings.SITE_URL + approval_path(approval)
 
-    The page `/p/<slug>/approvals/<id>/` (URL name `approval_detail`) is being built alongside: once it
-    lands, this becomes settings.SITE_URL + reverse("approval_detail", ...)."""
-    return f"{settings.SITE_URL}/p/{quote(approval.project.slug, safe='')}/approvals/{approval.pk}/"
+
+def duration_text(seconds: float | None) -> str:
+    """A wait as a person reads it: 45 s, 12 min, 3.5 h, 2.1 d (an en dash for none)."""
+    if seconds is None:
+        return "\u2013"
+    if seconds < 90:
+        return f"{seconds:.0f} s"
+    if seconds < 90 * 60:
+        return f"{seconds / 60:.0f} min"
+    if seconds < 36 * 3600:
+        return f"{seconds / 3600:.1f} h"
+    return f"{seconds / 86400:.1f} d"
