@@ -17,12 +17,11 @@ from typing import Any
 from urllib.parse import urlencode
 
 from django.http import HttpRequest, HttpResponse
-from django.urls import reverse
 from django.utils import timezone
 
 from agentops.approvals import history
 from agentops.approvals.models import ApprovalRequest
-from agentops.approvals.presenters import approval_path, duration_text
+from agentops.approvals.presenters import approval_path, duration_text, figures_context
 from agentops.pages import project_perms, project_view, render_project
 from agentops.tenancy.models import Project
 from agentops.tenancy.roles import Perm
@@ -35,35 +34,6 @@ def _row(approval: ApprovalRequest) -> dict[str, Any]:
         "path": approval_path(approval),
         "waited": duration_text((approval.decided_at - approval.created_at).total_seconds()),
         "decisions": list(approval.decisions.all()),
-    }
-
-
-def figure_rows(project: Project, rows: list[history.FigureRow], field: str, kept: dict[str, str]) -> list[dict]:
-    """The figures as the templates show them, each linking to the history filtered by its action or
-    reviewer (and the window it was computed over)."""
-    base = reverse("approval_history", kwargs={"slug": project.slug})
-    return [
-        {
-            "key": r.key,
-            "approved": r.approved,
-            "decided": r.decided,
-            "rate": f"{100 * r.rate:.0f}%" if r.rate is not None else "\u2013",
-            "median": duration_text(r.median_seconds),
-            "p90": duration_text(r.p90_seconds),
-            "link": f"{base}?{urlencode({**kept, field: r.key})}",
-        }
-        for r in rows
-    ]
-
-
-def figures_context(project: Project, figures: history.Figures) -> dict[str, Any]:
-    """What templates/approvals/history_figures.html needs (the history page and the dashboard card)."""
-    window = {"since": figures.start.isoformat(), "until": figures.end.isoformat()}
-    return {
-        "start": figures.start,
-        "end": figures.end,
-        "by_action": figure_rows(project, figures.by_action, "action", window),
-        "by_reviewer": figure_rows(project, figures.by_reviewer, "reviewer", window),
     }
 
 

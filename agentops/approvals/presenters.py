@@ -4,11 +4,14 @@ content (arguments, the edits, the summary) is left out and `payloads_hidden` sa
 from __future__ import annotations
 
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, urlencode
 
 from django.conf import settings
+from django.urls import reverse
 
+from agentops.approvals.history import FigureRow, Figures
 from agentops.approvals.models import ApprovalRequest
+from agentops.tenancy.models import Project
 
 
 def _creator(approval: ApprovalRequest) -> str:
@@ -83,3 +86,32 @@ def duration_text(seconds: float | None) -> str:
     if seconds < 36 * 3600:
         return f"{seconds / 3600:.1f} h"
     return f"{seconds / 86400:.1f} d"
+
+
+def figure_rows(project: Project, rows: list[FigureRow], field: str, kept: dict[str, str]) -> list[dict]:
+    """The figures as the templates show them, each linking to the history filtered by its action or
+    reviewer (and the window it was computed over)."""
+    base = reverse("approval_history", kwargs={"slug": project.slug})
+    return [
+        {
+            "key": r.key,
+            "approved": r.approved,
+            "decided": r.decided,
+            "rate": f"{100 * r.rate:.0f}%" if r.rate is not None else "\u2013",
+            "median": duration_text(r.median_seconds),
+            "p90": duration_text(r.p90_seconds),
+            "link": f"{base}?{urlencode({**kept, field: r.key})}",
+        }
+        for r in rows
+    ]
+
+
+def figures_context(project: Project, figures: Figures) -> dict[str, Any]:
+    """What templates/approvals/history_figures.html needs (the history page and the dashboard card)."""
+    window = {"since": figures.start.isoformat(), "until": figures.end.isoformat()}
+    return {
+        "start": figures.start,
+        "end": figures.end,
+        "by_action": figure_rows(project, figures.by_action, "action", window),
+        "by_reviewer": figure_rows(project, figures.by_reviewer, "reviewer", window),
+    }
