@@ -232,7 +232,7 @@ LIMIT %s
 """
 
 
-def _rows(sql: str, params: list[object]) -> list[FigureRow]:
+def _rows(sql: str, params: list[int | datetime]) -> list[FigureRow]:
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         return [
@@ -252,5 +252,5 @@ def approval_figures(project: Project, start: datetime | None = None, end: datet
     [start, end) (default: the last 30 days). Two queries, whatever the data; the busiest first."""
     end = end or timezone.now()
     start = start or end - FIGURES_WINDOW
-    params: list[object] = [project.pk, start, end, FIGURE_ROWS]
+    params: list[int | datetime] = [project.pk, start, end, FIGURE_ROWS]
     return Figures(start, end, _rows(_BY_ACTION, params), _rows(_BY_REVIEWER, params))

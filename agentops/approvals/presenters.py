@@ -1,5 +1,8 @@
 """The JSON of an approval request, for agents and reviewers. Without the payload permission the
-content (arguments, the edits, the summary) is left out and `payloads_hidden` says so."""
+content (arguments, the edits, the summary) is left out and `payloads_hidden` says so.
+
+Also the links to a request's page (approval_path, approval_url for notifications) and the figures of
+the history as the pages show them (figures_context, for the history page and the dashboard's card)."""
 
 from __future__ import annotations
 

@@ -129,7 +129,9 @@ def test_pages_follow_one_another_without_overlap_at_a_constant_query_cost(perso
     ]
     first = _page(personas.admin, personas.project)
     assert _ids(first) == [a.pk for a in made[: history.PAGE_SIZE]]
-    cursor = re.search(r'href="\?([^"]+)" id="older"', first.content.decode()).group(1)
+    older = re.search(r'href="\?([^"]+)" id="older"', first.content.decode())
+    assert older is not None
+    cursor = older.group(1)
     client = Client()
     client.force_login(personas.admin)
     second = client.get(f"/p/{personas.project.slug}/approvals/history/?{cursor.replace('&amp;', '&')}")
