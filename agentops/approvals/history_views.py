@@ -17,7 +17,6 @@ from typing import Any
 from urllib.parse import urlencode
 
 from django.http import HttpRequest, HttpResponse
-from django.utils import timezone
 
 from agentops.approvals import history
 from agentops.approvals.models import ApprovalRequest
@@ -60,6 +59,5 @@ def approval_history(request: HttpRequest, project: Project) -> HttpResponse:
         "payloads": Perm.VIEW_PAYLOADS in perms,
         "admin": Perm.ADMIN_PROJECT in perms,
         "error": error,
-        "now": timezone.now(),
     }
     return render_project(request, project, "approvals/history.html", context, status=status)
