@@ -10,6 +10,7 @@ from django.urls import include, path
 from agentops.agents import api as agents_api
 from agentops.alerts import api as alerts_api
 from agentops.approvals import api as approvals_api
+from agentops.approvals import settings_api as approvals_settings_api
 from agentops.notify import api as notify_api
 from agentops.tenancy import api as tenancy_api
 from traces import api as traces_api
@@ -35,6 +36,11 @@ urlpatterns = [
         "projects/<slug:slug>/approvals/<int:approval_id>/decision/",
         approvals_api.ProjectApprovalDecision.as_view(),
         name="api_project_approval_decision",
+    ),
+    path(
+        "projects/<slug:slug>/approvals/settings/",
+        approvals_settings_api.ProjectApprovalSettings.as_view(),
+        name="api_project_approval_settings",
     ),
     path("projects/<slug:slug>/channels/", notify_api.ChannelList.as_view(), name="api_channels"),
     path("projects/<slug:slug>/channels/<int:channel_id>/", notify_api.ChannelDetail.as_view(), name="api_channel"),

@@ -162,6 +162,10 @@ ACCESS: dict[str, Rule] = {
     "approvals_inbox": project(Perm.VIEW_PROJECT),
     "approval_detail": project(Perm.VIEW_PROJECT),
     "approval_decide": project(Perm.REVIEW_APPROVALS, ok=405),
+    # History and figures: anyone who may view the project; approval settings: admins only.
+    "approval_history": project(Perm.VIEW_PROJECT),
+    "approval_settings": project(Perm.ADMIN_PROJECT),
+    "api_project_approval_settings": project_api(Perm.ADMIN_PROJECT),
 }
 
 

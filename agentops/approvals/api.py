@@ -20,7 +20,9 @@ For reviewers (personal token or session), under /api/v1/projects/<slug>/:
 
 - GET approvals/?state=pending|approved|rejected|expired|cancelled   newest first (pending: the soonest
                            expiry first), at most 200: {"results": [...]}. Without the payload permission
-                           (Viewers) the arguments and summary are left out.
+                           (Viewers) the arguments and summary are left out. Also `action` (a prefix),
+                           `reviewer` (an e-mail), `since` and `until` (the decision's time, ISO 8601):
+                           the history's filters (agentops.approvals.history); 400 names a bad one.
 - POST approvals/<id>/decision/   {"decision": "approve"|"reject", "comment", "arguments"?: edited}.
                            Reviewer and Admin only (others 404); 400 naming the field, 403 for one's own
                            request, 409 when the request is no longer pending or one has decided already.
@@ -37,7 +39,7 @@ from rest_framework.exceptions import NotFound
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from agentops.approvals import selectors, services
+from agentops.approvals import history, selectors, services
 from agentops.approvals.models import ApprovalRequest
 from agentops.approvals.presenters import approval_dict
 from agentops.approvals.services import ApprovalError, ApprovalInvalid
@@ -160,11 +162,11 @@ class ProjectApprovalList(ProjectAPIView):
 
     @extend_schema(responses=OpenApiTypes.OBJECT, summary="The project's approval requests")
     def get(self, request: Request, slug: str) -> Response:
-        state = request.query_params.get("state") or None
-        if state is not None and state not in ApprovalRequest.State.values:
-            states = ", ".join(ApprovalRequest.State.values)
-            return Response({"field": "state", "detail": f"must be one of {states}"}, status=400)
-        items = selectors.approvals_of_project(self.project, state)
+        try:
+            filters = history.parse_filters(request.query_params, states=tuple(ApprovalRequest.State.values))
+        except history.FilterError as error:
+            return Response({"field": error.field, "detail": error.message}, status=400)
+        items = history.approvals_listed(self.project, filters)
         return Response({"results": [approval_dict(a, payloads=self.payloads) for a in items]})
 
 

@@ -3,6 +3,8 @@
 - `approval_request_create(project=, data=, key=|user=)` -> (request, created). `data` is the agent's
   body (FIELDS); every field is checked and a bad one raises ApprovalInvalid naming it, before anything
   is stored. With an `idempotency_key` a retry returns the same request (created False), never a second.
+  A high-risk request is announced on the project's channels ("approval.requested", linking to its
+  page), in the transaction that creates it: once, whatever the retries.
 - `approval_decide(project=, approval_id=, reviewer=, decision=, comment=, arguments=)` -> the request.
   Only a pending, unexpired request; a reviewer decides once, never on a request they created; one
   reject rejects; `required_approvals` distinct approvals approve. An edit of the arguments is recorded
@@ -18,8 +20,8 @@ Each change is an audit event (the actor is the user, or "system" for an ingest 
 the key's prefix in the event) with the SHA-256 of the arguments. Decisions lock the request row
 (select_for_update), so concurrent reviewers record one outcome.
 
-Not here yet: POSTing the decision to `callback_url` (callbacks are not notification channels; the
-delivery comes with the client work of issue #13). The URL is validated and stored.
+A request that becomes final (decided, cancelled, expired) with a `callback_url` has its decision
+POSTed there, queued in the same transaction (agentops.approvals.callbacks).
 """
 
 from __future__ import annotations
@@ -35,7 +37,9 @@ from django.core.validators import URLValidator
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from agentops.approvals.callbacks import callback_enqueue
 from agentops.approvals.models import ApprovalDecision, ApprovalPolicy, ApprovalRequest, OnTimeout, Risk
+from agentops.approvals.presenters import approval_url
 from agentops.approvals.wakeups import wake_waiters
 from agentops.notify.services import enqueue
 from agentops.tenancy.audit import audit_record
@@ -256,6 +260,8 @@ def approval_request_create(
                 arguments_sha256=arguments_hash(approval.arguments),
                 expires_at=approval.expires_at.isoformat(),
             )
+            if approval.risk == Risk.HIGH:
+                _announce(approval)
     except IntegrityError:
         # Two retries raced past the lookup: the unique constraint let one in; answer with it.
         found = ApprovalRequest.objects.filter(project=project, idempotency_key=idempotency_key).first()
@@ -263,6 +269,30 @@ def approval_request_create(
             raise
         return _retry(found, key, user), False
     return approval, True
+
+
+def _one_line(text: str, limit: int = 300) -> str:
+    line = " ".join(text.split())
+    return line if len(line) <= limit else line[: limit - 1] + "…"
+
+
+def _announce(approval: ApprovalRequest) -> None:
+    """Tell the project's channels of a new high-risk request, in its creation's transaction. Only a
+    created request gets here (an idempotent retry returns before), and the key makes a second enqueue
+    of the same request a no-op anyway."""
+    line = f"High-risk approval requested: {approval.action} #{approval.pk}"
+    if approval.summary.strip():
+        line += f" ({approval.summary})"
+    enqueue(
+        approval.project,
+        "approval.requested",
+        {
+            "summary": _one_line(line),
+            "url": approval_url(approval),
+            "approval": {"id": approval.pk, "action": approval.action, "risk": approval.risk},
+        },
+        key=f"approval-requested-{approval.pk}",
+    )
 
 
 def _retry(found: ApprovalRequest, key: IngestKey | None, user: User | None) -> ApprovalRequest:
@@ -339,6 +369,7 @@ def approval_decide(
     _audit(
         approval, "approval.decide", user=reviewer, arguments_sha256=arguments_hash(approval.arguments), **audit_after
     )
+    callback_enqueue(approval)
     return approval
 
 
@@ -357,6 +388,7 @@ def approval_cancel(
     approval.save(update_fields=["state", "decided_at"])
     wake_waiters(approval.pk)
     _audit(approval, "approval.cancel", user=user, key=key)
+    callback_enqueue(approval)
     return approval
 
 
@@ -386,6 +418,7 @@ def approvals_expire(now: datetime | None = None, *, limit: int | None = None) -
                     "approval.escalated",
                     {
                         "summary": f"Approval of {approval.action} #{approval.pk} is waiting past its expiry",
+                        "url": approval_url(approval),
                         "approval": {"id": approval.pk, "action": approval.action, "risk": approval.risk},
                     },
                     key=f"approval-escalated-{approval.pk}",
@@ -397,5 +430,6 @@ def approvals_expire(now: datetime | None = None, *, limit: int | None = None) -
                 approval.save(update_fields=["state", "decided_at"])
                 wake_waiters(approval.pk)
                 _audit(approval, "approval.expire", user=None)
+                callback_enqueue(approval)
                 counts["expired"] += 1
     return counts

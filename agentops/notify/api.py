@@ -27,7 +27,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from agentops.notify import selectors, services
-from agentops.notify.models import Channel
+from agentops.notify.models import USER_KINDS, Channel
 from agentops.notify.presenters import attempt_dict, channel_dict
 from agentops.tenancy.endpoints import ProjectAPIView
 from agentops.tenancy.roles import Perm
@@ -58,7 +58,7 @@ def _reject_unknown(data: Any, allowed: set[str]) -> dict[str, Any]:
 
 
 class ChannelCreateSerializer(serializers.Serializer):
-    kind = serializers.ChoiceField(choices=Channel.Kind.choices)
+    kind = serializers.ChoiceField(choices=USER_KINDS)
     name = serializers.CharField(required=False, allow_blank=True, max_length=200)
     url = serializers.CharField(required=False, allow_blank=True, help_text="webhook and slack: http(s) URL")
     secret = serializers.CharField(

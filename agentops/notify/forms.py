@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from django import forms
 
-from agentops.notify.models import Channel
+from agentops.notify.models import USER_KINDS
 
 
 class ChannelForm(forms.Form):
-    kind = forms.ChoiceField(choices=Channel.Kind.choices)
+    kind = forms.ChoiceField(choices=USER_KINDS)
     name = forms.CharField(max_length=200, required=False, help_text="Optional: made from the destination.")
     url = forms.CharField(
         label="URL", max_length=2000, required=False, help_text="Webhook and Slack: where to POST (http or https)."

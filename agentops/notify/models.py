@@ -13,6 +13,16 @@ from django.db import models
 
 from agentops.tenancy.models import Project
 
+
+class UserChannels(models.Manager["Channel"]):
+    """The channels people made: what every page, API, alert rule and `enqueue` sees. The internal
+    callback channels are left out here, so no code path can list, edit, pick or notify them by
+    mistake; only the outbox (which follows a message's channel) and `Channel.every_kind` reach them."""
+
+    def get_queryset(self) -> models.QuerySet[Channel]:
+        return super().get_queryset().exclude(kind=Channel.Kind.CALLBACK)
+
+
 # How many failed attempts in a row, over all of a channel's messages, disable it (as Langfuse does).
 DISABLE_AFTER_FAILURES = 5
 
@@ -22,6 +32,9 @@ class Channel(models.Model):
         WEBHOOK = "webhook", "Webhook"
         SLACK = "slack", "Slack"
         EMAIL = "email", "E-mail"
+        # Internal, one per project: carries approval decisions to each request's own callback_url
+        # (agentops.notify.services.enqueue_callback). Nobody makes, sees or edits it.
+        CALLBACK = "callback", "Approval callback"
 
     class State(models.TextChoices):
         OK = "ok", "ok"  # the last delivery succeeded, or none was tried yet
@@ -44,11 +57,24 @@ class Channel(models.Model):
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
+    every_kind = models.Manager()
+    objects = UserChannels()
+
     class Meta:
         ordering = ["name", "id"]
+        default_manager_name = "objects"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["project"], condition=models.Q(kind="callback"), name="notify_channel_one_callback"
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"{self.kind} channel {self.name!r} of {self.project_id}"
+
+
+# What a person may choose when making a channel (forms, API, services).
+USER_KINDS = [(k.value, k.label) for k in Channel.Kind if k != Channel.Kind.CALLBACK]
 
 
 class OutboxMessage(models.Model):

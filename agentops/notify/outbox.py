@@ -71,6 +71,8 @@ def release(ids: list[int]) -> None:
         OutboxMessage.objects.filter(pk__in=ids, state=OutboxMessage.State.PENDING).update(claimed_until=None)
 
 
+# The channel's bookkeeping goes through Channel.objects, which holds no internal callback channel: a
+# callback's outcome is its message's alone and never disables anything (see services.enqueue_callback).
 def _channel_succeeded(channel_id: int, now: object) -> None:
     Channel.objects.filter(pk=channel_id).update(consecutive_failures=0, last_delivery_at=now)
     # A success that was in flight while the channel was disabled does not enable it again.

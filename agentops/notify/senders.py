@@ -150,6 +150,24 @@ def send_webhook(channel: Channel, message: OutboxMessage) -> Outcome:
     return _http(channel.url, body, headers)
 
 
+def send_callback(channel: Channel, message: OutboxMessage) -> Outcome:
+    """An approval's decision, POSTed to the callback_url of its request (see services.enqueue_callback):
+    the body is the request as its agent's GET shows it, signed like a webhook."""
+    # Imported here: approvals imports notify, not the other way round at import time.
+    from agentops.approvals.policy import callback_secret
+
+    url = safe_link(message.payload.get("callback_url"))
+    if not url:
+        return Outcome(ok=False, duration_ms=0, error="the message has no http(s) callback URL")
+    body = encode(message.payload.get("body") or {})
+    headers = {
+        signing.HEADER: signing.sign(callback_secret(message.project), body),
+        "X-Agentops-Event": message.event,
+        "X-Agentops-Delivery": str(message.pk),
+    }
+    return _http(url, body, headers)
+
+
 def slack_escape(text: str) -> str:
     """Slack's mrkdwn control characters, escaped as Slack documents: &, < and > only."""
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
@@ -207,6 +225,7 @@ SENDERS = {
     Channel.Kind.WEBHOOK: send_webhook,
     Channel.Kind.SLACK: send_slack,
     Channel.Kind.EMAIL: send_email,
+    Channel.Kind.CALLBACK: send_callback,
 }
 
 

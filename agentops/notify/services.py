@@ -27,7 +27,7 @@ from django.db import transaction
 from django.urls import reverse
 from django.utils import timezone
 
-from agentops.notify.models import Channel, OutboxMessage
+from agentops.notify.models import USER_KINDS, Channel, OutboxMessage
 from agentops.tenancy.audit import audit_record
 from agentops.tenancy.models import Project
 
@@ -123,8 +123,9 @@ def channel_create(
     recipients: Any = None,
     actor: Any = None,
 ) -> MintedChannel:
-    if kind not in Channel.Kind.values:
-        raise ChannelError("kind", f"Choose one of {', '.join(Channel.Kind.values)}.")
+    kinds = [value for value, _ in USER_KINDS]
+    if kind not in kinds:
+        raise ChannelError("kind", f"Choose one of {', '.join(kinds)}.")
     channel = Channel(project=project, kind=kind)
     if kind == Channel.Kind.EMAIL:
         for field, value in (("url", url), ("secret", secret)):
@@ -267,6 +268,33 @@ def enqueue(
     OutboxMessage.objects.bulk_create(rows, ignore_conflicts=True)
     transaction.on_commit(kick)
     return list(OutboxMessage.objects.filter(channel__in=targets, idempotency_key=key).order_by("id"))
+
+
+def enqueue_callback(project: Project, event: str, *, url: str, body: dict[str, Any], key: str) -> OutboxMessage:
+    """Queue one signed POST of `body` to `url`: an approval's decision to the callback_url its agent
+    gave. Runs in the caller's transaction; `key` makes it idempotent (a second call adds nothing).
+
+    Callbacks reuse the outbox (claim, lease, backoff, attempts recorded) rather than a delivery loop
+    of their own, through the project's internal callback channel: the URL is per message (in the
+    payload), the signing secret is the project's approval callback secret (read at each attempt, so a
+    retry after a rotation signs with the new one). That channel is hidden from people and from
+    `enqueue` (Channel.objects), and the failure policy never disables it: one agent's dead URL must
+    not stop the callbacks of every other request of the project.
+    """
+    channel, _ = Channel.every_kind.get_or_create(
+        project=project, kind=Channel.Kind.CALLBACK, defaults={"name": "approval callbacks"}
+    )
+    message = OutboxMessage(
+        project=project,
+        channel=channel,
+        event=event,
+        payload={"callback_url": url, "body": body},
+        next_attempt_at=timezone.now(),
+        idempotency_key=key,
+    )
+    OutboxMessage.objects.bulk_create([message], ignore_conflicts=True)
+    transaction.on_commit(kick)
+    return OutboxMessage.objects.get(channel=channel, idempotency_key=key)
 
 
 def channel_send_test(*, channel: Channel, actor: Any = None) -> OutboxMessage:

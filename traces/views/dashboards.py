@@ -2,7 +2,8 @@
 
 GET /p/<slug>/dashboard/                project_dashboard: runs, error rate, latency, cost and tokens over
                                         time; cost by agent, bundle, model, end user; tool calls and
-                                        tool error rates; steps per run; unpriced steps.
+                                        tool error rates; steps per run; unpriced steps; approval
+                                        rate and time to decision per action and reviewer.
 GET /p/<slug>/agents/<path:agent>/      agent_dashboard: the agent's bundles (first and last seen, traffic
                                         share) and the same metrics per bundle, side by side.
 
@@ -26,6 +27,8 @@ from django.http import Http404, HttpRequest, HttpResponse, QueryDict
 from django.utils import timezone
 from django.utils.html import json_script
 
+from agentops.approvals.history import approval_figures
+from agentops.approvals.presenters import figures_context
 from agentops.pages import project_view, render_project
 from agentops.tenancy.models import Project
 from agentops.tenancy.roles import Perm
@@ -164,6 +167,8 @@ def project_dashboard(request: HttpRequest, project: Project) -> HttpResponse:
             tools=charts.tool_calls(selectors.tool_stats(project, window)),
             steps=charts.steps_histogram(selectors.steps_per_run(project, window)),
         ),
+        # Decisions over the dashboard's range (not sliced by bundle or environment: requests have none).
+        "approval_figures": figures_context(project, approval_figures(project, window.start, window.end)),
     }
     return render_project(request, project, "traces/dashboards/project.html", context)
 
