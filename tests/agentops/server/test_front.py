@@ -430,10 +430,12 @@ def test_a_wake_up_during_a_look_is_not_lost() -> None:
             async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
                 if self.looks == 0:
                     # The decision commits (and notifies) after this look read "pending".
-                    asyncio.get_running_loop().call_soon(
-                        lambda: (setattr(self, "state", "rejected"), hub.wake("approval:7"))
-                    )
+                    asyncio.get_running_loop().call_soon(self.decide)
                 await super().__call__(scope, receive, send)
+
+            def decide(self) -> None:
+                self.state = "rejected"
+                hub.wake("approval:7")
 
         app = DecidedWhileLooking()
         client = Client(b"")
