@@ -106,7 +106,3 @@ def with_approvals(
         merged.insert(at, step)
         times.insert(at, created)
     return merged
-
-
-def is_approval(step: Step) -> bool:
-    return "approval_id" in step

@@ -228,6 +228,7 @@ def test_a_decided_requests_bar_ends_at_the_decision(personas, run):
     approval = ask(personas.project, run.trace_hex, span=run.spans[TOOL].span_id.hex())
     decide(personas.project, approval, personas.reviewer, "reject", comment="too much")
     approval.refresh_from_db()
+    assert approval.decided_at is not None
     ApprovalRequest.objects.filter(pk=approval.pk).update(created_at=approval.decided_at - timedelta(seconds=12))
     bar = figure(page_of(client_for(personas.engineer), replay_url(personas.project, run.trace_hex)))["data"][0]
     assert bar["x"][4] == pytest.approx(12_000)
@@ -392,7 +393,7 @@ def test_wait_text():
 
 def test_with_approvals_places_by_time_after_steps_that_started_together():
     t = datetime(2026, 3, 1, tzinfo=UTC)
-    steps = [
+    steps: list[dict[str, Any]] = [
         {"span_id": "r", "parent_span_id": None},
         {"span_id": "a", "parent_span_id": "r"},
         {"span_id": "b", "parent_span_id": "r"},

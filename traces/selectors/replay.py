@@ -42,8 +42,10 @@ def replay_steps(project: Project, run: Run) -> list[Step]:
 
 # What the tree and the waterfall show of an approval request (traces.approval_steps); its arguments are
 # payload, read by its panel only.
-_APPROVAL_STEP_FIELDS = ("id", "project_id", "trace_id", "span_id", "action", "state", "risk")
-_APPROVAL_STEP_FIELDS += ("created_at", "decided_at")
+_APPROVAL_STEP_FIELDS = [
+    *("id", "project_id", "trace_id", "span_id"),
+    *("action", "state", "risk", "created_at", "decided_at"),
+]
 
 
 def run_approvals(project: Project, trace_id: uuid.UUID, *, full: bool = False) -> list[ApprovalRequest]:
