@@ -7,6 +7,9 @@ which the API and the page answer with 400.
 either preview, case-insensitive), served by the GIN index of migration 0006; it costs one query more
 (see _search). Previews are payloads: a caller without the payload permission who sends q gets a
 FilterError, not a silently unfiltered list.
+
+`approval=pending` keeps the runs waiting for a reviewer: those with an approval request still pending
+(agentops.approvals), found through the requests' indexes and narrowed as a rare model is (_narrowed).
 """
 
 from __future__ import annotations

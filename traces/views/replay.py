@@ -13,8 +13,8 @@ GET /p/<slug>/compare/?a=<trace_id>&b=<trace_id>  two runs side by side, first d
 Every page goes through `project_view` (outsiders get 404). A run or step that is not in the project,
 or an id that is not hex, is a 404 too. A run none of whose spans has arrived yet but with an approval
 request tied to it (the agent waits on it inside a tool span, exported only when it ends) is shown with
-that request alone: the reviewers' inbox links here. Callers without the "view payloads" permission get structure,
-timing, tokens, cost and status only: payload columns are not even read for them.
+that request alone: the reviewers' inbox links here. Callers without the "view payloads" permission get
+structure, timing, tokens, cost and status only: payload columns are not even read for them.
 """
 
 from __future__ import annotations
