@@ -166,6 +166,8 @@ ACCESS: dict[str, Rule] = {
     "approval_history": project(Perm.VIEW_PROJECT),
     "approval_settings": project(Perm.ADMIN_PROJECT),
     "api_project_approval_settings": project_api(Perm.ADMIN_PROJECT),
+    # An approval request as a step of its run's replay (the walk's request is tied to the walked run).
+    "run_approval_panel": project(Perm.VIEW_PROJECT),
 }
 
 
@@ -267,9 +269,10 @@ def _alert(project):
     return make_alert(project)
 
 
-def _approval(project):
+def _approval(project, trace_id=""):
     key = services.ingest_key_create(project=project).key
-    return approval_request_create(project=project, data={"action": "walk", "arguments": {}}, key=key)[0]
+    data = {"action": "walk", "arguments": {}, "trace_id": trace_id}
+    return approval_request_create(project=project, data=data, key=key)[0]
 
 
 def test_every_url_with_every_persona(personas):
@@ -293,7 +296,7 @@ def test_every_url_with_every_persona(personas):
         "channel_id": _channel(target).pk,
         "alert_id": (alert := _alert(target)).pk,
         "rule_id": alert.rule_id,
-        "approval_id": _approval(target).pk,
+        "approval_id": _approval(target, run.trace_hex).pk,
     }
     users: dict[str, Any] = {"anonymous": AnonymousUser(), **personas.by_role(), "superuser": superuser}
 
@@ -389,7 +392,8 @@ def _other_projects_objects(personas) -> dict[str, Any]:
         "channel_id": _channel(other).pk,
         "alert_id": (alert := _alert(other)).pk,
         "rule_id": alert.rule_id,
-        "approval_id": _approval(other).pk,
+        # Tied to B's run: under A's slug, the run's approval panel must not find it either.
+        "approval_id": _approval(other, run.trace_hex).pk,
     }
 
 

@@ -2,7 +2,7 @@
 
 - runs/                              runs of the project, newest first; filters (see traces.filters) and
                                      keyset pagination (`cursor` from the previous page's `next`)
-- runs/<trace_id>/                   one run with its steps as a tree
+- runs/<trace_id>/                   one run with its steps as a tree, and its approval requests
 - runs/<trace_id>/steps/<span_id>/   one step with everything known about it, its log records
                                      (POST /v1/logs) in `logs` beside its span `events` (see
                                      traces.presenters)
@@ -23,18 +23,20 @@ from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from agentops.approvals.presenters import approval_dict
 from agentops.tenancy.endpoints import ProjectAPIView
 from agentops.tenancy.roles import Perm
 from traces import selectors
 from traces.filters import FilterError, page, parse_cursor, parse_filters, parse_limit
 from traces.ids import span_from_hex, trace_from_hex
 from traces.presenters import log_dict, run_dict, step_dict, step_tree, with_logs
-from traces.selectors.replay import step_logs
+from traces.selectors.replay import run_approvals, step_logs
 
 _RUN_FILTERS = [
     OpenApiParameter("from", OpenApiTypes.DATETIME, description="runs that started at or after"),
     OpenApiParameter("to", OpenApiTypes.DATETIME, description="runs that started before"),
     OpenApiParameter("status", str, enum=["ok", "error", "unfinished"]),
+    OpenApiParameter("approval", str, enum=["pending"], description="runs waiting for an approval decision"),
     *(OpenApiParameter(name, str) for name in ("agent", "bundle", "environment", "model", "tool", "session", "user")),
     OpenApiParameter("min_cost", float, description="US dollars"),
     OpenApiParameter("min_duration_ms", int),
@@ -89,6 +91,9 @@ class RunDetail(ProjectAPIView):
         steps = selectors.run_steps(project, run.trace_id, payloads=payloads)
         data = run_dict(run, payloads=payloads)
         data["steps"] = step_tree([step_dict(s, payloads=payloads) for s in steps])
+        # Beside the tree, not in it: each names the step that asked (span_id); the replay places them.
+        approvals = run_approvals(project, run.trace_id, full=True)
+        data["approvals"] = [approval_dict(a, payloads=payloads) for a in approvals]
         return Response(data)
 
 

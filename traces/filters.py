@@ -7,6 +7,9 @@ which the API and the page answer with 400.
 either preview, case-insensitive), served by the GIN index of migration 0006; it costs one query more
 (see _search). Previews are payloads: a caller without the payload permission who sends q gets a
 FilterError, not a silently unfiltered list.
+
+`approval=pending` keeps the runs waiting for a reviewer: those with an approval request still pending
+(agentops.approvals), found through the requests' indexes and narrowed as a rare model is (_narrowed).
 """
 
 from __future__ import annotations
@@ -18,11 +21,13 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal, InvalidOperation
 
-from django.db.models import BooleanField, F, Q, QuerySet
+from django.db.models import BooleanField, CharField, Exists, F, OuterRef, Q, QuerySet, UUIDField, Value
 from django.db.models.expressions import RawSQL
+from django.db.models.functions import Cast, NullIf, Replace
 from django.http import QueryDict
 from django.utils.dateparse import parse_datetime
 
+from agentops.approvals.models import ApprovalRequest
 from traces.models import Run, RunStatus
 
 DEFAULT_LIMIT = 50
@@ -46,8 +51,28 @@ _PREFIX_QUERY = (
 )
 
 
+APPROVAL_CHOICES = ("pending",)
+
+
 class FilterError(ValueError):
     pass
+
+
+def approvals_of_outer_run() -> QuerySet[ApprovalRequest]:
+    """The approval requests of the run an outer query is at (for Exists), by both of its indexes' keys.
+
+    A request names its run by hex text, a run is a uuid. The two equal conditions let Postgres start
+    from either side: from each run, the requests' (project, trace_id) index by the run's id as hex; from
+    a few requests, the runs' (project, trace_id) index by the request's id as a uuid (NULLIF: a request
+    tied to no run has "", which is no uuid).
+    """
+    return ApprovalRequest.objects.annotate(
+        run_trace=Cast(NullIf("trace_id", Value("")), UUIDField()),
+    ).filter(
+        project_id=OuterRef("project_id"),
+        trace_id=Replace(Cast(OuterRef("trace_id"), CharField()), Value("-"), Value("")),
+        run_trace=OuterRef("trace_id"),
+    )
 
 
 @dataclass(frozen=True)
@@ -67,10 +92,14 @@ class RunFilters:
     max_cost: Decimal | None = None
     max_duration_ms: int | None = None
     q: str | None = None
+    approval: str | None = None
 
     def apply(self, runs: QuerySet[Run]) -> QuerySet[Run]:
         if self.q:
             runs = _search(runs, self.q)
+        if self.approval == "pending":  # waiting for approval: few runs of many, as a rare model is
+            pending = approvals_of_outer_run().filter(state=ApprovalRequest.State.PENDING)
+            runs = _narrowed(runs, runs.filter(Exists(pending)))
         if self.start_from:
             runs = runs.filter(start_time__gte=self.start_from)
         if self.start_to:
@@ -185,6 +214,9 @@ def parse_filters(params: QueryDict, *, payloads: bool = False) -> RunFilters:
     status = params.get("status") or None
     if status is not None and status not in RunStatus.values:
         raise FilterError(f"status must be one of {', '.join(RunStatus.values)}, not {status!r}")
+    approval = params.get("approval") or None
+    if approval is not None and approval not in APPROVAL_CHOICES:
+        raise FilterError(f"approval must be {' or '.join(APPROVAL_CHOICES)}, not {approval!r}")
     return RunFilters(
         start_from=_datetime(params, "from"),
         start_to=_datetime(params, "to"),
@@ -201,6 +233,7 @@ def parse_filters(params: QueryDict, *, payloads: bool = False) -> RunFilters:
         max_cost=_cost(params, "max_cost"),
         max_duration_ms=_duration(params, "max_duration_ms"),
         q=_query(params, payloads=payloads),
+        approval=approval,
     )
 
 

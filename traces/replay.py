@@ -208,7 +208,11 @@ def waterfall_figure(order: Sequence[Step], run_start: str) -> dict[str, Any]:
     offsets = [_ms_between(run_start, s["start_time"]) for s in order]
     durations = [s["duration_ms"] if s.get("duration_ms") is not None else 0.0 for s in order]
     colours = [ERROR_COLOUR if is_error(s) else KIND_COLOURS.get(s.get("kind", ""), "#a0aec0") for s in order]
-    labels = [label(f"{s.get('kind', '')} {s.get('name', '')}") for s in order]  # step names are data
+    # Step names are data. An approval's bar says its state: pending ones grow to now.
+    labels = [
+        label(f"{s.get('kind', '')} {s.get('name', '')}" + (f" ({s['state']})" if s.get("state") else ""))
+        for s in order
+    ]
     bar = {
         "type": "bar",
         "orientation": "h",
@@ -392,6 +396,8 @@ def event_timeline(events: Any, logs: Any) -> list[dict[str, Any]]:
 
 
 def _duration(step: Step) -> str:
+    if "wait" in step:  # an approval request (traces.approval_steps): a human's time, not a span's
+        return f"waiting {step['wait']}" if step.get("waiting") else step["wait"]
     ms = step.get("duration_ms")
     return "…" if ms is None else f"{ms:.0f} ms"
 
@@ -415,11 +421,15 @@ def row_html(row: Row) -> str:
     kind = str(step.get("kind", ""))
     failed = is_error(step)
     meta = step.get("model") or step.get("tool_name")
+    state = step.get("state")  # an approval request's
+    # A step whose panel is not the span panel (an approval request) names its own.
+    panel = f' data-panel="{e(step["panel_url"])}"' if step.get("panel_url") else ""
     return (
         f'<li class="row kind-{e(kind.lower())}{" is-error" if failed else ""}" data-index="{row.index}" '
-        f'data-span="{e(str(step.get("span_id")))}" data-groups="{groups}" style="--depth: {row.depth}">{toggle}'
-        f'<span class="kind">{e(kind)}</span> <span class="name">{e(str(step.get("name", "")))}</span>'
+        f'data-span="{e(str(step.get("span_id")))}"{panel} data-groups="{groups}" style="--depth: {row.depth}">'
+        f'{toggle}<span class="kind">{e(kind)}</span> <span class="name">{e(str(step.get("name", "")))}</span>'
         + (f' <span class="meta">{e(str(meta))}</span>' if meta else "")
+        + (f' <span class="approval-state state-{e(state)}">{e(state)}</span>' if state else "")
         + f' <span class="dur">{_duration(step)}</span>'
         + (f' <span class="err-mark" title="{e(str(step.get("error") or "error"))}">error</span>' if failed else "")
         + "</li>"

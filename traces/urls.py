@@ -20,6 +20,9 @@ urlpatterns = [
     path("p/<slug:slug>/sessions/<text:session_id>/", runs.session_thread, name="session_thread"),
     re_path(rf"{_run}/$", replay.run_replay, name="run_replay"),
     re_path(rf"{_run}/steps/(?P<span_id>[0-9a-fA-F]{{16}})/$", replay.run_step_panel, name="run_step_panel"),
+    re_path(
+        rf"{_run}/approvals/(?P<approval_id>[0-9]{{1,18}})/$", replay.run_approval_panel, name="run_approval_panel"
+    ),
     re_path(rf"{_run}/export\.json$", replay.run_export, name="run_export"),
     path("p/<slug:slug>/compare/", replay.run_compare, name="run_compare"),
     path("p/<slug:slug>/dashboard/", dashboards.project_dashboard, name="project_dashboard"),

@@ -59,13 +59,15 @@
 
   function loadPanel(i) {
     const span = stepRows[i].dataset.span;
+    // An approval request's row names its own panel (it is no span); a span's is the span panel's URL.
+    const url = stepRows[i].dataset.panel || panelUrl.replace("0000000000000000", span);
     wanted = i;
     if (cache.has(span)) {
       panel.innerHTML = cache.get(span);
       return;
     }
     panel.classList.add("loading");
-    fetch(panelUrl.replace("0000000000000000", span), { headers: { "HX-Request": "true" }, credentials: "same-origin" })
+    fetch(url, { headers: { "HX-Request": "true" }, credentials: "same-origin" })
       .then((response) => {
         if (!response.ok) throw new Error("step panel: HTTP " + response.status);
         return response.text();

@@ -17,8 +17,9 @@ import uuid
 from collections.abc import Iterable
 from typing import Any
 
-from django.db.models import QuerySet
+from django.db.models import Prefetch, QuerySet
 
+from agentops.approvals.models import ApprovalDecision, ApprovalRequest
 from agentops.tenancy.models import Project
 from traces.models import LogRecord, Run, Step, StepKind
 from traces.selectors.runs import PAYLOAD_FIELDS
@@ -37,6 +38,26 @@ def _run_steps(project: Project, run: Run) -> QuerySet[Step]:
 def replay_steps(project: Project, run: Run) -> list[Step]:
     """Every step of the run in start order, without payloads: enough for the tree and the waterfall."""
     return list(_run_steps(project, run).defer(*_HEAVY_FIELDS))
+
+
+# What the tree and the waterfall show of an approval request (traces.approval_steps); its arguments are
+# payload, read by its panel only.
+_APPROVAL_STEP_FIELDS = [
+    *("id", "project_id", "trace_id", "span_id"),
+    *("action", "state", "risk", "created_at", "decided_at"),
+]
+
+
+def run_approvals(project: Project, trace_id: uuid.UUID, *, full: bool = False) -> list[ApprovalRequest]:
+    """The approval requests of one run, oldest first: one query on the (project, trace_id) index.
+    The project's only: another tenant's agent may send the same trace id. With `full`, every column,
+    the creator and the decisions with their reviewers (one query more), as approvals' presenters read."""
+    requests = ApprovalRequest.objects.filter(project=project, trace_id=trace_id.hex).order_by("created_at", "id")
+    if not full:
+        return list(requests.only(*_APPROVAL_STEP_FIELDS))
+    decisions = ApprovalDecision.objects.select_related("reviewer").order_by("at", "id")
+    requests = requests.select_related("project", "created_by_key", "created_by_user")
+    return list(requests.prefetch_related(Prefetch("decisions", queryset=decisions)))
 
 
 def steps_with_payloads(project: Project, run: Run, span_ids: Iterable[int], *, events: bool) -> dict[int, Step]:

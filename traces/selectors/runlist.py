@@ -7,14 +7,16 @@ a session's runs come from the (project, session_id, start_time) index.
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass, field
 from datetime import datetime
 
 from django.db import connection
-from django.db.models import QuerySet
+from django.db.models import Exists, Q, QuerySet
 
+from agentops.approvals.models import ApprovalRequest
 from agentops.tenancy.models import Project
-from traces.filters import RunFilters, page
+from traces.filters import RunFilters, approvals_of_outer_run, page
 from traces.models import Run
 
 # Previews are the run's payload: not even read for callers who may not see them.
@@ -59,10 +61,24 @@ def runs_created_after(project: Project, filters: RunFilters, after_id: int, *, 
 
 
 def runs_updated_since(project: Project, ids: list[int], since: datetime, *, payloads: bool) -> list[Run]:
-    """Those of the runs `ids` (rows a page shows) written to since `since`."""
+    """Those of the runs `ids` (rows a page shows) written to since `since`, or whose approval request
+    was asked or decided since: that changes the row's "waiting for approval" mark, not the run."""
     if not ids:
         return []
-    return list(_runs(project, payloads=payloads).filter(id__in=ids, updated_at__gt=since))
+    asked_or_decided = approvals_of_outer_run().filter(Q(created_at__gt=since) | Q(decided_at__gt=since))
+    changed = Q(updated_at__gt=since) | Exists(asked_or_decided)
+    return list(_runs(project, payloads=payloads).filter(changed, id__in=ids))
+
+
+def waiting_for_approval(project: Project, runs: list[Run]) -> set[uuid.UUID]:
+    """Which of `runs` (the rows a page shows) have an approval request pending: one query on the
+    (project, trace_id) index, for these runs only, whatever the project's size."""
+    if not runs:
+        return set()
+    pending = ApprovalRequest.objects.filter(
+        project=project, state=ApprovalRequest.State.PENDING, trace_id__in=[run.trace_id.hex for run in runs]
+    )
+    return {uuid.UUID(hex=trace) for trace in pending.order_by().values_list("trace_id", flat=True).distinct()}
 
 
 _CHOICES_SQL = """

@@ -4,13 +4,17 @@ GET /p/<slug>/runs/<trace_id>/                    the replay page: span tree, wa
                                                    player (?step=<n> opens at player position n)
 GET /p/<slug>/runs/<trace_id>/steps/<span_id>/    the panel of one step (an HTML fragment, fetched by
                                                    the player when the step becomes current)
-GET /p/<slug>/runs/<trace_id>/export.json         the run and its steps (with their log records) as a
-                                                   JSON attachment
+GET /p/<slug>/runs/<trace_id>/approvals/<id>/     the panel of one of the run's approval requests (an
+                                                   APPROVAL step: see traces.approval_steps)
+GET /p/<slug>/runs/<trace_id>/export.json         the run and its steps (with their log records), and its
+                                                   approval requests, as a JSON attachment
 GET /p/<slug>/compare/?a=<trace_id>&b=<trace_id>  two runs side by side, first divergence marked
 
 Every page goes through `project_view` (outsiders get 404). A run or step that is not in the project,
-or an id that is not hex, is a 404 too. Callers without the "view payloads" permission get structure,
-timing, tokens, cost and status only: payload columns are not even read for them.
+or an id that is not hex, is a 404 too. A run none of whose spans has arrived yet but with an approval
+request tied to it (the agent waits on it inside a tool span, exported only when it ends) is shown with
+that request alone: the reviewers' inbox links here. Callers without the "view payloads" permission get
+structure, timing, tokens, cost and status only: payload columns are not even read for them.
 """
 
 from __future__ import annotations
@@ -20,12 +24,16 @@ from typing import Any
 
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
+from django.urls import reverse
+from django.utils import timezone
 from django.utils.safestring import mark_safe
 
+from agentops.approvals.models import ApprovalRequest
+from agentops.approvals.presenters import approval_dict
 from agentops.pages import project_perms, project_view, render_project
 from agentops.tenancy.models import Project
 from agentops.tenancy.roles import Perm
-from traces import replay
+from traces import approval_steps, replay
 from traces.ids import span_from_hex, span_hex, trace_from_hex
 from traces.models import Run
 from traces.presenters import log_dict, run_dict, step_dict, step_tree, with_logs
@@ -51,16 +59,43 @@ def _run(project: Project, trace_id: str) -> Run:
     return run
 
 
-def _tree(project: Project, run: Run, *, error_messages: bool) -> list[dict[str, Any]]:
-    steps = selectors.replay_steps(project, run)
-    return step_tree([step_dict(s, payloads=False, error_messages=error_messages) for s in steps])
+def _run_and_approvals(project: Project, trace_id: str, *, full: bool = False) -> tuple[Run, list[ApprovalRequest]]:
+    """The run and its approval requests. Without a stored run but with requests, an unsaved Run that
+    starts at the first request: no span has arrived yet, and the page shows the requests alone."""
+    trace = _trace(trace_id)
+    run = project_run(project, trace)
+    approvals = selectors.run_approvals(project, trace, full=full)
+    if run is None:
+        if not approvals:
+            raise Http404("No such run in this project")
+        run = Run(project=project, trace_id=trace, start_time=approvals[0].created_at)
+    return run, approvals
+
+
+def _approval_panel_url(project: Project, run: Run, approval: ApprovalRequest) -> str:
+    kwargs = {"slug": project.slug, "trace_id": run.trace_id.hex, "approval_id": approval.pk}
+    return reverse("run_approval_panel", kwargs=kwargs)
+
+
+def _tree(
+    project: Project, run: Run, approvals: list[ApprovalRequest], *, error_messages: bool
+) -> list[dict[str, Any]]:
+    steps = selectors.replay_steps(project, run) if run.pk is not None else []
+    dicts = [step_dict(s, payloads=False, error_messages=error_messages) for s in steps]
+    now = timezone.now()
+    asked = [
+        (a.created_at, approval_steps.approval_step(a, now=now, panel_url=_approval_panel_url(project, run, a)))
+        for a in approvals
+    ]
+    root = span_hex(run.root_span_id)
+    return step_tree(approval_steps.with_approvals(dicts, [s.start_time for s in steps], asked, root))
 
 
 @project_view(Perm.VIEW_PROJECT)
 def run_replay(request: HttpRequest, project: Project, trace_id: str) -> HttpResponse:
-    run = _run(project, trace_id)
+    run, approvals = _run_and_approvals(project, trace_id)
     payloads = _payloads(request, project)
-    rows, order = replay.tree_rows(_tree(project, run, error_messages=payloads))
+    rows, order = replay.tree_rows(_tree(project, run, approvals, error_messages=payloads))
     try:
         current = min(max(int(request.GET.get("step", 0)), 0), max(len(order) - 1, 0))
     except ValueError:
@@ -74,6 +109,9 @@ def run_replay(request: HttpRequest, project: Project, trace_id: str) -> HttpRes
         "current": current,
         "first_error": replay.first_error(order),
         "figure": replay.waterfall_figure(order, run.start_time.isoformat()),
+        "spans_stored": run.pk is not None,
+        "approvals": len(approvals),
+        "approvals_waiting": sum(1 for a in approvals if a.state == ApprovalRequest.State.PENDING),
     }
     return render_project(request, project, "traces/replay/run.html", context)
 
@@ -113,14 +151,14 @@ def _payload_context(project: Project, run: Run, order: list[dict[str, Any]], in
 
 @project_view(Perm.VIEW_PROJECT)
 def run_step_panel(request: HttpRequest, project: Project, trace_id: str, span_id: str) -> HttpResponse:
-    run = _run(project, trace_id)
+    run, approvals = _run_and_approvals(project, trace_id)
     try:
         wanted = span_hex(span_from_hex(span_id))
     except ValueError as exc:
         raise Http404(str(exc)) from exc
     payloads = _payloads(request, project)
     # The player's order, without the rows the page needs: tree_rows numbers steps the same way.
-    order = [step for step, _ in replay.tree_order(_tree(project, run, error_messages=payloads))]
+    order = [step for step, _ in replay.tree_order(_tree(project, run, approvals, error_messages=payloads))]
     index = next((i for i, s in enumerate(order) if s["span_id"] == wanted), None)
     if index is None:
         raise Http404("No such step in this run")
@@ -142,18 +180,65 @@ def run_step_panel(request: HttpRequest, project: Project, trace_id: str, span_i
 
 
 @project_view(Perm.VIEW_PROJECT)
+def run_approval_panel(request: HttpRequest, project: Project, trace_id: str, approval_id: str) -> HttpResponse:
+    """The panel of an APPROVAL step: who asked, the state, every decision, how long the agent waited,
+    and (with the payload permission) the arguments as asked beside those the agent was told to use."""
+    run, approvals = _run_and_approvals(project, trace_id, full=True)
+    approval = next((a for a in approvals if a.pk == int(approval_id)), None)
+    if approval is None:
+        raise Http404("No such approval request in this run")
+    payloads = _payloads(request, project)
+    order = [step for step, _ in replay.tree_order(_tree(project, run, approvals, error_messages=payloads))]
+    index = next(i for i, s in enumerate(order) if s.get("approval_id") == approval.pk)
+    step = order[index]
+    asker = next((s for s in order if s["span_id"] == step["asked_by"]), None) if step["asked_by"] else None
+    body = approval_dict(approval, payloads=payloads)
+    context: dict[str, Any] = {
+        "project": project,
+        "run": run,
+        "step": step,
+        "index": index,
+        "total": len(order),
+        "approval": approval,
+        "body": body,
+        "asker": asker,
+        "page_url": approval_steps.approval_page_url(project.slug, approval.pk),
+        "payloads": payloads,
+    }
+    context["decisions"] = [
+        {
+            "reviewer": d.reviewer.email,
+            "decision": d.decision,
+            "comment": d.comment,
+            "at": d.at,
+            "edited": d.arguments is not None,
+            "edit_pretty": replay.pretty(d.arguments) if payloads and d.arguments is not None else None,
+        }
+        for d in approval.decisions.all()
+    ]
+    if payloads:
+        context["arguments_pretty"] = replay.pretty(approval.arguments)
+        if body["edited"]:
+            context["final_pretty"] = replay.pretty(approval.final_arguments)
+    return render(request, "traces/replay/_approval_panel.html", context)
+
+
+@project_view(Perm.VIEW_PROJECT)
 def run_export(request: HttpRequest, project: Project, trace_id: str) -> HttpResponse:
-    run = _run(project, trace_id)
+    run, approvals = _run_and_approvals(project, trace_id, full=True)
     payloads = _payloads(request, project)
     data = run_dict(run, payloads=payloads)
     logs = selectors.step_logs(project, run.trace_id, None, payloads=payloads)
+    steps = selectors.export_steps(project, run, payloads=payloads) if run.pk is not None else []
     data["steps"] = [
         with_logs(
             step_dict(s, payloads=payloads, full=True),
             [log_dict(r, payloads=payloads) for r in logs.get(s.span_id, [])],
         )
-        for s in selectors.export_steps(project, run, payloads=payloads)
+        for s in steps
     ]
+    # Beside the steps, not among them: the steps are the spans as sent. Each names its step (span_id).
+    data["approvals"] = [approval_dict(a, payloads=payloads) for a in approvals]
     response = JsonResponse(data, json_dumps_params={"indent": 2})
     response["Content-Disposition"] = f'attachment; filename="run-{run.trace_id.hex}.json"'
     return response

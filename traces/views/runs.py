@@ -2,7 +2,8 @@
 
 GET /p/<slug>/runs/                     runs newest first, filtered by the query string (traces.filters:
                                         from, to, status, agent, bundle, environment, model, tool,
-                                        session, user, min/max_cost, min/max_duration_ms, q), 50 a page;
+                                        session, user, min/max_cost, min/max_duration_ms, q, approval),
+                                        50 a page; runs with a pending approval request are marked;
                                         `cursor` is the keyset of an older page.
 GET /p/<slug>/runs/?after=<id>&since=<time>&shown=<id>...&...
                                         the live fragment the first page polls: rows of runs stored
@@ -63,9 +64,16 @@ def _cost(usd: Decimal) -> str:
     return f"${usd:.4f}" if usd < 1 else f"${usd:,.2f}"
 
 
-def _row(project: Project, run: Run, payloads: bool) -> dict[str, Any]:
+def _rows(project: Project, runs: list[Run], payloads: bool) -> list[dict[str, Any]]:
+    """The rows of `runs`, each marked when the run waits for an approval (one query for them all)."""
+    waiting = runlist.waiting_for_approval(project, runs)
+    return [_row(project, run, payloads, waiting=run.trace_id in waiting) for run in runs]
+
+
+def _row(project: Project, run: Run, payloads: bool, *, waiting: bool) -> dict[str, Any]:
     return {
         "run": run,
+        "waiting": waiting,
         "url": replay_url(project, run),
         "status": run.status,
         "duration": _duration(run.duration_ms),
@@ -117,7 +125,7 @@ def run_list(request: HttpRequest, project: Project) -> HttpResponse:
         # The time range as <input type="datetime-local"> shows it (UTC), whatever zone the URL gave.
         "from_value": _local(filters.start_from),
         "to_value": _local(filters.start_to),
-        "rows": [_row(project, run, payloads) for run in runs],
+        "rows": _rows(project, runs, payloads),
         "older_url": f"?{_query(params, cursor=next_cursor)}" if next_cursor else None,
         "first_page": cursor is None,
         "newest_url": f"?{_query(params, cursor='')}" if cursor is not None else None,
@@ -206,8 +214,8 @@ def _live(
     context = {
         "project": project,
         "payloads": payloads,
-        "rows": [_row(project, run, payloads) for run in runs],
-        "updated": [_row(project, run, payloads) for run in updated],
+        "rows": _rows(project, runs, payloads),
+        "updated": _rows(project, updated, payloads),
         "live_url": f"?{_query(params, after=str(newest_id), since=now)}",
         "poll_seconds": POLL_SECONDS,
         "new": True,
@@ -224,7 +232,7 @@ def session_thread(request: HttpRequest, project: Project, session_id: str) -> H
     context = {
         "tab": "runs",
         "session_id": session_id,
-        "rows": [_row(project, run, payloads) for run in runs],
+        "rows": _rows(project, runs, payloads),
         "more": more,
         "limit": runlist.SESSION_LIMIT,
         "payloads": payloads,
