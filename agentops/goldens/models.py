@@ -80,6 +80,8 @@ class GoldenCase(models.Model):
     # Denormalized from the set: the retention pin is one index scan per project.
     project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="+")
     case_key = models.CharField(max_length=64)
+    # The case's place in the set, given when it is first added and kept by its edits.
+    ordinal = models.PositiveIntegerField()
     added_in = models.PositiveIntegerField()
     removed_in = models.PositiveIntegerField(null=True, blank=True)
     input = models.JSONField(null=True)
