@@ -60,4 +60,5 @@ def pinned_trace_ids(project: Project) -> QuerySet[GoldenCase, uuid.UUID]:
     """The trace ids of every run a case of the project came from, in any version of any set: retention
     must not delete these runs (`Run.objects.filter(trace_id__in=...)` excludes them in one query)."""
     rows = GoldenCase.objects.filter(project=project, source_trace_id__isnull=False)
-    return rows.values_list("source_trace_id", flat=True).distinct()
+    # No ordering: the model's default order would be selected too and make DISTINCT per row.
+    return rows.order_by().values_list("source_trace_id", flat=True).distinct()
