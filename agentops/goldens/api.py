@@ -67,7 +67,7 @@ class _GoldensAPIView(ProjectAPIView):
 
     def version(self, golden_set: GoldenSet) -> int:
         raw = self.request.query_params.get("version")
-        if raw in (None, ""):
+        if not raw:
             return golden_set.version
         if not raw.isdigit() or len(raw) > 9:
             raise ValidationError({"version": ["Give a version number (0 or more)."]})
@@ -166,7 +166,7 @@ class GoldenSetImport(_GoldensAPIView):
 
 
 def _limit(raw: str | None) -> int:
-    if raw in (None, ""):
+    if not raw:
         return DEFAULT_LIMIT
     if not raw.isdigit() or not 1 <= int(raw) <= MAX_LIMIT:
         raise ValidationError({"limit": [f"Give a number from 1 to {MAX_LIMIT}."]})
@@ -174,7 +174,7 @@ def _limit(raw: str | None) -> int:
 
 
 def _cursor(raw: str | None) -> int:
-    if raw in (None, ""):
+    if not raw:
         return 0
     if not raw.isdigit() or len(raw) > 9:
         raise ValidationError({"cursor": ["Give the cursor of the previous page's next link."]})

@@ -56,9 +56,10 @@ def iter_cases(golden_set: GoldenSet, version: int) -> Iterator[GoldenCase]:
     return cases_at(golden_set, version).iterator(chunk_size=EXPORT_CHUNK)
 
 
-def pinned_trace_ids(project: Project) -> QuerySet[GoldenCase, uuid.UUID]:
+def pinned_trace_ids(project: Project) -> QuerySet[GoldenCase, uuid.UUID | None]:
     """The trace ids of every run a case of the project came from, in any version of any set: retention
-    must not delete these runs (`Run.objects.filter(trace_id__in=...)` excludes them in one query)."""
+    must not delete these runs (`Run.objects.filter(trace_id__in=...)` excludes them in one query). Never
+    None: rows without a source are left out."""
     rows = GoldenCase.objects.filter(project=project, source_trace_id__isnull=False)
     # No ordering: the model's default order would be selected too and make DISTINCT per row.
     return rows.order_by().values_list("source_trace_id", flat=True).distinct()

@@ -191,11 +191,11 @@ def test_export_and_import_round_trip(personas):
     exported = api.get(_url(project, "source", "export"), {"version": 2})
     assert exported.status_code == 200 and exported["Content-Type"] == "application/x-ndjson"
     assert exported["Content-Disposition"] == 'attachment; filename="source-v2.jsonl"'
-    body = b"".join(exported.streaming_content)
-    assert len(body.splitlines()) == 2
+    lines = b"".join(exported.streaming_content)
+    assert len(lines.splitlines()) == 2
 
     _post(api, _url(project), {"name": "target"})
-    imported = api.post(_url(project, "target", "import"), body, content_type="application/x-ndjson")
+    imported = api.post(_url(project, "target", "import"), lines, content_type="application/x-ndjson")
     assert imported.status_code == 200, imported.json()
     assert imported.json() == {"version": 1, "added": 2, "edited": 0, "unchanged": 0}
 

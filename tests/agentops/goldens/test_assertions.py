@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from agentops.goldens.assertions import TYPES, AssertionSpecError, validate_assertions
 
-VALID = [
+VALID: list[tuple[dict[str, Any], dict[str, Any] | None]] = [
     ({"type": "equals", "value": "Shipped"}, {"type": "equals", "value": "Shipped", "ignore_case": False}),
     ({"type": "equals", "value": {"a": [1]}, "ignore_case": True}, None),
     ({"type": "contains", "value": "refund"}, {"type": "contains", "value": "refund", "case_sensitive": False}),
@@ -40,7 +42,7 @@ def test_every_type_has_a_valid_example():
     assert {spec["type"] for spec, _ in VALID} == set(TYPES)
 
 
-INVALID = [
+INVALID: list[tuple[Any, str]] = [
     ({"type": "equals"}, "assertions[0].value"),
     ({"type": "equals", "value": 1, "ignore_case": "yes"}, "assertions[0].ignore_case"),
     ({"type": "contains", "value": ""}, "assertions[0].value"),

@@ -27,7 +27,7 @@ def _score(spec: dict[str, Any], output: Any = None, facts: TraceFacts | None = 
     return score(validate_assertion(spec, "a"), output=output, facts=facts, **kw)
 
 
-OUTPUT_CASES = [
+OUTPUT_CASES: list[tuple[dict[str, Any], Any, bool]] = [
     # (assertion, output, passes)
     ({"type": "equals", "value": "Shipped"}, "Shipped\n", True),
     ({"type": "equals", "value": "Shipped"}, "shipped", False),
@@ -103,7 +103,7 @@ FACTS = TraceFacts(
     error_steps=(),
 )
 
-TRACE_CASES = [
+TRACE_CASES: list[tuple[dict[str, Any], bool]] = [
     ({"type": "tools_called", "tools": ["lookup_order"]}, True),
     ({"type": "tools_called", "tools": ["lookup_order", "lookup_order"]}, True),
     ({"type": "tools_called", "tools": ["send_email", "lookup_order"]}, True),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import pytest
 
@@ -143,8 +144,10 @@ def test_a_case_from_a_run_takes_its_input_its_source_and_pins_it(personas):
         payloads=True,
     )
     # The root span has no input: the first LLM step's messages are the run's input.
-    assert case.input[1] == {"role": "user", "parts": [{"type": "text", "content": "Where is order 100?"}]}
-    assert case.source_trace_id.hex == trace.trace_hex and case.source_span_id is None
+    messages: Any = case.input
+    assert messages[1] == {"role": "user", "parts": [{"type": "text", "content": "Where is order 100?"}]}
+    assert case.source_trace_id is not None and case.source_trace_id.hex == trace.trace_hex
+    assert case.source_span_id is None
     assert (case.source_agent, case.source_status) == ("support-bot", "error")
     assert case.added_by == personas.engineer and case.reviewed_by == personas.engineer
 
@@ -184,7 +187,8 @@ def test_payloads_from_runs_follow_todays_redaction_rules(personas):
     trace = make_run(personas.project)
     IngestPolicy.objects.create(project=personas.project, custom_patterns=[r"order \d+"])
     case = case_add(golden_set=_set(personas), user=None, data={"source_trace_id": trace.trace_hex}, payloads=True)
-    assert case.input[1]["parts"][0]["content"] == "Where is [REDACTED:custom]?"
+    messages: Any = case.input
+    assert messages[1]["parts"][0]["content"] == "Where is [REDACTED:custom]?"
     IngestPolicy.objects.filter(project=personas.project).update(drop_content=True)
     with pytest.raises(GoldenError, match="stores no content") as caught:
         case_add(golden_set=_set(personas, "b"), user=None, data={"source_trace_id": trace.trace_hex}, payloads=True)
@@ -214,8 +218,9 @@ def test_import_is_one_version_and_round_trips_an_export(personas):
     body = "\n".join(json.dumps(line) for line in lines).encode()
     result = cases_import(golden_set=copy, user=None, cases=parse_import(body))
     assert (result.version, result.added, result.edited, result.unchanged) == (2, 1, 1, 1)
-    assert selectors.case_at(copy, first.case_key, 1).expected_output == {"a": 1}
-    assert selectors.case_at(copy, first.case_key, 2).expected_output == {"a": 2}
+    before, after = selectors.case_at(copy, first.case_key, 1), selectors.case_at(copy, first.case_key, 2)
+    assert before is not None and before.expected_output == {"a": 1}
+    assert after is not None and after.expected_output == {"a": 2}
 
 
 def test_import_errors_name_the_line(personas):
