@@ -30,6 +30,7 @@ urlpatterns = [
     path("projects/<slug:slug>/bundles/<int:bundle_id>/", agents_api.BundleDetail.as_view(), name="api_bundle"),
     path("projects/<slug:slug>/canary/", alerts_api.CanaryVerdict.as_view(), name="api_canary"),
     path("projects/<slug:slug>/", include("agentops.alerts.api_urls")),
+    path("projects/<slug:slug>/", include("agentops.goldens.api_urls")),
     path("approvals/", include("agentops.approvals.urls")),
     path("projects/<slug:slug>/approvals/", approvals_api.ProjectApprovalList.as_view(), name="api_project_approvals"),
     path(

@@ -27,6 +27,7 @@ from agentops import urls as root_urls
 from agentops.agents.models import Bundle
 from agentops.agents.services import bundles_record
 from agentops.approvals.services import approval_request_create
+from agentops.goldens.services import case_add, golden_set_create
 from agentops.notify.services import channel_create
 from agentops.tenancy import services, views
 from agentops.tenancy.access import perms_on
@@ -168,6 +169,14 @@ ACCESS: dict[str, Rule] = {
     "api_project_approval_settings": project_api(Perm.ADMIN_PROJECT),
     # An approval request as a step of its run's replay (the walk's request is tied to the walked run).
     "run_approval_panel": project(Perm.VIEW_PROJECT),
+    # Golden sets (agentops.goldens): Viewers read without payloads; the export needs payloads; writes
+    # need "manage golden sets". The import is POST only: a member's GET is 405.
+    "api_golden_sets": project_api(Perm.VIEW_PROJECT),
+    "api_golden_set": project_api(Perm.VIEW_PROJECT),
+    "api_golden_set_export": project_api(Perm.VIEW_PAYLOADS),
+    "api_golden_set_import": project_api(Perm.VIEW_PROJECT, ok=405),
+    "api_golden_cases": project_api(Perm.VIEW_PROJECT),
+    "api_golden_case": project_api(Perm.VIEW_PROJECT),
 }
 
 
@@ -275,6 +284,13 @@ def _approval(project, trace_id=""):
     return approval_request_create(project=project, data=data, key=key)[0]
 
 
+def _golden(project) -> dict[str, str]:
+    """A golden set of the project (named after it: another project's set has another name) with a case."""
+    golden_set = golden_set_create(project=project, user=None, data={"name": f"walk-{project.pk}"})
+    case = case_add(golden_set=golden_set, user=None, data={"input": "walk"}, payloads=True)
+    return {"set_name": golden_set.name, "case_key": case.case_key}
+
+
 def test_every_url_with_every_persona(personas):
     target = personas.project
     superuser = make_user(superuser=True)
@@ -297,6 +313,7 @@ def test_every_url_with_every_persona(personas):
         "alert_id": (alert := _alert(target)).pk,
         "rule_id": alert.rule_id,
         "approval_id": _approval(target, run.trace_hex).pk,
+        **_golden(target),
     }
     users: dict[str, Any] = {"anonymous": AnonymousUser(), **personas.by_role(), "superuser": superuser}
 
@@ -341,6 +358,7 @@ def test_outsiders_get_404_from_every_project_url(personas):
         "alert_id": (alert := _alert(personas.project)).pk,
         "rule_id": alert.rule_id,
         "approval_id": _approval(personas.project).pk,
+        **_golden(personas.project),
     }
     for name, route in project_routes:
         url = reverse(name, kwargs={p: fill[p] for p in _params(route)})
@@ -394,6 +412,7 @@ def _other_projects_objects(personas) -> dict[str, Any]:
         "rule_id": alert.rule_id,
         # Tied to B's run: under A's slug, the run's approval panel must not find it either.
         "approval_id": _approval(other, run.trace_hex).pk,
+        **_golden(other),
     }
 
 
@@ -444,6 +463,7 @@ def test_an_ingest_key_is_refused_by_every_url_but_its_own(personas):
         "alert_id": (alert := _alert(personas.project)).pk,
         "rule_id": alert.rule_id,
         "approval_id": _approval(personas.project).pk,
+        **_golden(personas.project),
     }
     client = Client(headers={"Authorization": f"Bearer {secret}"})
     anonymous = AnonymousUser()
