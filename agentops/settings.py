@@ -86,6 +86,7 @@ INSTALLED_APPS = [
     "agentops.agents",
     "agentops.alerts",
     "agentops.approvals",
+    "agentops.budgets",
 ]
 
 MIDDLEWARE = [
