@@ -224,5 +224,8 @@ def soft_alert(state: BudgetState, now: datetime) -> float | None:
             "window_start": state.window.start.isoformat(),
         },
     }
-    enqueue(budget.project, "budget.soft", payload, key=f"budget.soft:{budget.pk}:{start.isoformat()}:{level:g}")
+    # The key names the budget's version too: an admin's change sets new levels, alerted afresh.
+    version = budget.updated_at.timestamp()
+    key = f"budget.soft:{budget.pk}:{version}:{start.isoformat()}:{level:g}"
+    enqueue(budget.project, "budget.soft", payload, key=key)
     return level
