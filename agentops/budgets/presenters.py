@@ -34,9 +34,7 @@ def budget_dict(budget: Budget, state: BudgetState) -> dict[str, Any]:
 
 
 def remaining_list(states: list[BudgetState]) -> list[dict[str, Any]]:
-    return [
-        {"budget": s.budget.pk, "scope": s.budget.scope, "remaining_usd": float(s.remaining_usd)} for s in states
-    ]
+    return [{"budget": s.budget.pk, "scope": s.budget.scope, "remaining_usd": float(s.remaining_usd)} for s in states]
 
 
 def reservation_dict(reservation: Reservation) -> dict[str, Any]:

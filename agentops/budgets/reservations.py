@@ -150,7 +150,9 @@ def _refusal(states: list[BudgetState], ask: _Ask) -> str | None:
                 f"of ${budget.limit_usd:.2f} left; ${ask.amount:.6f} asked"
             )
         if budget.limit_tokens is not None and state.tokens + ask.tokens > budget.limit_tokens:
-            return f"budget {budget.pk} ({_scope_text(budget)}, {budget.window}) has no room for {ask.tokens} more tokens"
+            return (
+                f"budget {budget.pk} ({_scope_text(budget)}, {budget.window}) has no room for {ask.tokens} more tokens"
+            )
     return None
 
 

@@ -101,7 +101,8 @@ def budget_window(budget: Budget, now: datetime) -> Window:
 
 def traced(budget: Budget, window: Window, now: datetime) -> Totals:
     """The cost and tokens of the budget's runs that started in its window, up to `now`."""
-    scope = {} if budget.scope_kind == ScopeKind.PROJECT else {_SCOPE[budget.scope_kind][0]: budget.scope_value}
+    kind = ScopeKind(budget.scope_kind)
+    scope = {} if kind == ScopeKind.PROJECT else {_SCOPE[kind][0]: budget.scope_value}
     (totals,) = window_totals(budget.project_id, scope, [(window.start, now)])
     return totals
 

@@ -62,7 +62,9 @@ def usd(value: Any, field: str, *, positive: bool) -> Decimal:
 
 def _scope(value: Any) -> tuple[str, str]:
     if not isinstance(value, dict):
-        raise BudgetInvalid("scope", "must be an object: {} for the project, or one of agent, bundle, customer, session")
+        raise BudgetInvalid(
+            "scope", "must be an object: {} for the project, or one of agent, bundle, customer, session"
+        )
     if not value:
         return ScopeKind.PROJECT, ""
     kinds = [k for k in ScopeKind.values if k != ScopeKind.PROJECT]
@@ -207,8 +209,7 @@ def soft_alert(state: BudgetState, now: datetime) -> float | None:
         return None
     scope = ", ".join(f"{k} {v}" for k, v in budget.scope.items()) or "the project"
     summary = (
-        f"Budget of {scope} is at {percent:,.0f}% of ${budget.limit_usd:,.2f} ({budget.window}, "
-        f"soft limit {level:g}%)"
+        f"Budget of {scope} is at {percent:,.0f}% of ${budget.limit_usd:,.2f} ({budget.window}, soft limit {level:g}%)"
     )
     payload = {
         "summary": summary,

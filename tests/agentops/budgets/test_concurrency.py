@@ -11,8 +11,8 @@ from django.db import connection
 
 from agentops.budgets import reservations, services
 from agentops.budgets.models import Reservation
-from agentops.tenancy.services import ingest_key_create
 from agentops.tenancy.roles import Role
+from agentops.tenancy.services import ingest_key_create
 from tests.factories import make_member, make_project
 
 THREADS = 32
@@ -28,7 +28,7 @@ def _race(project, keys, bodies):
             barrier.wait()
             outcome = reservations.reservation_reserve(project=project, key=key, data=body)
             outcomes.append((outcome.allowed, Decimal(str(body["estimate_usd"]))))
-        except BaseException as exc:  # noqa: BLE001 (reported below, with the others)
+        except BaseException as exc:
             errors.append(exc)
         finally:
             connection.close()

@@ -36,9 +36,9 @@ def test_the_first_hours_of_a_pacific_month_in_utc_belong_to_the_month_before():
     ids=["spring-forward", "fall-back", "summer"],
 )
 def test_a_day_in_berlin_is_23_or_25_hours_on_a_daylight_saving_change(day, hours):
-    noon = datetime(*day, 12, 0, tzinfo=BERLIN)
-    window = current_window("day", BERLIN, noon)
-    assert window.start == datetime(*day, 0, 0, tzinfo=BERLIN)
+    year, month, date = day
+    window = current_window("day", BERLIN, datetime(year, month, date, 12, 0, tzinfo=BERLIN))
+    assert window.start == datetime(year, month, date, tzinfo=BERLIN)
     assert window.resets_at is not None
     assert (window.resets_at.astimezone(UTC) - window.start.astimezone(UTC)) == timedelta(hours=hours)
 
