@@ -43,6 +43,12 @@ app.conf.beat_schedule = {
     # Approval requests past their expiry (agentops.approvals.tasks): expired, or escalated once, within
     # this interval of their expiry (until then they read pending, and a decision on them is refused).
     "expire-approvals": {"task": "agentops.approvals.tasks.expire_approvals", **_every("APPROVALS_EXPIRE_SECONDS", 15)},
+    # Budget reservations past their TTL (agentops.budgets.tasks): recorded expired in bounded batches
+    # (they stop counting at their expiry whether or not this ran).
+    "expire-reservations": {
+        "task": "agentops.budgets.tasks.expire_reservations",
+        **_every("BUDGETS_EXPIRE_SECONDS", 60),
+    },
     # The notification outbox (agentops.notify): what a lost kick or a dead worker left behind goes out
     # within seconds. Expires so that a backlog of sweeps queued while no worker ran collapses.
     "deliver-notifications": {

@@ -87,6 +87,7 @@ INSTALLED_APPS = [
     "agentops.alerts",
     "agentops.approvals",
     "agentops.goldens",
+    "agentops.budgets",
 ]
 
 MIDDLEWARE = [

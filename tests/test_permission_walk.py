@@ -27,6 +27,8 @@ from agentops import urls as root_urls
 from agentops.agents.models import Bundle
 from agentops.agents.services import bundles_record
 from agentops.approvals.services import approval_request_create
+from agentops.budgets.reservations import reservation_reserve
+from agentops.budgets.services import budget_create
 from agentops.goldens.services import case_add, golden_set_create
 from agentops.notify.services import channel_create
 from agentops.tenancy import services, views
@@ -177,6 +179,13 @@ ACCESS: dict[str, Rule] = {
     "api_golden_set_import": project_api(Perm.VIEW_PROJECT, ok=405),
     "api_golden_cases": project_api(Perm.VIEW_PROJECT),
     "api_golden_case": project_api(Perm.VIEW_PROJECT),
+    # Budgets (agentops.budgets): the agents' reserve, commit and release are for ingest keys only (a
+    # person's token 403, POST only); the project's budgets are Admin's.
+    "api_budget_reserve": Rule("api", ok=403),
+    "api_budget_reservation_commit": Rule("api", ok=403),
+    "api_budget_reservation_release": Rule("api", ok=403),
+    "api_budgets": project_api(Perm.ADMIN_PROJECT),
+    "api_budget": project_api(Perm.ADMIN_PROJECT),
 }
 
 
@@ -291,6 +300,18 @@ def _golden(project) -> dict[str, str]:
     return {"set_name": golden_set.name, "case_key": case.case_key}
 
 
+def _budget(project):
+    admin = Membership.objects.filter(project=project).first()
+    return budget_create(project=project, data={"limit_usd": 1, "window": "day"}, user=admin.user)  # type: ignore[union-attr]
+
+
+def _reservation(project):
+    key = services.ingest_key_create(project=project).key
+    outcome = reservation_reserve(project=project, key=key, data={"estimate_usd": 0.1})
+    assert outcome.reservation is not None
+    return outcome.reservation
+
+
 def test_every_url_with_every_persona(personas):
     target = personas.project
     superuser = make_user(superuser=True)
@@ -314,6 +335,8 @@ def test_every_url_with_every_persona(personas):
         "rule_id": alert.rule_id,
         "approval_id": _approval(target, run.trace_hex).pk,
         **_golden(target),
+        "budget_id": _budget(target).pk,
+        "reservation_id": _reservation(target).pk,
     }
     users: dict[str, Any] = {"anonymous": AnonymousUser(), **personas.by_role(), "superuser": superuser}
 
@@ -359,6 +382,8 @@ def test_outsiders_get_404_from_every_project_url(personas):
         "rule_id": alert.rule_id,
         "approval_id": _approval(personas.project).pk,
         **_golden(personas.project),
+        "budget_id": _budget(personas.project).pk,
+        "reservation_id": _reservation(personas.project).pk,
     }
     for name, route in project_routes:
         url = reverse(name, kwargs={p: fill[p] for p in _params(route)})
@@ -377,7 +402,11 @@ def test_urls_without_a_slug_show_an_outsider_nothing_of_the_project(personas):
     admins_token = services.api_token_create(user=personas.admin).token
     routes = {n: r for n, r in _patterns().items() if "slug" not in _params(r)}
     assert {"home", "api_projects", "account_tokens", "account_token_revoke", "api_ingest_key"} <= set(routes)
-    fill = {"token_id": admins_token.pk, "approval_id": _approval(target).pk}
+    fill = {
+        "token_id": admins_token.pk,
+        "approval_id": _approval(target).pk,
+        "reservation_id": _reservation(target).pk,
+    }
     client = Client()
     for name, route in sorted(routes.items()):
         url = _url(name, route, fill)
@@ -413,6 +442,8 @@ def _other_projects_objects(personas) -> dict[str, Any]:
         # Tied to B's run: under A's slug, the run's approval panel must not find it either.
         "approval_id": _approval(other, run.trace_hex).pk,
         **_golden(other),
+        "budget_id": _budget(other).pk,
+        "reservation_id": _reservation(other).pk,
     }
 
 
@@ -439,8 +470,17 @@ def test_another_projects_ids_under_ones_own_slug_are_404(personas):
 
 
 # The URLs made for agents besides api_ingest_key, and what an ingest key's GET gets there: the
-# approvals API is POST-only but for one's own request (the walk's was made by another key: 404).
-AGENT_URLS = {"api_approvals": 405, "api_approval": 404, "api_approval_cancel": 405}
+# approvals API is POST-only but for one's own request (the walk's was made by another key: 404), and
+# the budgets' reservations are POST-only.
+AGENT_URLS = {
+    "api_approvals": 405,
+    "api_approval": 404,
+    "api_approval_cancel": 405,
+    # Budgets: POST only (and a reservation only for the key that made it).
+    "api_budget_reserve": 405,
+    "api_budget_reservation_commit": 405,
+    "api_budget_reservation_release": 405,
+}
 
 
 def test_an_ingest_key_is_refused_by_every_url_but_its_own(personas):
@@ -464,6 +504,8 @@ def test_an_ingest_key_is_refused_by_every_url_but_its_own(personas):
         "rule_id": alert.rule_id,
         "approval_id": _approval(personas.project).pk,
         **_golden(personas.project),
+        "budget_id": _budget(personas.project).pk,
+        "reservation_id": _reservation(personas.project).pk,
     }
     client = Client(headers={"Authorization": f"Bearer {secret}"})
     anonymous = AnonymousUser()

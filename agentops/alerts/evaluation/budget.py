@@ -13,6 +13,8 @@ twice starts it at the first). Critical at 100% of the limit or more, warning at
 reached, clear below the lowest. min_sample does not apply (no runs is a spend of 0, and a budget judges
 it); rule.warning and rule.critical are not used (the levels are the limit and the soft percents).
 
+The periods are drawn by agentops.budgets.windows, which the hard budgets share.
+
 Params this kind cannot read raise BadRule: the cycle logs the rule as failed and goes on.
 """
 
@@ -20,15 +22,15 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import datetime
 from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
 from agentops.alerts.evaluation.base import SCOPE_KEYS, BadRule, Finding
 from agentops.alerts.evaluation.sums import window_totals
 from agentops.alerts.models import AlertRule, Severity
+from agentops.budgets.windows import PERIODS, period_bounds, zone_or_none
 
-PERIODS = ("day", "week", "month")
 DEFAULT_SOFT_PERCENTS = (80,)
 _ADJECTIVE = {"day": "daily", "week": "weekly", "month": "monthly"}
 
@@ -52,10 +54,7 @@ def budget_params(params: Any) -> Budget:
     if period not in PERIODS:
         raise BadRule(f"params.period must be one of {', '.join(PERIODS)}, not {period!r}")
     name = params.get("timezone") or "UTC"
-    try:
-        zone = ZoneInfo(name) if isinstance(name, str) else None
-    except (ZoneInfoNotFoundError, ValueError):
-        zone = None
+    zone = zone_or_none(name)
     if zone is None:
         raise BadRule(f"params.timezone must be an IANA time zone name such as Europe/Paris, not {name!r}")
     softs = params.get("soft_percents", list(DEFAULT_SOFT_PERCENTS))
@@ -64,34 +63,6 @@ def budget_params(params: Any) -> Budget:
     ):
         raise BadRule(f"params.soft_percents must be a list of numbers from 1 to 99, not {softs!r}")
     return Budget(float(limit), period, zone, tuple(sorted(set(softs))))
-
-
-def _period_first_day(day: date, period: str) -> date:
-    if period == "week":
-        return day - timedelta(days=day.weekday())  # Monday
-    if period == "month":
-        return day.replace(day=1)
-    return day
-
-
-def _next_first_day(first: date, period: str) -> date:
-    if period == "week":
-        return first + timedelta(days=7)
-    if period == "month":
-        return (first.replace(day=28) + timedelta(days=4)).replace(day=1)
-    return first + timedelta(days=1)
-
-
-def _local_midnight(day: date, zone: ZoneInfo) -> datetime:
-    # fold=0: a skipped midnight takes the offset from before the change, which is the instant the
-    # clocks jump; a repeated midnight its first occurrence. Round-tripping through UTC normalizes both.
-    return datetime(day.year, day.month, day.day, tzinfo=zone).astimezone(ZoneInfo("UTC")).astimezone(zone)
-
-
-def period_bounds(now: datetime, period: str, zone: ZoneInfo) -> tuple[datetime, datetime]:
-    """The calendar period holding `now` in `zone`, as [start, end) instants (aware, in `zone`)."""
-    first = _period_first_day(now.astimezone(zone).date(), period)
-    return _local_midnight(first, zone), _local_midnight(_next_first_day(first, period), zone)
 
 
 def _severity(percent: float, softs: tuple[float, ...]) -> tuple[Severity | None, float | None]:

@@ -50,6 +50,8 @@ _RUN_FILTERS = {
     "bundle": "r.bundle = %(bundle)s",
     "environment": "r.environment = %(environment)s",
     "user": "r.user_id = %(user)s",
+    # A session's runs (hard budgets per session, agentops.budgets), through (project, session_id, start_time).
+    "session": "r.session_id = %(session)s",
     # = ANY, which the GIN indexes cannot serve, on purpose: a window's runs come through the start-time
     # range and are tested one by one. With @> Postgres, which cannot estimate the windows' runs, ANDed a
     # bitmap of every run that ever called a common tool (250,000 at a million runs): 670 ms against
