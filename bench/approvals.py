@@ -23,8 +23,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import os
-import signal
 import statistics
 import subprocess
 import sys
@@ -36,7 +34,7 @@ import psutil
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.ingest import _free_port, bench_project
+from bench.ingest import bench_project, django_for, running_up
 
 
 async def http_get(port: int, path: str, key: str) -> tuple[int, bytes]:
@@ -158,11 +156,7 @@ def main() -> None:
     holds = [int(h) for h in args.hold.split(",") if h]
 
     with bench_project("bench-approvals-") as bp:
-        os.environ.update(bp.env)
-        os.environ.setdefault("DJANGO_SETTINGS_MODULE", "agentops.settings")
-        import django
-
-        django.setup()
+        django_for(bp)
         from django.db import transaction
 
         from agentops.approvals import services
@@ -174,26 +168,7 @@ def main() -> None:
         reviewer = user_create(email="reviewer@bench.example")
         membership_grant(user=reviewer, project=project, role=Role.REVIEWER)
 
-        port = _free_port()
-        up = subprocess.Popen(
-            [*bp.agentops, "up", "--port", str(port)],
-            env=bp.env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-            start_new_session=True,
-        )
-        try:
-            deadline = time.monotonic() + 120
-            while True:
-                try:
-                    if asyncio.run(http_get(port, "/healthz", bp.key))[0] == 200:
-                        break
-                except OSError:
-                    pass
-                if time.monotonic() > deadline:
-                    raise SystemExit("agentops up did not answer /healthz within 120 s")
-                time.sleep(0.5)
-            time.sleep(3)  # every web worker up
+        with running_up(bp) as (port, up):
             ids = ask(port, bp.key, args.waiters + max(holds, default=0))
             plain = f"/api/v1/approvals/{ids[0]}/"
             ref = asyncio.run(reference(port, plain, bp.key))
@@ -278,12 +253,6 @@ def main() -> None:
                     flush=True,
                 )
                 time.sleep(2)  # the server forgets the closed connections
-        finally:
-            os.killpg(up.pid, signal.SIGTERM)
-            try:
-                up.wait(60)
-            except subprocess.TimeoutExpired:
-                os.killpg(up.pid, signal.SIGKILL)
 
 
 if __name__ == "__main__":

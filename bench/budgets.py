@@ -23,8 +23,6 @@ import argparse
 import http.client
 import json
 import os
-import signal
-import subprocess
 import sys
 import threading
 import time
@@ -33,7 +31,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.approvals import percentile
-from bench.ingest import _free_port, bench_project
+from bench.ingest import bench_project, django_for, running_up
 
 
 class Agent:
@@ -102,11 +100,7 @@ def main() -> None:
     print(f"load average before: {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs", flush=True)
 
     with bench_project("bench-budgets-") as bp:
-        os.environ.update(bp.env)
-        os.environ.setdefault("DJANGO_SETTINGS_MODULE", "agentops.settings")
-        import django
-
-        django.setup()
+        django_for(bp)
         from agentops.budgets.models import Reservation
         from agentops.budgets.services import budget_create
         from agentops.tenancy.models import Project
@@ -130,27 +124,7 @@ def main() -> None:
                 user=admin,
             )
 
-        port = _free_port()
-        up = subprocess.Popen(
-            [*bp.agentops, "up", "--port", str(port)],
-            env=bp.env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-            start_new_session=True,
-        )
-        try:
-            deadline = time.monotonic() + 120
-            while True:
-                try:
-                    if Agent(port, bp.key).call("GET", "/healthz")[0] == 200:
-                        break
-                except OSError:
-                    pass
-                if time.monotonic() > deadline:
-                    raise SystemExit("agentops up did not answer /healthz within 120 s")
-                time.sleep(0.5)
-            time.sleep(3)  # every web worker up
-
+        with running_up(bp) as (port, _up):
             ref: list[list[float]] = [[] for _ in range(args.callers)]
             busy = [0, 0]
 
@@ -221,12 +195,6 @@ def main() -> None:
             )
             print(f"  project budget: ${spent:.4f} held or committed of ${limit:.2f} (budget {budget.pk})")
             assert spent <= limit
-        finally:
-            os.killpg(up.pid, signal.SIGTERM)
-            try:
-                up.wait(60)
-            except subprocess.TimeoutExpired:
-                os.killpg(up.pid, signal.SIGKILL)
 
 
 if __name__ == "__main__":

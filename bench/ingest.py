@@ -100,6 +100,50 @@ def bench_project(prefix: str) -> Iterator[BenchProject]:
         shutil.rmtree(home, ignore_errors=True)
 
 
+def django_for(bp: BenchProject) -> None:
+    """Set Django up in this process on the benchmark's database, for what it writes directly."""
+    os.environ.update(bp.env)
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "agentops.settings")
+    import django
+
+    django.setup()
+
+
+@contextlib.contextmanager
+def running_up(bp: BenchProject) -> Iterator[tuple[int, subprocess.Popen[bytes]]]:
+    """`agentops up` (its defaults: web, Celery worker and beat) on the benchmark's home, once /healthz
+    answers and every web worker has booted: (port, process). Stopped with all its processes on the way out."""
+    port = _free_port()
+    up = subprocess.Popen(
+        [*bp.agentops, "up", "--port", str(port)],
+        env=bp.env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            try:
+                with socket.create_connection(("127.0.0.1", port), timeout=5) as conn:
+                    conn.sendall(b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")
+                    if conn.recv(64).startswith(b"HTTP/1.1 200"):
+                        break
+            except OSError:
+                pass
+            if time.monotonic() > deadline:
+                raise SystemExit("agentops up did not answer /healthz within 120 s")
+            time.sleep(0.5)
+        time.sleep(3)  # every web worker up, not only the first
+        yield port, up
+    finally:
+        os.killpg(up.pid, signal.SIGTERM)
+        try:
+            up.wait(60)
+        except subprocess.TimeoutExpired:
+            os.killpg(up.pid, signal.SIGKILL)
+
+
 def stop_server(server: subprocess.Popen[bytes] | None) -> None:
     """Stop a server started with start_new_session=True, with every process of its group."""
     if server is not None:
