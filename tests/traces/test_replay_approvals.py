@@ -315,7 +315,10 @@ def test_another_projects_request_with_the_same_trace_id_is_never_shown(personas
     theirs = ask(personas.other_project, run.trace_hex, span=run.spans[TOOL].span_id.hex(), action="their_refund")
     client = client_for(personas.admin)
     page = page_of(client, replay_url(personas.project, run.trace_hex))
-    assert "their_refund" not in page and "approval-" not in page and "Approvals" not in page
+    # No step, no panel link, and no "Approvals" line in the run's header (the navigation's Approvals
+    # link is on every page).
+    assert "their_refund" not in page and "<dt>Approvals</dt>" not in page
+    assert rows(page) and not [row for row in rows(page) if row[0] == "approval"]
     assert client.get(panel_url(personas.project, run.trace_hex, theirs)).status_code == 404
     export = client.get(reverse("run_export", kwargs={"slug": personas.project.slug, "trace_id": run.trace_hex}))
     assert export.json()["approvals"] == []
