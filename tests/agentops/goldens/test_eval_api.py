@@ -132,6 +132,8 @@ def test_scoring_waits_for_traces_that_have_not_landed_and_final_gives_up_on_the
     }
     _post(api, _url(project, run_id, "results"), [{"case_key": second, "output": "shipped", "trace_id": never}])
     make_run(project, later)
+    # Another project's run under that trace id is never read: it has not landed in this project.
+    make_run(personas.other_project, AgentTrace(trace_id=bytes.fromhex(never)))
     still = _post(api, _url(project, run_id, "score"), {}).json()
     assert still["waiting"] == [{"case_key": second, "attempt": 1, "waiting_for": "trace"}]
     done = _post(api, _url(project, run_id, "score"), {"final": True})
@@ -254,3 +256,14 @@ def test_deleting_a_set_keeps_its_eval_runs(personas):
     assert EvalRun.objects.get(pk=finished).golden_set is None
     errored = _post(api, _url(project, unfinished, "score"), {}).json()
     assert (errored["state"], errored["verdict"]) == ("error", "error")
+
+
+def test_the_openapi_schema_describes_the_eval_runs_endpoints(client):
+    from django.urls import reverse
+
+    schema = client.get(reverse("api_schema"), HTTP_ACCEPT="application/vnd.oai.openapi+json").json()
+    base = "/api/v1/projects/{slug}/eval-runs/"
+    assert {"get", "post"} <= set(schema["paths"][base])
+    assert "get" in schema["paths"][base + "{eval_run_id}/"]
+    assert "post" in schema["paths"][base + "{eval_run_id}/results/"]
+    assert "post" in schema["paths"][base + "{eval_run_id}/score/"]
