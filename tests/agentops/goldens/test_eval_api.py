@@ -267,3 +267,29 @@ def test_the_openapi_schema_describes_the_eval_runs_endpoints(client):
     assert "get" in schema["paths"][base + "{eval_run_id}/"]
     assert "post" in schema["paths"][base + "{eval_run_id}/results/"]
     assert "post" in schema["paths"][base + "{eval_run_id}/score/"]
+
+
+def test_the_list_and_an_eval_run_cost_the_same_queries_whatever_their_size(personas):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    project, api = personas.project, _client(personas.engineer)
+    counts = []
+    for size in (1, 4):
+        golden_set = golden_set_create(project=project, user=None, data={"name": f"size-{size}"})
+        for i in range(size):
+            case_add(golden_set=golden_set, user=None, data={"input": i, "assertions": ASSERTIONS}, payloads=True)
+        started = _start(api, project, set=golden_set.name, repeat=2)
+        results = [
+            {"case_key": case["case_key"], "attempt": n, "output": "shipped"}
+            for case in started["cases"]
+            for n in (1, 2)
+        ]
+        _post(api, _url(project, started["id"], "results"), results)
+        assert _post(api, _url(project, started["id"], "score"), {}).json()["state"] == "done"
+        with CaptureQueriesContext(connection) as detail:
+            assert len(api.get(_url(project, started["id"])).json()["cases"]) == size
+        with CaptureQueriesContext(connection) as listed:
+            assert len(api.get(_url(project)).json()["results"]) == len(counts) + 1
+        counts.append((len(detail), len(listed)))
+    assert counts[0] == counts[1]
