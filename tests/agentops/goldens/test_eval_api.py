@@ -274,7 +274,7 @@ def test_the_list_and_an_eval_run_cost_the_same_queries_whatever_their_size(pers
     from django.test.utils import CaptureQueriesContext
 
     project, api = personas.project, _client(personas.engineer)
-    counts = []
+    counts: list[tuple[int, int]] = []
     for size in (1, 4):
         golden_set = golden_set_create(project=project, user=None, data={"name": f"size-{size}"})
         for i in range(size):
