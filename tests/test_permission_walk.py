@@ -29,6 +29,7 @@ from agentops.agents.services import bundles_record
 from agentops.approvals.services import approval_request_create
 from agentops.budgets.reservations import reservation_reserve
 from agentops.budgets.services import budget_create
+from agentops.goldens.eval_services import eval_create
 from agentops.goldens.services import case_add, golden_set_create
 from agentops.notify.services import channel_create
 from agentops.tenancy import services, views
@@ -186,6 +187,12 @@ ACCESS: dict[str, Rule] = {
     "api_budget_reservation_release": Rule("api", ok=403),
     "api_budgets": project_api(Perm.ADMIN_PROJECT),
     "api_budget": project_api(Perm.ADMIN_PROJECT),
+    # Eval runs (agentops.goldens.eval_api): Viewers read without payloads; starting one needs "manage
+    # golden sets"; results and scoring are POST only (a member's GET is 405, an outsider's 404).
+    "api_eval_runs": project_api(Perm.VIEW_PROJECT),
+    "api_eval_run": project_api(Perm.VIEW_PROJECT),
+    "api_eval_run_results": project_api(Perm.VIEW_PROJECT, ok=405),
+    "api_eval_run_score": project_api(Perm.VIEW_PROJECT, ok=405),
 }
 
 
@@ -294,10 +301,12 @@ def _approval(project, trace_id=""):
 
 
 def _golden(project) -> dict[str, str]:
-    """A golden set of the project (named after it: another project's set has another name) with a case."""
+    """A golden set of the project (named after it: another project's set has another name) with a case,
+    and an eval run on it."""
     golden_set = golden_set_create(project=project, user=None, data={"name": f"walk-{project.pk}"})
     case = case_add(golden_set=golden_set, user=None, data={"input": "walk"}, payloads=True)
-    return {"set_name": golden_set.name, "case_key": case.case_key}
+    eval_run = eval_create(project=project, user=None, data={"set": golden_set.name, "bundle": "walk"}).eval_run
+    return {"set_name": golden_set.name, "case_key": case.case_key, "eval_run_id": str(eval_run.pk)}
 
 
 def _budget(project):

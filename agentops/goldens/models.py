@@ -147,3 +147,9 @@ class JudgeSettings(models.Model):
 
     def __str__(self) -> str:
         return f"LLM judge of project {self.project_id}: {self.model}"
+
+
+# Eval runs live in their own module; Django finds models through this one.
+from agentops.goldens.eval_models import EvalCaseResult, EvalRun  # noqa: E402
+
+__all__ = ["EvalCaseResult", "EvalRun", "GoldenCase", "GoldenSet", "GoldenSetVersion", "JudgeSettings"]
