@@ -42,7 +42,7 @@ def attach_tagged_runs(eval_run: EvalRun, untraced: list[EvalCaseResult]) -> lis
     found: list[EvalCaseResult] = []
     for run in candidates:
         key = (run.resource.get(CASE_ATTRIBUTE), run.resource.get(ATTEMPT_ATTRIBUTE))
-        result = wanted.pop(key, None)  # type: ignore[arg-type]
+        result = wanted.pop(key, None)
         if result is not None:
             result.trace_id = run.trace_id
             found.append(result)
