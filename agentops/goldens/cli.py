@@ -85,7 +85,7 @@ def _parser() -> argparse.ArgumentParser:
         type=float,
         default=120.0,
         metavar="SECONDS",
-        help="how long to wait for traces to land (default 120)",
+        help="how long to wait for traces to land (default 120; 0 for an agent that sends none)",
     )
     parser.add_argument(
         "--timeout",
@@ -363,24 +363,29 @@ def table(body: dict[str, Any]) -> str:
     return "\n".join(lines)  # fmt: skip
 
 
+def _x(value: Any) -> str:
+    """Text for XML: control characters (not allowed in XML 1.0) dropped, lines kept."""
+    return "\n".join(_clean(line) for line in str(value).split("\n"))
+
+
 def junit(body: dict[str, Any]) -> bytes:
     found = rows(body)
-    suite_name = f"agentops eval {body.get('set')} v{body.get('version')} ({body.get('bundle')})"
+    suite_name = _x(f"agentops eval {body.get('set')} v{body.get('version')} ({body.get('bundle')})")
     gate_failures = [r for r in body.get("reasons", []) if not r.get("case_key")]
     failures = sum(r.verdict == "fail" for r in found) + (1 if body.get("verdict") != "pass" and gate_failures else 0)
     suite = ET.Element("testsuite", name=suite_name, tests=str(len(found) + 1), failures=str(failures), errors="0")
     for r in found:
-        case = ET.SubElement(suite, "testcase", classname=str(body.get("set")), name=r.case_key)
+        case = ET.SubElement(suite, "testcase", classname=_x(body.get("set")), name=_x(r.case_key))
         if r.latency_ms is not None:
             case.set("time", f"{r.latency_ms / 1000:.3f}")
         if r.verdict == "fail":
-            failure = ET.SubElement(case, "failure", message=f"{r.case_key}: {r.failed or 'failed'}")
-            failure.text = "\n".join(x for x in (r.detail, f"run: {r.run_url}" if r.run_url else "") if x)
-    gate = ET.SubElement(suite, "testcase", classname=str(body.get("set")), name="gate")
+            failure = ET.SubElement(case, "failure", message=_x(f"{r.case_key}: {r.failed or 'failed'}"))
+            failure.text = _x("\n".join(x for x in (r.detail, f"run: {r.run_url}" if r.run_url else "") if x))
+    gate = ET.SubElement(suite, "testcase", classname=_x(body.get("set")), name="gate")
     if body.get("verdict") != "pass":
         messages = [str(r.get("message", "")) for r in body.get("reasons", [])]
-        failure = ET.SubElement(gate, "failure", message=f"gate: {body.get('verdict')}")
-        failure.text = "\n".join(messages)
+        failure = ET.SubElement(gate, "failure", message=_x(f"gate: {body.get('verdict')}"))
+        failure.text = _x("\n".join(messages))
     return ET.tostring(suite, encoding="utf-8", xml_declaration=True)
 
 

@@ -170,3 +170,29 @@ def test_the_agent_gets_its_tags_and_the_ingest_key_merged_into_its_environment(
         "service.name": "bot", "agentops.eval.run": "7", "agentops.eval.case": "case,1=x",
         "agentops.eval.attempt": "2", "agentops.bundle.id": "v 3",
     }  # fmt: skip
+
+
+def test_reports_keep_hostile_names_inert():
+    from agentops.goldens.cli import junit, summary, table
+
+    hostile = "</failure><x>|\x1b[2J[a](javascript:alert(1))"
+    body = {
+        "set": "smoke", "version": 1, "bundle": "v2", "baseline": None, "verdict": "fail",
+        "reasons": [{"kind": "threshold", "message": f"case {hostile} failed"}],
+        "cases": [{"case_key": hostile, "passed": False, "attempts": [{
+            "attempt": 1, "passed": False, "latency_ms": 1200.4, "cost_usd": 0.01, "run_url": "http://ao/p/x/runs/ab/",
+            "outcomes": [{"type": "equals", "name": hostile, "status": "failed", "reason": hostile}],
+        }]}],
+    }  # fmt: skip
+
+    printed = table(body)
+    markdown = summary(body)
+    suite = ET.fromstring(junit(body))
+
+    assert "\x1b" not in printed and "1200 ms" in printed and "$0.0100" in printed
+    row = next(line for line in markdown.splitlines() if line.startswith("| \\<"))
+    assert row.count(" | ") == 5  # the hostile name did not add a column
+    assert "<x>" not in markdown and "[a](javascript" not in markdown and "[run](http://ao/p/x/runs/ab/)" in row
+    failure = next(c for c in suite.iter("testcase") if c.get("name") != "gate").find("failure")
+    assert failure is not None and hostile.replace("\x1b", "") in (failure.text or "").replace("\x1b", "")
+    assert len(list(suite.iter("testcase"))) == 2
