@@ -2,8 +2,9 @@
 
 `agentops up` runs everything; `agentops web|grpc|worker|beat` one process type each; every Django and
 agentops management command (createorg, grant, migrate, shell, ...) is reachable the same way.
-`agentops canary` is an HTTP client of a running agentops: it is dispatched before Django is set up, so it
-loads no settings and never starts or opens a database (agentops.alerts.cli).
+`agentops canary` and `agentops eval` are HTTP clients of a running agentops: they are dispatched before
+Django is set up, so they load no settings and never start or open a database (agentops.alerts.cli,
+agentops.goldens.cli).
 
 A problem the user must fix (a bad setting, an unwritable AGENTOPS_HOME, a port in use for `up`) is
 printed as one line, "agentops: <what to do>", with exit code 2 and no traceback. SIGTERM unwinds the
@@ -56,6 +57,10 @@ def main(argv: list[str] | None = None) -> None:
         from agentops.alerts.cli import main as canary
 
         sys.exit(canary(args[1:]))
+    if args[:1] == ["eval"]:
+        from agentops.goldens.cli import main as evaluate
+
+        sys.exit(evaluate(args[1:]))
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "agentops.settings")
     signal.signal(signal.SIGTERM, _terminate)
 

@@ -8,7 +8,8 @@
                              reasons and metrics.
 - eval-runs/<id>/results/    POST [{"case_key", "attempt"? (1), "output"?, "trace_id"? (hex)}, ...]
                              records attempts (resubmitting one replaces it): {"received", "submitted",
-                             "expected"}. 409 once the run is done.
+                             "expected"}. 409 once the run is done. Without a trace id, the attempt's
+                             run is the one tagged with it (agentops.goldens.eval_traces).
 - eval-runs/<id>/score/      POST {"final"?: bool} scores what has landed: 202 {"state", "waiting":
                              [{"case_key", "attempt", "waiting_for": "result"|"trace"}] (the first 100),
                              "waiting_count"} while attempts wait, else 200 with the finished run.

@@ -2,9 +2,10 @@
 
 Scoring (`eval_score`) runs with the eval run's row locked, so two CLIs polling the same run never score
 an attempt twice or write two verdicts. An attempt is scored once its trace has landed: its run is
-stored and its root span has ended (the run's latency is known). Attempts submitted without a trace id
-are scored at once, their trace assertions skipped (so failed: skipped is not a pass). With `final`, the
-caller gives up waiting: attempts whose trace never landed are scored without it, and attempts never
+stored and its root span has ended (the run's latency is known). An attempt submitted without a trace id
+waits for the run tagged with it (agentops.goldens.eval_traces), as `agentops eval` has the agent tag
+its traces. With `final`, the caller gives up waiting: attempts whose trace never landed are scored
+without it (their trace assertions skipped, so failed: skipped is not a pass), and attempts never
 submitted count as failed.
 """
 
@@ -17,7 +18,7 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 
-from agentops.goldens import eval_selectors, selectors
+from agentops.goldens import eval_selectors, eval_traces, selectors
 from agentops.goldens.eval_models import EvalCaseResult, EvalRun, EvalState, EvalVerdict
 from agentops.goldens.facts import trace_facts
 from agentops.goldens.gate import AssertionResult, Attempt, Baseline, GateConfigError, case_passes, clean_gate, decide
@@ -257,6 +258,7 @@ def eval_score(*, eval_run: EvalRun, user: Any, final: bool = False) -> Scored:
             if (key, n) not in have
         ]
     unscored = [r for r in results if r.passed is None]
+    eval_traces.attach_tagged_runs(eval_run, [r for r in unscored if r.trace_id is None])
     runs = eval_selectors.runs_by_trace(project, (r.trace_id for r in unscored if r.trace_id))
     needs_judge = any(a["type"] == "llm_judge" for c in cases.values() for a in c.assertions)
     judge = judge_for(project) if needs_judge and unscored else None
@@ -264,7 +266,7 @@ def eval_score(*, eval_run: EvalRun, user: Any, final: bool = False) -> Scored:
     for result in unscored:
         run = runs.get(result.trace_id) if result.trace_id else None
         landed = run is not None and run.root_ended
-        if result.trace_id and not landed and not final:
+        if not landed and not final:
             waiting.append({"case_key": result.case_key, "attempt": result.attempt, "waiting_for": "trace"})
             continue
         facts = trace_facts(project, run) if run is not None else None
