@@ -34,10 +34,9 @@ def test_an_untraced_result_waits_for_its_tagged_run_and_is_scored_on_it(persona
 
     waiting = _post(api, _url(project, run_id, "score"), {})
     assert waiting.status_code == 202
-    assert sorted((w["case_key"], w["waiting_for"]) for w in waiting.json()["waiting"]) == [
-        (first, "trace"),
-        (second, "trace"),
-    ]
+    assert sorted((w["case_key"], w["waiting_for"]) for w in waiting.json()["waiting"]) == sorted(
+        [(first, "trace"), (second, "trace")]
+    )
 
     tagged = make_run(project, AgentTrace(), resource=_tags(run_id, first, **{"service.name": "bot"}))
     make_run(project, AgentTrace(), resource=_tags(run_id, second))
