@@ -17,6 +17,7 @@ from django.db.models import Count, Prefetch, Q, QuerySet
 from django.utils.dateparse import parse_datetime
 
 from agentops.alerts.models import Alert, AlertEvent, AlertRule, Severity
+from agentops.errors import FieldError
 from agentops.notify.models import DeliveryAttempt, OutboxMessage
 from agentops.tenancy.models import Project
 
@@ -25,11 +26,8 @@ MAX_EVENTS = 500
 MAX_MESSAGES = 100
 
 
-class AlertFilterError(ValueError):
-    def __init__(self, field: str, message: str) -> None:
-        super().__init__(f"{field}: {message}")
-        self.field = field
-        self.message = message
+class AlertFilterError(FieldError):
+    pass
 
 
 @dataclass(frozen=True, slots=True)

@@ -28,16 +28,14 @@ from django.db import transaction
 from agentops.alerts.comparison import PROPORTIONS, VALUES
 from agentops.alerts.evaluation.base import SCOPE_KEYS
 from agentops.alerts.models import AlertRule, RuleKind
+from agentops.errors import FieldError
 from agentops.notify.models import Channel
 from agentops.tenancy.audit import audit_record
 from agentops.tenancy.models import Project
 
 
-class RuleError(ValueError):
-    def __init__(self, field: str, message: str) -> None:
-        super().__init__(f"{field}: {message}")
-        self.field = field
-        self.message = message
+class RuleError(FieldError):
+    pass
 
 
 @dataclass(frozen=True, slots=True)

@@ -14,16 +14,14 @@ from django.db import transaction
 from django.utils import timezone
 
 from agentops.alerts.models import Alert, AlertEvent
+from agentops.errors import FieldError
 from agentops.tenancy.audit import audit_record
 
 MAX_NOTE = 500
 
 
-class AlertActionError(ValueError):
-    def __init__(self, field: str, message: str) -> None:
-        super().__init__(message)
-        self.field = field
-        self.message = message
+class AlertActionError(FieldError):
+    pass
 
 
 def alert_event_record(

@@ -28,6 +28,7 @@ from django.utils import timezone
 from django.utils.dateparse import parse_date, parse_datetime
 
 from agentops.approvals.models import ApprovalDecision, ApprovalRequest
+from agentops.errors import FieldError
 from agentops.tenancy.models import Project
 
 DECIDED = (
@@ -42,11 +43,8 @@ FIGURES_WINDOW = timedelta(days=30)
 FIGURE_ROWS = 50
 
 
-class FilterError(ValueError):
-    def __init__(self, field: str, message: str) -> None:
-        super().__init__(f"{field}: {message}")
-        self.field = field
-        self.message = message
+class FilterError(FieldError):
+    pass
 
 
 @dataclass(frozen=True, slots=True)

@@ -41,6 +41,7 @@ from agentops.approvals.callbacks import callback_enqueue
 from agentops.approvals.models import ApprovalDecision, ApprovalPolicy, ApprovalRequest, OnTimeout, Risk
 from agentops.approvals.presenters import approval_url
 from agentops.approvals.wakeups import wake_waiters
+from agentops.errors import FieldError
 from agentops.notify.services import enqueue
 from agentops.tenancy.audit import audit_record
 from agentops.tenancy.models import IngestKey, Project, User
@@ -74,13 +75,8 @@ _HEX16 = re.compile(r"^[0-9a-f]{16}$")
 _url = URLValidator(schemes=["http", "https"])
 
 
-class ApprovalError(Exception):
+class ApprovalError(FieldError):
     status = 400
-
-    def __init__(self, field: str, message: str) -> None:
-        super().__init__(f"{field}: {message}")
-        self.field = field
-        self.message = message
 
 
 class ApprovalInvalid(ApprovalError):

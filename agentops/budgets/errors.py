@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
+from agentops.errors import FieldError
 
-class BudgetError(Exception):
+
+class BudgetError(FieldError):
     status = 400
-
-    def __init__(self, field: str, message: str) -> None:
-        super().__init__(f"{field}: {message}")
-        self.field = field
-        self.message = message
 
 
 class BudgetInvalid(BudgetError):

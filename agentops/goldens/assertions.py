@@ -42,19 +42,16 @@ import re2
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import SchemaError
 
+from agentops.errors import FieldError
+
 MAX_ASSERTIONS = 50
 MAX_TEXT = 10_000  # a contains value, a regex, a rubric
 MAX_TOOLS = 100
 MAX_NAME = 200
 
 
-class AssertionSpecError(ValueError):
+class AssertionSpecError(FieldError):
     """A bad assertion: `field` is where (`assertions[2].value`), `message` what is wrong."""
-
-    def __init__(self, field: str, message: str) -> None:
-        super().__init__(f"{field}: {message}")
-        self.field = field
-        self.message = message
 
 
 Spec = dict[str, Any]

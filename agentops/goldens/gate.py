@@ -35,17 +35,15 @@ from typing import Any
 
 from scipy.stats import fisher_exact
 
+from agentops.errors import FieldError
 from agentops.goldens.assertions import TYPES
 
 ALPHA = 0.05
 GATE_KEYS = ("task_success", "accuracy", "p95_latency_ms", "cost_per_run_usd")
 
 
-class GateConfigError(ValueError):
-    def __init__(self, field: str, message: str) -> None:
-        super().__init__(f"{field}: {message}")
-        self.field = field
-        self.message = message
+class GateConfigError(FieldError):
+    pass
 
 
 def _number(value: Any, field: str, *, share: bool) -> float:

@@ -13,6 +13,7 @@ import re
 import uuid
 from typing import Any
 
+from agentops.errors import FieldError
 from agentops.goldens.assertions import AssertionSpecError, validate_assertions
 from traces.ids import span_from_hex, trace_from_hex
 
@@ -28,13 +29,8 @@ MAX_CASE_BYTES = 512 * 1024
 CASE_FIELDS = frozenset({"input", "expected_output", "assertions", "tags", "notes"})
 
 
-class GoldenError(ValueError):
+class GoldenError(FieldError):
     """A bad value: `field` names it (`assertions[2].value`, `name`, `line 3: input`)."""
-
-    def __init__(self, field: str, message: str) -> None:
-        super().__init__(f"{field}: {message}")
-        self.field = field
-        self.message = message
 
 
 class GoldenConflict(GoldenError):

@@ -27,6 +27,7 @@ from django.db import transaction
 from django.urls import reverse
 from django.utils import timezone
 
+from agentops.errors import FieldError
 from agentops.notify.models import USER_KINDS, Channel, OutboxMessage
 from agentops.tenancy.audit import audit_record
 from agentops.tenancy.models import Project
@@ -38,11 +39,8 @@ MAX_RECIPIENTS = 20
 _UNPRINTABLE = re.compile(r"[\x00-\x20\x7f]")
 
 
-class ChannelError(ValueError):
-    def __init__(self, field: str, message: str) -> None:
-        super().__init__(message)
-        self.field = field
-        self.message = message
+class ChannelError(FieldError):
+    pass
 
 
 @dataclass(frozen=True)
