@@ -191,8 +191,27 @@ def tree_rows(roots: Sequence[Step]) -> tuple[list[Row], list[Step]]:
     return rows, order
 
 
+def _first_failing_descendant(step: Step) -> Step | None:
+    """The first step under `step`, depth first, that has error status."""
+    stack = list(reversed(step.get("children") or []))
+    while stack:
+        node = stack.pop()
+        if is_error(node):
+            return node
+        stack.extend(reversed(node.get("children") or []))
+    return None
+
+
 def first_error(order: Sequence[Step]) -> int | None:
-    return next((i for i, s in enumerate(order) if is_error(s)), None)
+    """Where "jump to first error" lands: the cause, not the parents that inherited it. An agent whose
+    tool failed usually ends in error too, so the first failing step in tree order is often the root;
+    go down from it to the deepest first failing step."""
+    failing = next((s for s in order if is_error(s)), None)
+    if failing is None:
+        return None
+    while (deeper := _first_failing_descendant(failing)) is not None:
+        failing = deeper
+    return next(i for i, s in enumerate(order) if s is failing)
 
 
 # --- Waterfall ----------------------------------------------------------------------------------------

@@ -118,6 +118,28 @@ def test_first_error():
     assert replay.first_error(steps) == 5
 
 
+def test_first_error_is_the_deepest_first_failing_step_not_the_parents_that_inherited_it():
+    # root > a > (b, c > d): a, c and d failed; the root too, as agents do when a tool fails.
+    steps = [
+        step("r", "root"),
+        step("a", "plan", parent="r"),
+        step("b", "ok", parent="a"),
+        step("c", "call", parent="a"),
+        step("d", "tool", parent="c"),
+        step("e", "later", parent="r"),
+    ]
+    for failed in (0, 1, 3, 4, 5):
+        steps[failed]["status"] = "error"
+    _, order = replay.tree_rows(step_tree(steps))
+    assert order[replay.first_error(order)]["name"] == "tool"
+    # Only the root failed: the root it is.
+    for s in steps:
+        s["status"] = "ok"
+    steps[0]["status"] = "error"
+    _, order = replay.tree_rows(step_tree(steps))
+    assert replay.first_error(order) == 0
+
+
 # --- context ---
 
 
