@@ -222,7 +222,7 @@ def _ms_between(start: str, later: str) -> float:
 
 
 def waterfall_figure(order: Sequence[Step], run_start: str) -> dict[str, Any]:
-    """A plotly figure: one horizontal bar per step (row = player index), from its offset to the run's
+    """A plotly figure: one horizontal bar per step (row = player index + 1), from its offset to the run's
     start, as long as it lasted; coloured by kind, errors red. Unfinished steps get a sliver."""
     offsets = [_ms_between(run_start, s["start_time"]) for s in order]
     durations = [s["duration_ms"] if s.get("duration_ms") is not None else 0.0 for s in order]
@@ -235,12 +235,13 @@ def waterfall_figure(order: Sequence[Step], run_start: str) -> dict[str, Any]:
     bar = {
         "type": "bar",
         "orientation": "h",
-        "y": list(range(len(order))),
+        # Rows are numbered from 1, as the step counter counts ("4 / 4"); the player maps y back.
+        "y": list(range(1, len(order) + 1)),
         "base": offsets,
         "x": durations,
         "marker": {"color": colours},
         "text": labels,
-        "hovertemplate": "%{text}<br>start +%{base:.1f} ms<br>%{x:.1f} ms<extra></extra>",
+        "hovertemplate": "step %{y}: %{text}<br>start +%{base:.1f} ms<br>%{x:.1f} ms<extra></extra>",
         "textposition": "none",
     }
     return {

@@ -45,13 +45,13 @@
     if (!window.Plotly || !chart.data) return;
     const update = {
       shapes: [{
-        type: "rect", xref: "paper", x0: 0, x1: 1, yref: "y", y0: i - 0.5, y1: i + 0.5,
+        type: "rect", xref: "paper", x0: 0, x1: 1, yref: "y", y0: i + 0.5, y1: i + 1.5,
         fillcolor: "rgba(36, 87, 197, 0.12)", line: { width: 1, color: "#2457c5" }, layer: "below",
       }],
     };
     // A long run shows a window of rows around the current step (reversed axis: top row first).
     if (count > WINDOW) {
-      const top = Math.max(-0.5, Math.min(count - WINDOW - 0.5, i - WINDOW / 2));
+      const top = Math.max(0.5, Math.min(count - WINDOW + 0.5, i + 1 - WINDOW / 2));
       update["yaxis.range"] = [top + WINDOW, top];
     }
     window.Plotly.relayout(chart, update);
@@ -146,7 +146,7 @@
     const chart = document.getElementById("waterfall");
     window.Plotly.newPlot(chart, figure.data, figure.layout, { displayModeBar: false, responsive: true, scrollZoom: true })
       .then(() => {
-        chart.on("plotly_click", (data) => { if (data.points.length) go(Number(data.points[0].y)); });
+        chart.on("plotly_click", (data) => { if (data.points.length) go(Number(data.points[0].y) - 1); });
         highlightWaterfall(current);
       });
   }

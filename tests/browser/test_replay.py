@@ -51,8 +51,9 @@ def test_step_through_a_run_with_the_keyboard_to_the_tool_arguments(logged_in_pa
     assert '"status": "shipped"' in tool.locator(".tool-result").inner_text()
     assert page.locator("#step-counter").inner_text() == "4 / 4"
     assert page.locator("#span-tree li.row.current").get_attribute("data-index") == "3"
-    # The waterfall marks the current step's row.
-    assert page.evaluate("document.getElementById('waterfall').layout.shapes[0].y0") == 2.5
+    # The waterfall marks the current step's row, numbered as the counter counts (from 1).
+    assert page.evaluate("document.getElementById('waterfall').layout.shapes[0].y0") == 3.5
+    assert sorted(int(t) for t in page.locator("#waterfall .ytick text").all_text_contents()) == [1, 2, 3, 4]
     screenshot(page, "replay-tool-step")
 
     page.keyboard.press("k")

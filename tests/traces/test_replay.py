@@ -232,7 +232,7 @@ def test_waterfall_bars_start_at_their_offset_and_errors_are_red():
     bar = figure["data"][0]
     assert bar["base"] == [0.0, 1500.0, 2000.0]
     assert bar["x"] == [3000.0, 500.0, 0.0]
-    assert bar["y"] == [0, 1, 2]
+    assert bar["y"] == [1, 2, 3]  # numbered as the step counter counts
     assert bar["marker"]["color"] == [replay.KIND_COLOURS["AGENT"], replay.KIND_COLOURS["LLM"], replay.ERROR_COLOUR]
     assert figure["layout"]["yaxis"]["autorange"] == "reversed"
 

@@ -61,7 +61,7 @@ def test_the_replay_page_lists_every_step_with_its_waterfall(personas, run):
     for span in run.spans:
         assert f'data-span="{span.span_id.hex()}"' in page
     figure = json.loads(page.split('id="waterfall-data" type="application/json">')[1].split("</script>")[0])
-    assert figure["data"][0]["y"] == [0, 1, 2, 3]
+    assert figure["data"][0]["y"] == [1, 2, 3, 4]
     # The failed tool call is the first error, and the button to jump to it is there.
     assert 'data-first-error="3"' in page
     assert 'id="first-error"' in page
