@@ -113,3 +113,28 @@ def test_a_row_leads_to_its_session_thread(logged_in_page):
     assert thread == [first.trace_hex, second.trace_hex]  # in start order, the other session left out
     assert page.locator("li.thread-run .bubble.user").first.inner_text().endswith("Where is order 100?")
     screenshot(page, "session-thread")
+
+
+def test_a_run_of_a_fraction_of_a_cent_shows_its_cost_not_zero(logged_in_page):
+    project = make_project(name="Tiny costs")
+    user = make_member(project, Role.ENGINEER)
+    trace = AgentTrace(agent="tiny-bot", llm_calls=1)
+    # gpt-4o at $2.50 / $10 per million tokens: 8 in + 2 out = $0.00004.
+    trace.spans[1].attrs.update({"gen_ai.usage.input_tokens": 8, "gen_ai.usage.output_tokens": 2})
+    make_run(project, trace, resource={"service.name": "tiny-bot", "deployment.environment.name": "production"})
+    page = logged_in_page(user)
+    page.goto(f"/p/{project.slug}/runs/")
+    row = page.locator("#run-rows tr.run", has_text="tiny-bot")
+    row.wait_for(timeout=WAIT_MS)
+    assert "$0.00004" in row.inner_text()
+    assert "$0.0000 " not in row.inner_text() + " "
+    page.goto(f"/p/{project.slug}/runs/{trace.trace_hex}/?step=1")
+    page.locator("#step-panel .step-detail").first.wait_for(timeout=WAIT_MS)
+    facts = page.locator("header.run-head dl.facts")
+    assert "$0.00004" in facts.inner_text()
+    assert "$0.00004" in page.locator("#step-panel").inner_text()
+    # The header names the end user (linked to their runs) and the environment.
+    assert "user-1" in facts.locator("div", has_text="End user").inner_text()
+    assert "production" in facts.locator("div", has_text="Environment").inner_text()
+    facts.get_by_role("link", name="user-1").click()
+    page.wait_for_url(re.compile(r"/runs/\?user=user-1$"))

@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, datetime, timedelta
-from decimal import Decimal
 from typing import Any
 
 from django.http import Http404, HttpRequest, HttpResponse, QueryDict
@@ -34,6 +33,7 @@ from django.utils.dateparse import parse_datetime
 from agentops.pages import project_perms, project_view, render_project
 from agentops.tenancy.models import Project
 from agentops.tenancy.roles import Perm
+from traces import money
 from traces.filters import FilterError, RunFilters, parse_cursor, parse_filters
 from traces.models import Run, RunStatus
 from traces.selectors import runlist
@@ -60,10 +60,6 @@ def _duration(ms: float | None) -> str:
     return f"{int(ms // 60_000)} min {ms % 60_000 / 1000:.0f} s"
 
 
-def _cost(usd: Decimal) -> str:
-    return f"${usd:.4f}" if usd < 1 else f"${usd:,.2f}"
-
-
 def _rows(project: Project, runs: list[Run], payloads: bool) -> list[dict[str, Any]]:
     """The rows of `runs`, each marked when the run waits for an approval (one query for them all)."""
     waiting = runlist.waiting_for_approval(project, runs)
@@ -77,7 +73,7 @@ def _row(project: Project, run: Run, payloads: bool, *, waiting: bool) -> dict[s
         "url": replay_url(project, run),
         "status": run.status,
         "duration": _duration(run.duration_ms),
-        "cost": _cost(run.cost_usd),
+        "cost": money.usd(run.cost_usd),
         "input_preview": run.input_preview if payloads else None,
         "output_preview": run.output_preview if payloads else None,
     }
