@@ -436,7 +436,8 @@ def row_html(row: Row) -> str:
         return (
             f'<li class="row loop{" is-error" if row.loop_error else ""}" data-groups="{groups}" '
             f'data-loop="{e(row.toggles or "")}" style="--depth: {row.depth}">{toggle}'
-            f'<span class="loop-times">&times; {row.loop_times}</span> <span class="name">{e(row.loop_label)}</span></li>'
+            f'<span class="loop-times">&times; {row.loop_times}</span> '
+            f'<span class="name" title="{e(row.loop_label)}">{e(row.loop_label)}</span></li>'
         )
     kind = str(step.get("kind", ""))
     failed = is_error(step)
@@ -444,11 +445,13 @@ def row_html(row: Row) -> str:
     state = step.get("state")  # an approval request's
     # A step whose panel is not the span panel (an approval request) names its own.
     panel = f' data-panel="{e(step["panel_url"])}"' if step.get("panel_url") else ""
+    name = e(str(step.get("name", "")))
     return (
         f'<li class="row kind-{e(kind.lower())}{" is-error" if failed else ""}" data-index="{row.index}" '
         f'data-span="{e(str(step.get("span_id")))}"{panel} data-groups="{groups}" style="--depth: {row.depth}">'
-        f'{toggle}<span class="kind">{e(kind)}</span> <span class="name">{e(str(step.get("name", "")))}</span>'
-        + (f' <span class="meta">{e(str(meta))}</span>' if meta else "")
+        # The tree cuts long names with an ellipsis: the whole name is the tooltip.
+        f'{toggle}<span class="kind">{e(kind)}</span> <span class="name" title="{name}">{name}</span>'
+        + (f' <span class="meta" title="{e(str(meta))}">{e(str(meta))}</span>' if meta else "")
         + (f' <span class="approval-state state-{e(state)}">{e(state)}</span>' if state else "")
         + f' <span class="dur">{_duration(step)}</span>'
         + (f' <span class="err-mark" title="{e(str(step.get("error") or "error"))}">error</span>' if failed else "")

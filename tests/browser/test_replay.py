@@ -81,12 +81,15 @@ def test_step_through_a_run_with_the_keyboard_to_the_tool_arguments(logged_in_pa
 def test_jump_to_first_error_goes_to_the_failing_tool_when_the_root_failed_too(logged_in_page):
     project = make_project(name="Root error project")
     engineer = make_member(project, Role.ENGINEER)
-    trace = AgentTrace(llm_calls=1, tool_error=True)  # root, chat, execute_tool (failed)
+    agent = "order-support-agent-with-a-long-name-" * 4
+    trace = AgentTrace(agent=agent, llm_calls=1, tool_error=True)  # root, chat, execute_tool (failed)
     trace.spans[0].error = "agent gave up"  # the root inherits its tool's failure, as agents report it
     run = make_run(project, trace)
     page = logged_in_page(engineer)
     page.goto(replay_url(project, run))
     panel_of(page, run, 0).wait_for(timeout=WAIT_MS)
+    # The tree cuts the long name; its tooltip is the whole name.
+    assert page.locator("#span-tree li.row[data-index='0'] .name").get_attribute("title") == f"invoke_agent {agent}"
     page.get_by_role("button", name="Jump to first error").click()
     panel_of(page, run, 2).wait_for(timeout=WAIT_MS)
     assert "lookup failed" in page.locator("#step-panel .exception").inner_text()

@@ -16,3 +16,6 @@ def test_a_logged_in_user_sees_their_project(logged_in_page):
     page.goto("/")
     assert page.get_by_text("Browser project").is_visible()
     assert screenshot(page, "home").exists()
+    # The project's link opens its runs, where an engineer starts, not the overview.
+    page.get_by_role("link", name="Browser project").click()
+    page.wait_for_url(f"**/p/{project.slug}/runs/")
