@@ -22,7 +22,7 @@ def test_each_member_sees_the_project_and_their_role(client, personas, role):
     response = client.get(reverse("home"))
     assert response.status_code == 200
     html = response.content.decode()
-    assert reverse("project", kwargs={"slug": personas.project.slug}) in html
+    assert reverse("run_list", kwargs={"slug": personas.project.slug}) in html
     assert personas.project.organization.name in html
     assert f"<td>{Role(role).label}</td>" in html
     assert personas.other_project.slug not in html
