@@ -335,8 +335,21 @@ def pretty(value: Any) -> str:
         return str(value)
 
 
-def conversation(messages: Sequence[Message]) -> list[Message]:
-    """Messages ready for the template: every part gets a `pretty` text for its structured content."""
+# A panel shows this much of one value; the rest on demand ("show all"). A 1 MB message in the page
+# costs the browser seconds to lay out, and no one reads it there.
+SHOWN_CHARS = 10_000
+
+
+def clip(text: str, limit: int | None) -> tuple[str, int]:
+    """`text` cut to `limit` characters, and how many were cut (0: all of it)."""
+    if limit is None or len(text) <= limit:
+        return text, 0
+    return text[:limit], len(text) - limit
+
+
+def conversation(messages: Sequence[Message], limit: int | None = None) -> list[Message]:
+    """Messages ready for the template: every part gets a `pretty` text for its structured content, cut
+    to `limit` characters (`more` says how many were cut)."""
     out = []
     for message in messages:
         parts = []
@@ -352,7 +365,8 @@ def conversation(messages: Sequence[Message]) -> list[Message]:
                 shown = pretty(part.get("content"))
             else:
                 shown = pretty(part)
-            parts.append({**part, "pretty": shown})
+            shown, more = clip(shown, limit)
+            parts.append({**part, "pretty": shown, "more": more})
         out.append({**message, "parts": parts})
     return out
 

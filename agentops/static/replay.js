@@ -103,6 +103,25 @@
     if (root.dataset.firstError !== undefined) go(Number(root.dataset.firstError));
   }
 
+  // "Show all" under a cut value: the same panel again, whole, in place (a plain link without JS).
+  panel.addEventListener("click", (event) => {
+    const link = event.target.closest("a.show-all-link");
+    if (!link) return;
+    event.preventDefault();
+    const i = current;
+    const span = stepRows[i].dataset.span;
+    fetch(link.href, { headers: { "HX-Request": "true" }, credentials: "same-origin" })
+      .then((response) => {
+        if (!response.ok) throw new Error("step panel: HTTP " + response.status);
+        return response.text();
+      })
+      .then((html) => {
+        cache.set(span, html);
+        if (current === i) panel.innerHTML = html;
+      })
+      .catch((error) => { if (current === i) panel.textContent = String(error.message); });
+  });
+
   document.getElementById("step-prev").addEventListener("click", () => go(current - 1));
   document.getElementById("step-next").addEventListener("click", () => go(current + 1));
   const errorButton = document.getElementById("first-error");

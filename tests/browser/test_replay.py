@@ -7,6 +7,8 @@ artifacts/screenshots/replay-*.png and compare-*.png.
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from django.urls import reverse
 
@@ -99,6 +101,43 @@ def test_jump_to_first_error_goes_to_the_failing_tool_when_the_root_failed_too(l
     page.keyboard.press("e")
     panel_of(page, run, 2).wait_for(timeout=WAIT_MS)
     assert page.locator("#step-counter").inner_text() == "3 / 3"
+
+
+def test_long_values_wrap_inside_the_panel_and_very_long_ones_show_all_on_demand(logged_in_page):
+    project = make_project(name="Long values")
+    engineer = make_member(project, Role.ENGINEER)
+    trace = AgentTrace(llm_calls=1, tool_error=True)  # root, chat, execute_tool (failed)
+    tool = trace.spans[2]
+    tool.attrs["gen_ai.tool.call.result"] = json.dumps({"blob": "x" * 1_000_000})  # one unbreakable line
+    tool.error = "E" * 2_000
+    trace.spans[1].attrs["gen_ai.input.messages"] = json.dumps(
+        [{"role": "user", "parts": [{"type": "text", "content": "m" * 1_000_000}]}]
+    )
+    run = make_run(project, trace)
+    page = logged_in_page(engineer)
+    page.set_viewport_size({"width": 1280, "height": 900})
+    page.goto(replay_url(project, run) + "?step=2")
+    panel = panel_of(page, run, 2)
+    panel.wait_for(timeout=WAIT_MS)
+    # Nothing is wider than the window: the exception and the result wrap or scroll in their boxes.
+    assert page.evaluate("document.documentElement.scrollWidth") <= 1280
+    assert panel.bounding_box()["width"] < 1280
+    assert page.locator("#step-panel .exception").bounding_box()["width"] < 1280
+    # The result is cut, with how much is left and "show all", which loads the whole value in place.
+    result = panel.locator(".tool-result")
+    assert len(result.locator("pre").inner_text()) < 20_000
+    assert "more characters" in result.inner_text()
+    result.get_by_role("link", name="Show all").click()
+    panel.locator(".tool-result .show-all").wait_for(state="detached", timeout=WAIT_MS)
+    assert page.evaluate("document.querySelector('#step-panel .tool-result pre').textContent.length") > 1_000_000
+    assert page.evaluate("document.documentElement.scrollWidth") <= 1280
+    # The 1 MB message of the chat step: cut too, and the page keeps its width.
+    page.keyboard.press("k")
+    chat = panel_of(page, run, 1)
+    chat.wait_for(timeout=WAIT_MS)
+    assert "more characters" in chat.inner_text()
+    assert page.evaluate("document.documentElement.scrollWidth") <= 1280
+    screenshot(page, "replay-long-values")
 
 
 def test_a_repeated_loop_is_collapsed_until_opened_or_reached(logged_in_page):

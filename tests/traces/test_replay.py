@@ -336,3 +336,11 @@ def test_tree_rows_number_steps_in_tree_order():
     expected = [s["span_id"] for s, _ in replay.tree_order(step_tree([dict(s) for s in steps]))]
     assert [s["span_id"] for s in order] == expected
     assert expected.index("x") == expected.index("l1") + 1
+
+
+def test_clip_cuts_long_values_and_says_how_much_is_left():
+    assert replay.clip("abc", 5) == ("abc", 0)
+    assert replay.clip("abcdefg", 5) == ("abcde", 2)
+    assert replay.clip("abcdefg", None) == ("abcdefg", 0)
+    parts = replay.conversation([msg("user", "x" * 30)], limit=10)[0]["parts"]
+    assert (parts[0]["pretty"], parts[0]["more"]) == ("x" * 10, 20)

@@ -130,19 +130,27 @@ def _with_payloads(project: Project, run: Run, order: list[dict[str, Any]], posi
     }
 
 
-def _payload_context(project: Project, run: Run, order: list[dict[str, Any]], index: int) -> dict[str, Any]:
+def _payload_context(
+    project: Project, run: Run, order: list[dict[str, Any]], index: int, limit: int | None
+) -> dict[str, Any]:
     full = _with_payloads(project, run, order, [*replay.context_span(order, index), index])
     step = full.get(index, {})
     output = step.get("output")
     # context_at reads payloads only at the positions context_span named, all of them loaded above.
     known = [full.get(i, s) for i, s in enumerate(order)]
+    input_pretty, input_more = replay.clip(replay.pretty(step.get("input")), limit)
+    output_pretty, output_more = replay.clip(replay.pretty(output), limit)
+    attributes_pretty, attributes_more = replay.clip(replay.pretty(step.get("attributes") or {}), limit)
     return {
         "full": step,
-        "context_messages": replay.conversation(replay.context_at(known, index)),
-        "output_messages": replay.conversation(output) if replay.is_messages(output) else None,
-        "input_pretty": replay.pretty(step.get("input")),
-        "output_pretty": replay.pretty(output),
-        "attributes_pretty": replay.pretty(step.get("attributes") or {}),
+        "context_messages": replay.conversation(replay.context_at(known, index), limit),
+        "output_messages": replay.conversation(output, limit) if replay.is_messages(output) else None,
+        "input_pretty": input_pretty,
+        "input_more": input_more,
+        "output_pretty": output_pretty,
+        "output_more": output_more,
+        "attributes_pretty": attributes_pretty,
+        "attributes_more": attributes_more,
         "exceptions": replay.exceptions(step.get("events")),
         "timeline": replay.event_timeline(step.get("events"), step.get("logs")),
         "derived_from_logs": step.get("derived_from_logs", []),
@@ -171,7 +179,10 @@ def run_step_panel(request: HttpRequest, project: Project, trace_id: str, span_i
         "payloads": payloads,
     }
     if payloads:
-        context |= _payload_context(project, run, order, index)
+        # Long values are cut; "show all" asks for this panel again with `full=1`.
+        whole = request.GET.get("full") == "1"
+        context |= _payload_context(project, run, order, index, None if whole else replay.SHOWN_CHARS)
+        context["show_all_url"] = f"{request.path}?full=1"
     else:  # a log record's time and name only: its body and attributes are payload, and not read
         span = span_from_hex(span_id)
         records = selectors.step_logs(project, run.trace_id, [span], payloads=False).get(span, [])
