@@ -138,3 +138,28 @@ def test_a_run_of_a_fraction_of_a_cent_shows_its_cost_not_zero(logged_in_page):
     assert "production" in facts.locator("div", has_text="Environment").inner_text()
     facts.get_by_role("link", name="user-1").click()
     page.wait_for_url(re.compile(r"/runs/\?user=user-1$"))
+
+
+def test_long_agent_and_bundle_names_are_cut_and_the_whole_row_opens_the_run(logged_in_page):
+    project = make_project(name="Long names")
+    user = make_member(project, Role.ENGINEER)
+    agent = "customer-support-escalation-agent-" * 3
+    bundle = "bundle-2026-12-07-with-a-very-long-release-name-" * 2
+    trace = make_run(project, AgentTrace(agent=agent), resource={"service.name": agent, "agentops.bundle.id": bundle})
+    page = logged_in_page(user)
+    page.set_viewport_size({"width": 1280, "height": 900})
+    page.goto(f"/p/{project.slug}/runs/")
+    row = page.locator("#run-rows tr.run").first
+    row.wait_for(timeout=WAIT_MS)
+    # The Input column keeps its room; the names are cut with the whole value on hover.
+    table = page.locator("table.runs").bounding_box()["width"]
+    assert row.locator("td.preview").bounding_box()["width"] > table / 5
+    name = row.locator(".agent")
+    assert name.get_attribute("title") == agent
+    assert name.evaluate("e => e.scrollWidth > e.clientWidth")
+    assert row.locator(".bundle").get_attribute("title") == bundle
+    assert page.evaluate("document.documentElement.scrollWidth") <= 1280
+    screenshot(page, "run-list-long-names")
+    # A click anywhere on the row (here: its step count) opens the run.
+    row.locator("td.num").first.click()
+    page.wait_for_url(re.compile(rf"/runs/{trace.trace_hex}/"))
