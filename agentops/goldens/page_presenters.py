@@ -27,7 +27,7 @@ def summary(value: Any) -> str:
     if replay.is_messages(value):
         asked = [m for m in value if m.get("role") == "user"] or value
         parts = asked[-1].get("parts") or []
-        texts = [p.get("content") for p in parts if isinstance(p, dict) and isinstance(p.get("content"), str)]
+        texts = [str(p["content"]) for p in parts if isinstance(p, dict) and isinstance(p.get("content"), str)]
         if texts:
             return _short(" ".join(texts))
     return _short(replay.pretty(value))

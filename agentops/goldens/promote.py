@@ -45,8 +45,11 @@ def _text_of(value: Any) -> Any:
     if not replay.is_messages(value) or not value:
         return value
     parts = value[-1].get("parts") or []
-    texts = [p.get("content") for p in parts if isinstance(p, dict) and p.get("type") == "text"]
-    texts = [t for t in texts if isinstance(t, str)]
+    texts = [
+        str(p["content"])
+        for p in parts
+        if isinstance(p, dict) and p.get("type") == "text" and isinstance(p.get("content"), str)
+    ]
     return "\n".join(texts) if texts else value
 
 

@@ -374,9 +374,7 @@ class RunsAdded:
 
 
 @transaction.atomic
-def cases_add_runs(
-    *, golden_set: GoldenSet, user: Any, trace_ids: list[Any], data: Any, payloads: bool
-) -> RunsAdded:
+def cases_add_runs(*, golden_set: GoldenSet, user: Any, trace_ids: list[Any], data: Any, payloads: bool) -> RunsAdded:
     """Add one case per run of `trace_ids` (runs of the set's project; their input taken as case_add takes
     it) as one new version, with the `assertions`, `tags` and `notes` of `data` on every case. A run the
     current version already holds as a source is skipped; a run without an input to take is left out
