@@ -20,7 +20,7 @@ from django.db.models import Max
 from django.db.models.functions import Lower
 
 from agentops.goldens.models import GoldenCase, GoldenSet, GoldenSetVersion
-from agentops.goldens.sources import Source, source_of
+from agentops.goldens.sources import Source, source_of, sources_of_runs
 from agentops.goldens.validation import (
     CASE_FIELDS,
     GoldenConflict,
@@ -34,6 +34,7 @@ from agentops.goldens.validation import (
 )
 from agentops.tenancy.audit import audit_record
 from agentops.tenancy.models import Project
+from traces import selectors as trace_selectors
 
 ADD_FIELDS = CASE_FIELDS | {"source_trace_id", "source_span_id"}
 
@@ -390,21 +391,22 @@ def cases_add_runs(*, golden_set: GoldenSet, user: Any, trace_ids: list[Any], da
             golden_set=golden_set, removed_in__isnull=True, source_trace_id__in=trace_ids
         ).values_list("source_trace_id", flat=True)
     )
+    wanted = [t for t in dict.fromkeys(trace_ids) if t not in present]
+    runs = {r.trace_id: r for r in trace_selectors.project_runs(golden_set.project).filter(trace_id__in=wanted)}
+    sources = sources_of_runs(golden_set.project, list(runs.values()))
     version = golden_set.version + 1
     ordinal = _next_ordinal(golden_set)
     taken = set(GoldenCase.objects.filter(golden_set=golden_set).values_list("case_key", flat=True))
     rows: list[GoldenCase] = []
-    skipped = without_input = 0
-    for trace_id in dict.fromkeys(trace_ids):
-        if trace_id in present:
-            skipped += 1
-            continue
+    skipped = len(set(trace_ids) & present)
+    without_input = 0
+    for trace_id in wanted:
+        source = sources.get(trace_id)
         try:
-            source = source_of(golden_set.project, trace_id, None, want_input=True, payloads=payloads)
+            if source is None:
+                raise GoldenError("input", "no input to take from this run")
             check_case_size({**fields, "input": source.input})
-        except GoldenError as exc:
-            if exc.field != "input":
-                raise
+        except GoldenError:
             without_input += 1
             continue
         key = secrets.token_hex(6)

@@ -14,10 +14,11 @@ from django.utils import timezone
 
 from agentops.goldens import selectors
 from agentops.goldens.models import GoldenCase, GoldenSet
-from agentops.goldens.services import case_add, golden_set_create
+from agentops.goldens.services import case_add, cases_add_runs, golden_set_create
 from agentops.tenancy.models import AuditEvent
 from tests.factories import make_run
 from tests.otlp import AgentTrace
+from traces.models import Run
 
 pytestmark = pytest.mark.django_db
 
@@ -232,3 +233,22 @@ def test_bulk_confirm_adds_the_runs_as_one_version_and_skips_those_in_the_set(pe
     assert selectors.case_count_at(GoldenSet.objects.get(name="all-a"), 1) == 4
     refused = client.post(_bulk_url(project), {**form, "assertions": '{"type": "nope"}'})
     assert refused.status_code == 400 and 'id="error-assertions"' in refused.content.decode()
+
+
+def test_bulk_takes_each_runs_input_as_case_add_does_and_counts_runs_without_one(personas):
+    project = personas.project
+    with_input, without = make_run(project, AgentTrace(llm_calls=2)), make_run(project, AgentTrace(llm_calls=0))
+    one = golden_set_create(project=project, user=None, data={"name": "one"})
+    single = case_add(golden_set=one, user=None, data={"source_trace_id": with_input.trace_hex}, payloads=True)
+    bulk = golden_set_create(project=project, user=None, data={"name": "bulk"})
+    ids = [Run.objects.get(project=project, trace_id=t.trace_hex).trace_id for t in (with_input, without)]
+    result = cases_add_runs(golden_set=bulk, user=None, trace_ids=ids, data={}, payloads=True)
+    assert (result.version, result.added, result.skipped, result.without_input) == (1, 1, 0, 1)
+    (case,) = selectors.cases_at(GoldenSet.objects.get(pk=bulk.pk))
+    fields = ("input", "source_trace_id", "source_span_id", "source_agent", "source_bundle", "source_status")
+    assert [getattr(case, f) for f in fields] == [getattr(single, f) for f in fields]
+    # Another project's run is not taken, whatever id is given.
+    theirs = make_run(personas.other_project)
+    other = Run.objects.get(project=personas.other_project, trace_id=theirs.trace_hex).trace_id
+    refused = cases_add_runs(golden_set=bulk, user=None, trace_ids=[other], data={}, payloads=True)
+    assert (refused.added, refused.without_input) == (0, 1)
