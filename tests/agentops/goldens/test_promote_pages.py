@@ -252,3 +252,31 @@ def test_bulk_takes_each_runs_input_as_case_add_does_and_counts_runs_without_one
     other = Run.objects.get(project=personas.other_project, trace_id=theirs.trace_hex).trace_id
     refused = cases_add_runs(golden_set=bulk, user=None, trace_ids=[other], data={}, payloads=True)
     assert (refused.added, refused.without_input) == (0, 1)
+
+
+def test_hostile_values_from_the_trace_are_escaped_in_the_form_and_stored_as_sent(personas):
+    project, client = personas.project, _client(personas.engineer)
+    script = '<script>alert("x")</script>'
+    trace = AgentTrace(llm_calls=1)
+    asked = [{"role": "user", "parts": [{"type": "text", "content": script}]}]
+    answered = [{"role": "assistant", "parts": [{"type": "text", "content": script}]}]
+    trace.spans[1].attrs["gen_ai.input.messages"] = json.dumps(asked)
+    trace.spans[1].attrs["gen_ai.output.messages"] = json.dumps(answered)
+    trace.spans[2].attrs["gen_ai.tool.name"] = script
+    make_run(project, trace)
+    form = client.get(_run_url(project, trace))
+    body = form.content.decode()
+    assert form.status_code == 200 and script not in body
+    assert html.escape(script) in body  # the input, and the prefilled expected output
+    hostile_tools = json.dumps({"type": "tools_called", "tools": [script]})
+    assert f'value="{html.escape(hostile_tools)}"' in body
+    added = client.post(
+        _run_url(project, trace),
+        {"new_set": "hostile", "assertion": [hostile_tools], "expected_output": script, "expected_format": "text"},
+    )
+    assert added.status_code == 302
+    case = GoldenCase.objects.get(golden_set__name="hostile")
+    assert [(a["type"], a["tools"]) for a in case.assertions] == [("tools_called", [script])]
+    assert case.expected_output == script and case.input == asked
+    page = client.get(added["Location"]).content.decode()
+    assert script not in page
