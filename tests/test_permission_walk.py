@@ -180,6 +180,17 @@ ACCESS: dict[str, Rule] = {
     "api_golden_set_import": project_api(Perm.VIEW_PROJECT, ok=405),
     "api_golden_cases": project_api(Perm.VIEW_PROJECT),
     "api_golden_case": project_api(Perm.VIEW_PROJECT),
+    # The golden set pages (agentops.goldens.views): every member reads (Viewers without payloads); a
+    # POST to the list creates a set (managers only, checked in the view). Editing, removing, importing
+    # and promoting need "manage golden sets" (the promotion pages need payloads too: Engineer and above).
+    "golden_sets": project(Perm.VIEW_PROJECT),
+    "golden_set": project(Perm.VIEW_PROJECT),
+    "golden_set_import": project(Perm.MANAGE_GOLDENS, ok=405),
+    "golden_case_edit": project(Perm.MANAGE_GOLDENS),
+    "golden_case_remove": project(Perm.MANAGE_GOLDENS, ok=405),
+    "golden_promote_run": project(Perm.MANAGE_GOLDENS),
+    "golden_promote_step": project(Perm.MANAGE_GOLDENS),
+    "golden_promote_runs": project(Perm.MANAGE_GOLDENS),
     # Budgets (agentops.budgets): the agents' reserve, commit and release are for ingest keys only (a
     # person's token 403, POST only); the project's budgets are Admin's.
     "api_budget_reserve": Rule("api", ok=403),

@@ -51,6 +51,12 @@ def set_version(golden_set: GoldenSet, number: int) -> GoldenSetVersion | None:
     return GoldenSetVersion.objects.filter(golden_set=golden_set, number=number).select_related("created_by").first()
 
 
+def set_versions(golden_set: GoldenSet, limit: int) -> list[GoldenSetVersion]:
+    """The set's newest `limit` versions, newest first (version 0, the creation, has no row)."""
+    versions = GoldenSetVersion.objects.filter(golden_set=golden_set).select_related("created_by")
+    return list(versions.order_by("-number")[:limit])
+
+
 def iter_cases(golden_set: GoldenSet, version: int) -> Iterator[GoldenCase]:
     """A version's cases for the export, read in chunks: constant memory for any set size."""
     return cases_at(golden_set, version).iterator(chunk_size=EXPORT_CHUNK)

@@ -20,7 +20,7 @@ from django.db.models import Max
 from django.db.models.functions import Lower
 
 from agentops.goldens.models import GoldenCase, GoldenSet, GoldenSetVersion
-from agentops.goldens.sources import Source, source_of
+from agentops.goldens.sources import Source, source_of, sources_of_runs
 from agentops.goldens.validation import (
     CASE_FIELDS,
     GoldenConflict,
@@ -34,6 +34,7 @@ from agentops.goldens.validation import (
 )
 from agentops.tenancy.audit import audit_record
 from agentops.tenancy.models import Project
+from traces import selectors as trace_selectors
 
 ADD_FIELDS = CASE_FIELDS | {"source_trace_id", "source_span_id"}
 
@@ -360,3 +361,85 @@ def cases_import(*, golden_set: GoldenSet, user: Any, cases: list[dict[str, Any]
         {"version": version, "added": added, "edited": edited, "unchanged": unchanged},
     )
     return ImportResult(version=version, added=added, edited=edited, unchanged=unchanged)
+
+
+# --- Promotion of runs in bulk ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RunsAdded:
+    version: int
+    added: int
+    skipped: int  # already in the set: a current case has the run as its source
+    without_input: int  # no input could be taken from the run (none stored, or the project stores none)
+
+
+@transaction.atomic
+def cases_add_runs(*, golden_set: GoldenSet, user: Any, trace_ids: list[Any], data: Any, payloads: bool) -> RunsAdded:
+    """Add one case per run of `trace_ids` (runs of the set's project; their input taken as case_add takes
+    it) as one new version, with the `assertions`, `tags` and `notes` of `data` on every case. A run the
+    current version already holds as a source is skipped; a run without an input to take is left out
+    and counted. No version when nothing is added."""
+    data = _object(data)
+    _unknown(data, {"assertions", "tags", "notes"})
+    fields = clean_case_fields(data)
+    if not payloads:
+        raise GoldenError("input", "you may not see these runs' payloads")
+    golden_set = _locked(golden_set)
+    present = set(
+        GoldenCase.objects.filter(
+            golden_set=golden_set, removed_in__isnull=True, source_trace_id__in=trace_ids
+        ).values_list("source_trace_id", flat=True)
+    )
+    wanted = [t for t in dict.fromkeys(trace_ids) if t not in present]
+    runs = {r.trace_id: r for r in trace_selectors.project_runs(golden_set.project).filter(trace_id__in=wanted)}
+    sources = sources_of_runs(golden_set.project, list(runs.values()))
+    version = golden_set.version + 1
+    ordinal = _next_ordinal(golden_set)
+    taken = set(GoldenCase.objects.filter(golden_set=golden_set).values_list("case_key", flat=True))
+    rows: list[GoldenCase] = []
+    skipped = len(set(trace_ids) & present)
+    without_input = 0
+    for trace_id in wanted:
+        source = sources.get(trace_id)
+        try:
+            if source is None:
+                raise GoldenError("input", "no input to take from this run")
+            check_case_size({**fields, "input": source.input})
+        except GoldenError:
+            without_input += 1
+            continue
+        key = secrets.token_hex(6)
+        while key in taken:
+            key = secrets.token_hex(6)
+        taken.add(key)
+        rows.append(
+            GoldenCase(
+                golden_set=golden_set,
+                project_id=golden_set.project_id,
+                case_key=key,
+                ordinal=ordinal,
+                added_in=version,
+                input=source.input,
+                expected_output=None,
+                assertions=fields.get("assertions", []),
+                tags=fields.get("tags", []),
+                notes=fields.get("notes", ""),
+                added_by=_person(user),
+                reviewed_by=_person(user),
+                **_source_fields(source),
+            )
+        )
+        ordinal += 1
+    if not rows:
+        return RunsAdded(version=golden_set.version, added=0, skipped=skipped, without_input=without_input)
+    note = f"added {len(rows)} run(s); {skipped} already in the set, {without_input} without an input"
+    _new_version(golden_set, user, note, added=len(rows))
+    GoldenCase.objects.bulk_create(rows, batch_size=500)
+    _audit(
+        golden_set,
+        user,
+        "golden_case.add_runs",
+        {"version": version, "added": len(rows), "skipped": skipped, "case_keys": [r.case_key for r in rows]},
+    )
+    return RunsAdded(version=version, added=len(rows), skipped=skipped, without_input=without_input)

@@ -100,6 +100,9 @@ def run_replay(request: HttpRequest, project: Project, trace_id: str) -> HttpRes
         current = min(max(int(request.GET.get("step", 0)), 0), max(len(order) - 1, 0))
     except ValueError:
         current = 0
+    # ?span=<hex> opens at that step (a golden case links to the step it came from).
+    span = request.GET.get("span", "").lower()
+    current = next((i for i, s in enumerate(order) if span and s["span_id"] == span), current)
     context = {
         "tab": "runs",
         "run": run,
@@ -177,6 +180,7 @@ def run_step_panel(request: HttpRequest, project: Project, trace_id: str, span_i
         "index": index,
         "total": len(order),
         "payloads": payloads,
+        "manage_goldens": payloads and Perm.MANAGE_GOLDENS in project_perms(request, project),
     }
     if payloads:
         # Long values are cut; "show all" asks for this panel again with `full=1`.

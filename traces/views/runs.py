@@ -79,7 +79,7 @@ def _row(project: Project, run: Run, payloads: bool, *, waiting: bool) -> dict[s
     }
 
 
-def _filter_params(request: HttpRequest) -> QueryDict:
+def filter_params(request: HttpRequest) -> QueryDict:
     """The query string as the filters read it: datetime-local values (no zone) taken as UTC."""
     params = request.GET.copy()
     for name in ("from", "to"):
@@ -106,7 +106,7 @@ def _query(params: QueryDict, **changes: str) -> str:
 @project_view(Perm.VIEW_PROJECT)
 def run_list(request: HttpRequest, project: Project) -> HttpResponse:
     payloads = Perm.VIEW_PAYLOADS in project_perms(request, project)
-    params = _filter_params(request)
+    params = filter_params(request)
     try:
         filters = parse_filters(params, payloads=payloads)
         cursor = parse_cursor(params)
@@ -183,6 +183,10 @@ def _page(
         "error": error,
         "rows": [],
         "poll_seconds": POLL_SECONDS,
+        # The filter as the golden sets' bulk promotion takes it (agentops.goldens.promote_views).
+        "promote_query": _query(request.GET, cursor="", after="", since="", live="")
+        if payloads and Perm.MANAGE_GOLDENS in project_perms(request, project)
+        else None,
     }
     return render_project(request, project, "traces/runs/list.html", base | (context or {}), status=status)
 
