@@ -20,7 +20,7 @@ from django.utils import timezone
 
 from agentops.goldens import eval_selectors, eval_traces, selectors
 from agentops.goldens.eval_models import EvalCaseResult, EvalRun, EvalState, EvalVerdict
-from agentops.goldens.facts import trace_facts
+from agentops.goldens.facts import facts_of_runs
 from agentops.goldens.gate import AssertionResult, Attempt, Baseline, GateConfigError, case_passes, clean_gate, decide
 from agentops.goldens.judge import judge_for
 from agentops.goldens.models import GoldenCase, GoldenSet
@@ -28,6 +28,7 @@ from agentops.goldens.scorers import Judge, score_all
 from agentops.goldens.validation import GoldenConflict, GoldenError, clean_trace_id
 from agentops.tenancy.audit import audit_record
 from agentops.tenancy.models import Project
+from traces.models import Run
 
 MAX_REPEAT = 10
 MAX_BUNDLE = 200
@@ -262,15 +263,19 @@ def eval_score(*, eval_run: EvalRun, user: Any, final: bool = False) -> Scored:
     runs = eval_selectors.runs_by_trace(project, (r.trace_id for r in unscored if r.trace_id))
     needs_judge = any(a["type"] == "llm_judge" for c in cases.values() for a in c.assertions)
     judge = judge_for(project) if needs_judge and unscored else None
-    now_scored: list[EvalCaseResult] = []
+    ready: list[tuple[EvalCaseResult, Run | None]] = []
     for result in unscored:
         run = runs.get(result.trace_id) if result.trace_id else None
         landed = run is not None and run.root_ended
         if not landed and not final:
             waiting.append({"case_key": result.case_key, "attempt": result.attempt, "waiting_for": "trace"})
             continue
-        facts = trace_facts(project, run) if run is not None else None
-        _score_one(result, cases[result.case_key], facts, judge)
+        ready.append((result, run))
+    # The steps of every run scored now, in a few queries whatever the size of the eval run (not one per case).
+    facts = facts_of_runs(project, [run for _, run in ready if run is not None])
+    now_scored: list[EvalCaseResult] = []
+    for result, run in ready:
+        _score_one(result, cases[result.case_key], facts.get(run.trace_id) if run is not None else None, judge)
         if run is not None:
             result.latency_ms = run.duration_ms
             result.cost_usd = run.cost_usd
