@@ -158,3 +158,42 @@ def test_a_python_agent_passes_then_a_regressing_one_fails_naming_case_assertion
     assert any(r.startswith("regression against eval run") and first in r for r in failed.reasons)
     assert f"| {first} | fail | tools\\_called: failed |" in failed.summary()
     assert b"cancel_order" in failed.junit() and "v2 on smoke v2: fail" in failed.table()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_untraced_task_is_scored_on_its_outputs_at_once(live_server: Any, capsys: Any) -> None:
+    from opentelemetry.trace import NoOpTracerProvider
+
+    project = make_project()
+    golden_set = golden_set_create(project=project, user=None, data={"name": "smoke"})
+    keys = [
+        case_add(
+            golden_set=golden_set,
+            user=None,
+            data={"input": {"n": i}, "assertions": [{"type": "json_equal", "value": {"double": 2 * i}}]},
+            payloads=True,
+        ).case_key
+        for i in range(3)
+    ]
+    token = services.api_token_create(user=make_engineer(project)).secret
+
+    def double(case_input: dict[str, int]) -> dict[str, int]:
+        if case_input["n"] == 2:
+            raise ValueError("no")
+        return {"double": 2 * case_input["n"]}
+
+    result = evals.run(
+        set="smoke", task=double, project=project.slug, bundle="v1", url=live_server.url, token=token,
+        concurrency=3, wait_traces=5, tracer_provider=NoOpTracerProvider(),
+    )  # fmt: skip
+
+    # Nothing was traced, so nothing was waited for: scored at once, not after wait_traces.
+    printed = capsys.readouterr().err
+    assert "no attempt was traced" in printed and "waiting for their trace after 0 s" in printed, printed
+
+    assert (result.verdict, result.exit_code, result.pass_rate) == ("fail", 1, 2 / 3)
+    assert [(c.case_key, c.passed, c.failed_assertion) for c in result.cases] == [
+        (keys[0], True, ""), (keys[1], True, ""), (keys[2], False, "json_equal: failed"),
+    ]  # fmt: skip
+    assert result.errors == (f"case {keys[2]} attempt 1: ValueError: no",)
+    assert all(c.run_url == "" for c in result.cases)
