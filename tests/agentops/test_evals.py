@@ -129,7 +129,12 @@ def test_a_python_agent_passes_then_a_regressing_one_fails_naming_case_assertion
             _tool(tracer, "lookup_order", case_input["question"])
             raise RuntimeError("the model timed out")  # no output, and an error in the trace
 
-        common = {"project": project.slug, "url": url, "token": setup.token, "tracer_provider": provider}
+        common: dict[str, Any] = {
+            "project": project.slug,
+            "url": url,
+            "token": setup.token,
+            "tracer_provider": provider,
+        }
         gate = tmp_path / "agentops-eval.toml"
         gate.write_text('[gate]\ntask_success = 1.0\n"accuracy.tools_called" = 1.0\n')
         passed = evals.run(

@@ -73,7 +73,7 @@ def test_the_node_agent_passes_and_each_kind_of_regression_fails_the_gate_naming
     with serve("web", tmp_path / "web-home", "--workers", "1", "--threads", "2", ready=_healthy) as web:
         url = web.url("").rstrip("/")
 
-        def gate(bundle: str, regress: str = "", *extra: str):  # type: ignore[no-untyped-def]
+        def gate(bundle: str, regress: str = "", *extra: str) -> subprocess.CompletedProcess[str]:
             return evaluate(home, url, setup.token, *common, "--bundle", bundle, "--cmd", agent(regress), *extra,
                             ingest_key=setup.key)  # fmt: skip
 
