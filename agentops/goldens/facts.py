@@ -1,9 +1,13 @@
-"""What the trace assertions look at, read from a stored run: `TraceFacts`.
+"""What the trace assertions look at, read from stored runs: `TraceFacts`.
 
-The tool calls are the run's TOOL steps in start order (as the replay numbers them: start time, then span
+The tool calls are a run's TOOL steps in start order (as the replay numbers them: start time, then span
 id), each with its tool name (`tool_name`, else the step's name) and its arguments (the step's input,
 parsed when an instrumentation sent it as JSON text). Steps, tool-call count, latency and cost are the
 run's own aggregates (traces.models.Run), which ingest keeps right whatever order the spans arrive in.
+
+`facts_of_runs` reads the facts of many runs at once: scoring an eval run of a thousand cases costs one
+query per TRACE_IDS_PER_QUERY runs, not one per case. Only the rows the facts need are read (tool steps
+and failed steps), each with its run's window (start to end) as the replay bounds it.
 
 Reads the tool steps' inputs: the scorer runs for the server, never for a caller who may not see payloads,
 and nothing here is shown to anyone (reasons name tools, not arguments).
@@ -12,13 +16,19 @@ and nothing here is shown to anyone (reasons name tools, not arguments).
 from __future__ import annotations
 
 import json
+import uuid
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+from django.db.models import Q
+
 from agentops.tenancy.models import Project
 from traces.ingest.steps import StepKind
-from traces.models import Run
-from traces.selectors.replay import export_steps
+from traces.models import Run, Step
+
+# Bounds the IN list of one query (and the rows it returns) while keeping the count of queries small.
+TRACE_IDS_PER_QUERY = 1000
 
 
 @dataclass(frozen=True)
@@ -47,22 +57,59 @@ def _arguments(value: Any) -> Any:
     return value
 
 
-def trace_facts(project: Project, run: Run) -> TraceFacts:
-    """The facts of `run` (a run of `project`, which the caller resolved): one query for its steps."""
-    rows = export_steps(project, run, payloads=True).values_list("kind", "name", "tool_name", "status", "input")
-    calls: list[ToolCall] = []
-    errors: list[str] = []
-    for kind, name, tool_name, status, payload in rows:
-        if kind == StepKind.TOOL:
-            calls.append(ToolCall(tool_name or name, _arguments(payload)))
-        if status == "error":
-            errors.append(name)
-    return TraceFacts(
-        tool_calls=tuple(calls),
-        steps=run.step_count,
-        tool_call_count=run.tool_calls,
-        latency_ms=run.duration_ms,
-        cost_usd=float(run.cost_usd),
-        unpriced_steps=run.unpriced_steps,
-        error_steps=tuple(errors),
+def _in_window(run: Run, start: Any) -> bool:
+    return start >= run.start_time and (run.end_time is None or start <= run.end_time)
+
+
+def _step_rows(project: Project, runs: list[Run]) -> Iterable[tuple[Any, ...]]:
+    """(trace_id, start_time, kind, name, tool_name, status, input) of the runs' tool and failed steps,
+    in (trace, start time, span id) order: one query. The time bounds span all the runs' windows, so
+    Postgres reads only the partitions they cover; each row is kept only within its own run's window."""
+    earliest = min(r.start_time for r in runs)
+    ends = [r.end_time for r in runs]
+    steps = Step.objects.filter(
+        Q(kind=StepKind.TOOL) | Q(status="error"),
+        project=project,
+        trace_id__in=[r.trace_id for r in runs],
+        start_time__gte=earliest,
     )
+    if all(end is not None for end in ends):
+        steps = steps.filter(start_time__lte=max(e for e in ends if e is not None))
+    return steps.order_by("trace_id", "start_time", "span_id").values_list(
+        "trace_id", "start_time", "kind", "name", "tool_name", "status", "input"
+    )
+
+
+def facts_of_runs(project: Project, runs: Iterable[Run]) -> dict[uuid.UUID, TraceFacts]:
+    """The facts of each of `runs` (runs of `project`, which the caller resolved), by trace id."""
+    by_trace = {run.trace_id: run for run in runs}
+    calls: dict[uuid.UUID, list[ToolCall]] = {t: [] for t in by_trace}
+    errors: dict[uuid.UUID, list[str]] = {t: [] for t in by_trace}
+    ordered = list(by_trace.values())
+    for i in range(0, len(ordered), TRACE_IDS_PER_QUERY):
+        for trace_id, start, kind, name, tool_name, status, payload in _step_rows(
+            project, ordered[i : i + TRACE_IDS_PER_QUERY]
+        ):
+            if not _in_window(by_trace[trace_id], start):
+                continue
+            if kind == StepKind.TOOL:
+                calls[trace_id].append(ToolCall(tool_name or name, _arguments(payload)))
+            if status == "error":
+                errors[trace_id].append(name)
+    return {
+        trace_id: TraceFacts(
+            tool_calls=tuple(calls[trace_id]),
+            steps=run.step_count,
+            tool_call_count=run.tool_calls,
+            latency_ms=run.duration_ms,
+            cost_usd=float(run.cost_usd),
+            unpriced_steps=run.unpriced_steps,
+            error_steps=tuple(errors[trace_id]),
+        )
+        for trace_id, run in by_trace.items()
+    }
+
+
+def trace_facts(project: Project, run: Run) -> TraceFacts:
+    """The facts of one run: one query for its steps."""
+    return facts_of_runs(project, [run])[run.trace_id]
