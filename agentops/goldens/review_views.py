@@ -28,7 +28,7 @@ from django.shortcuts import redirect
 from agentops.goldens import review, review_selectors
 from agentops.goldens.models import ReviewItem
 from agentops.goldens.rules_forms import AcceptForm
-from agentops.goldens.validation import GoldenError
+from agentops.goldens.validation import GoldenConflict, GoldenError
 from agentops.pages import project_perms, project_view, render_project
 from agentops.tenancy.models import Project
 from agentops.tenancy.roles import Perm
@@ -76,7 +76,12 @@ def golden_review(request: HttpRequest, project: Project) -> HttpResponse:
 
 
 def _detail(
-    request: HttpRequest, project: Project, item: ReviewItem, form: AcceptForm | None = None, status: int = 200
+    request: HttpRequest,
+    project: Project,
+    item: ReviewItem,
+    form: AcceptForm | None = None,
+    status: int = 200,
+    error: str | None = None,
 ) -> HttpResponse:
     perms = project_perms(request, project)
     payloads = Perm.VIEW_PAYLOADS in perms
@@ -95,6 +100,7 @@ def _detail(
         "run_input": _json(run_input) if run_input is not None else None,
         "run_output": _json(run_output) if run_output is not None else None,
         "form": form,
+        "error": error,
     }
     return render_project(request, project, "goldens/review_item.html", context, status=status)
 
@@ -112,6 +118,8 @@ def golden_review_accept(request: HttpRequest, project: Project, review_id: int)
         payloads = Perm.VIEW_PAYLOADS in project_perms(request, project)
         try:
             case = review.review_accept(item=item, user=request.user, data=form.case_data(), payloads=payloads)
+        except GoldenConflict as exc:  # decided meanwhile: no form to correct
+            return _detail(request, project, _item(project, review_id), status=409, error=exc.message)
         except GoldenError as exc:
             form.add_case_error(exc)
         else:

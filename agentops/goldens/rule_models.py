@@ -50,6 +50,11 @@ class SamplingRule(models.Model):
     def __str__(self) -> str:
         return f"sampling rule {self.name}"
 
+    @property
+    def rate_text(self) -> str:
+        """The rate as typed: 10, 2.5 (Decimal.normalize alone would write 10 as 1E+1)."""
+        return format(self.sample_rate.normalize(), "f")
+
 
 class ReviewItem(models.Model):
     class State(models.TextChoices):

@@ -39,7 +39,7 @@ class RuleForm(forms.Form):
             "name": rule.name,
             "golden_set": rule.golden_set.name,
             "filter": rule.filter,
-            "sample_rate": str(rule.sample_rate.normalize()),
+            "sample_rate": rule.rate_text,
             "auto_accept": rule.auto_accept,
             "enabled": rule.enabled,
         }
