@@ -61,7 +61,12 @@ def review_accept(*, item: ReviewItem, user: Any, data: Any, payloads: bool) -> 
     item.decided_by, item.decided_at = user, timezone.now()
     item.save(update_fields=["state", "case", "decided_by", "decided_at"])
     golden_set = item.rule.golden_set
-    _audit(item, user, "golden_review.accept", {"set": golden_set.name, "version": case.added_in, "case_key": case.case_key})
+    _audit(
+        item,
+        user,
+        "golden_review.accept",
+        {"set": golden_set.name, "version": case.added_in, "case_key": case.case_key},
+    )
     return case
 
 

@@ -91,7 +91,9 @@ def _detail(
         run_input = review_selectors.run_input(project, run)
         run_output = review_selectors.run_output(project, run)
     if form is None:
-        form = AcceptForm(initial={"expected_output": _json(run_output) if run_output is not None else "", "as_json": True})
+        form = AcceptForm(
+            initial={"expected_output": _json(run_output) if run_output is not None else "", "as_json": True}
+        )
     context = {
         "item": item,
         "run": run,

@@ -74,9 +74,7 @@ class ReviewItem(models.Model):
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
     decided_at = models.DateTimeField(null=True, blank=True)
-    case = models.ForeignKey(
-        "goldens.GoldenCase", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
-    )
+    case = models.ForeignKey("goldens.GoldenCase", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
 
     class Meta:
         ordering = ["id"]

@@ -135,7 +135,11 @@ class GoldenReviewAccept(_RulesAPIView):
             case = review.review_accept(item=item, user=request.user, data=request.data, payloads=self.payloads)
         except GoldenError as exc:
             return _error(exc)
-        body = {**case_dict(case, payloads=self.payloads), "version": case.added_in, "golden_set": item.rule.golden_set.name}
+        body = {
+            **case_dict(case, payloads=self.payloads),
+            "version": case.added_in,
+            "golden_set": item.rule.golden_set.name,
+        }
         return Response(body, status=status.HTTP_201_CREATED)
 
 

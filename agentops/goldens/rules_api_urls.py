@@ -8,8 +8,12 @@ urlpatterns = [
     path("golden-rules/", rules_api.GoldenRuleList.as_view(), name="api_golden_rules"),
     path("golden-rules/<int:golden_rule_id>/", rules_api.GoldenRuleDetail.as_view(), name="api_golden_rule"),
     path("golden-review/", rules_api.GoldenReviewList.as_view(), name="api_golden_review"),
-    path("golden-review/<int:review_id>/accept", rules_api.GoldenReviewAccept.as_view(), name="api_golden_review_accept"),
     path(
-        "golden-review/<int:review_id>/discard", rules_api.GoldenReviewDiscard.as_view(), name="api_golden_review_discard"
+        "golden-review/<int:review_id>/accept", rules_api.GoldenReviewAccept.as_view(), name="api_golden_review_accept"
+    ),
+    path(
+        "golden-review/<int:review_id>/discard",
+        rules_api.GoldenReviewDiscard.as_view(),
+        name="api_golden_review_discard",
     ),
 ]

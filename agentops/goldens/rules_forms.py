@@ -24,9 +24,7 @@ class RuleForm(forms.Form):
         widget=forms.TextInput(attrs={"class": "mono", "size": 70}),
     )
     sample_rate = forms.CharField(label="Sample rate (%)", help_text="More than 0, at most 100, e.g. 10 or 2.5.")
-    auto_accept = forms.BooleanField(
-        required=False, label="Add sampled runs to the set without review (auto-accept)"
-    )
+    auto_accept = forms.BooleanField(required=False, label="Add sampled runs to the set without review (auto-accept)")
     enabled = forms.BooleanField(required=False, initial=True, label="Enabled")
 
     def __init__(self, *args: Any, set_names: list[str], **kwargs: Any) -> None:

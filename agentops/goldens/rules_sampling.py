@@ -115,9 +115,7 @@ def _batch(rule_id: int, until: datetime, batch: int) -> tuple[int, int, int] | 
         return len(rows), len(items), accepted
 
 
-def rules_advance(
-    *, now: datetime | None = None, batch: int = BATCH, max_batches: int = MAX_BATCHES
-) -> AdvanceResult:
+def rules_advance(*, now: datetime | None = None, batch: int = BATCH, max_batches: int = MAX_BATCHES) -> AdvanceResult:
     """Advance every enabled rule (see the module docstring); what was read, queued and added."""
     until = (now or timezone.now()) - SETTLE
     rule_ids = list(SamplingRule.objects.filter(enabled=True).order_by("id").values_list("id", flat=True))

@@ -65,7 +65,7 @@ def test_the_queue_lists_pending_runs_with_their_run(personas):
 
 
 def test_a_viewer_sees_no_payloads_and_cannot_decide(personas):
-    _, traces = _queue(personas, runs=1)
+    _queue(personas, runs=1)
     viewer = _as(personas.viewer)
     item = viewer.get(_url(personas.project)).json()["results"][0]
     assert item["run"]["agent"] == "support-bot"

@@ -47,17 +47,30 @@ def test_an_engineer_creates_edits_disables_and_deletes_a_rule_with_forms(person
     client = _client(personas.engineer)
     form = client.get(_page(personas.project, "golden_rule_create"))
     assert form.status_code == 200 and b'name="sample_rate"' in form.content
-    body = {"name": "a-failures", "golden_set": "prod", "filter": "status=error&agent=A", "sample_rate": "0", "enabled": "on"}
+    body = {
+        "name": "a-failures",
+        "golden_set": "prod",
+        "filter": "status=error&agent=A",
+        "sample_rate": "0",
+        "enabled": "on",
+    }
     refused = client.post(_page(personas.project, "golden_rule_create"), body)
     assert refused.status_code == 400
     assert b"more than 0, at most 100" in refused.content and not SamplingRule.objects.exists()
-    bad_filter = client.post(_page(personas.project, "golden_rule_create"), {**body, "sample_rate": "10", "filter": "stauts=error"})
+    bad_filter = client.post(
+        _page(personas.project, "golden_rule_create"), {**body, "sample_rate": "10", "filter": "stauts=error"}
+    )
     assert bad_filter.status_code == 400 and b"is not a run list filter" in bad_filter.content
 
     created = client.post(_page(personas.project, "golden_rule_create"), {**body, "sample_rate": "10"})
     assert created.status_code == 302 and created["Location"] == _page(personas.project, "golden_rules")
     rule = SamplingRule.objects.get()
-    assert (rule.filter, str(rule.sample_rate), rule.enabled, rule.auto_accept) == ("status=error&agent=A", "10.00", True, False)
+    assert (rule.filter, str(rule.sample_rate), rule.enabled, rule.auto_accept) == (
+        "status=error&agent=A",
+        "10.00",
+        True,
+        False,
+    )
     listed = client.get(_page(personas.project, "golden_rules")).content.decode()
     assert "a-failures" in listed and "status=error&amp;agent=A" in listed
     assert _page(personas.project, "golden_review") in listed  # linked to the queue
@@ -85,7 +98,7 @@ def test_viewers_read_the_rules_without_the_editing_controls(personas):
 
 
 def test_the_queue_shows_runs_escaped_and_payloads_only_to_those_who_may(personas):
-    rule, trace, item = _sampled(personas)
+    _, trace, item = _sampled(personas)
     engineer = _client(personas.engineer).get(_page(personas.project, "golden_review")).content.decode()
     assert HTML_ESCAPED in engineer and HOSTILE not in engineer
     assert reverse("run_replay", kwargs={"slug": personas.project.slug, "trace_id": trace.trace_hex}) in engineer
@@ -105,7 +118,7 @@ def test_the_queue_shows_runs_escaped_and_payloads_only_to_those_who_may(persona
 
 
 def test_an_engineer_accepts_with_an_edited_expected_output_without_script(personas):
-    rule, trace, item = _sampled(personas)
+    _, _, item = _sampled(personas)
     client = _client(personas.engineer)
     detail = client.get(_page(personas.project, "golden_review_item", review_id=item.pk)).content.decode()
     assert "Where is order" in detail and 'id="accept-form"' in detail
@@ -134,7 +147,7 @@ def test_an_engineer_accepts_with_an_edited_expected_output_without_script(perso
 
 
 def test_text_expected_output_and_discarding_from_the_list(personas):
-    rule, trace, item = _sampled(personas)
+    _, _, item = _sampled(personas)
     client = _client(personas.engineer)
     discarded = client.post(_page(personas.project, "golden_review_discard", review_id=item.pk))
     assert discarded.status_code == 302
@@ -149,7 +162,7 @@ def test_text_expected_output_and_discarding_from_the_list(personas):
 
 
 def test_outsiders_get_404_from_every_page_and_action(personas):
-    rule, trace, item = _sampled(personas)
+    rule, _, item = _sampled(personas)
     outsider = _client(personas.outsider)
     urls = [
         _page(personas.project, "golden_rules"),
@@ -179,4 +192,3 @@ def test_outsiders_get_404_from_every_page_and_action(personas):
     assert SamplingRule.objects.filter(pk=rule.pk, enabled=True).exists()
     item.refresh_from_db()
     assert item.state == "pending"
-

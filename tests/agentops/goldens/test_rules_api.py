@@ -56,7 +56,9 @@ def test_an_engineer_creates_reads_changes_and_deletes_a_rule(personas, prod):
     assert [r["id"] for r in listed] == [rule["id"]]
 
     # A pasted run list URL keeps its query string.
-    patched = _patch(api, _url(project, rule["id"]), {"filter": "http://x/p/s/runs/?status=error&bundle=b2", "sample_rate": "2.5"})
+    patched = _patch(
+        api, _url(project, rule["id"]), {"filter": "http://x/p/s/runs/?status=error&bundle=b2", "sample_rate": "2.5"}
+    )
     assert patched.status_code == 200, patched.json()
     assert (patched.json()["filter"], patched.json()["sample_rate"]) == ("status=error&bundle=b2", 2.5)
     assert api.get(_url(project, rule["id"])).json()["filter"] == "status=error&bundle=b2"
