@@ -6,7 +6,9 @@ import json
 from datetime import timedelta
 
 import pytest
+from django.db import connection
 from django.test import Client
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from agentops.goldens.models import GoldenCase, GoldenSetVersion, ReviewItem
@@ -145,3 +147,27 @@ def test_outsiders_and_other_projects_items_are_404(personas):
     assert outsider.get(_url(personas.other_project)).json()["results"] == []
     item.refresh_from_db()
     assert item.state == "pending"
+
+
+def test_a_page_of_the_queue_costs_the_same_queries_for_one_item_or_many(personas):
+    _queue(personas, runs=1)
+    api = _as(personas.viewer)
+    api.get(_url(personas.project))  # the token's first use is recorded once
+    with CaptureQueriesContext(connection) as one:
+        assert len(api.get(_url(personas.project)).json()["results"]) == 1
+    for _ in range(5):
+        make_run(personas.project, AgentTrace(tool_error=True))
+    rules_advance(now=timezone.now() + timedelta(minutes=5))
+    with CaptureQueriesContext(connection) as six:
+        assert len(api.get(_url(personas.project)).json()["results"]) == 6
+    assert len(six) == len(one)
+
+
+def test_the_openapi_schema_describes_the_endpoints(client):
+    schema = client.get("/api/schema/", HTTP_ACCEPT="application/vnd.oai.openapi+json").json()
+    base = "/api/v1/projects/{slug}/"
+    assert set(schema["paths"][base + "golden-rules/"]) >= {"get", "post"}
+    assert set(schema["paths"][base + "golden-rules/{golden_rule_id}/"]) >= {"get", "patch", "delete"}
+    assert "get" in schema["paths"][base + "golden-review/"]
+    assert "post" in schema["paths"][base + "golden-review/{review_id}/accept"]
+    assert "post" in schema["paths"][base + "golden-review/{review_id}/discard"]
