@@ -57,9 +57,10 @@ def test_sampling_is_deterministic_nested_and_near_the_rate():
 
 def test_only_finished_matching_runs_are_queued_once(personas):
     rule = _rule(personas, filter="status=error&agent=support-bot")
+    every = _rule(personas, name="every-run", filter="")
     failed = make_run(personas.project, AgentTrace(tool_error=True))
-    make_run(personas.project, AgentTrace())  # ok: not matched
-    make_run(personas.project, AgentTrace(tool_error=True, agent="other-bot"))  # another agent
+    ok = make_run(personas.project, AgentTrace())  # ok: not matched
+    other = make_run(personas.project, AgentTrace(tool_error=True, agent="other-bot"))  # another agent
     unfinished = AgentTrace(tool_error=True)
     root = unfinished.spans[0]
     unfinished.spans = unfinished.spans[1:]
@@ -67,19 +68,22 @@ def test_only_finished_matching_runs_are_queued_once(personas):
 
     result = rules_advance(now=_later())
     assert _queued(rule) == {failed.trace_hex}
-    assert (result.queued, result.accepted) == (1, 0)
+    assert _queued(every) == {failed.trace_hex, ok.trace_hex, other.trace_hex}
+    assert (result.queued, result.accepted) == (4, 0)
 
     # The root arrives: the run finishes, changes, and is read again from the cursor.
     unfinished.spans = [root]
     make_run(personas.project, unfinished)
     rules_advance(now=_later())
     assert _queued(rule) == {failed.trace_hex, unfinished.trace_hex}
+    assert unfinished.trace_hex in _queued(every)
     # A re-run, and a rewound cursor reading every run again, queue nothing twice.
     rule.refresh_from_db()
     rule.cursor_at, rule.cursor_id = rule.created_at - timedelta(days=1), 0
     rule.save()
     assert rules_advance(now=_later()).queued == 0
     assert ReviewItem.objects.filter(rule=rule).count() == 2
+    assert ReviewItem.objects.filter(rule=every).count() == 4
     assert set(ReviewItem.objects.values_list("state", flat=True)) == {"pending"}
 
 
