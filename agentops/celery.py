@@ -49,6 +49,9 @@ app.conf.beat_schedule = {
         "task": "agentops.budgets.tasks.expire_reservations",
         **_every("BUDGETS_EXPIRE_SECONDS", 60),
     },
+    # Golden set sampling rules (agentops.goldens.tasks): each enabled rule past the runs finished since
+    # its cursor, in bounded batches; a pass that waited past the next one's start is dropped.
+    "sample-golden-runs": {"task": "agentops.goldens.tasks.sample_runs", **_every("GOLDENS_SAMPLE_SECONDS")},
     # The notification outbox (agentops.notify): what a lost kick or a dead worker left behind goes out
     # within seconds. Expires so that a backlog of sweeps queued while no worker ran collapses.
     "deliver-notifications": {

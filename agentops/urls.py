@@ -24,6 +24,7 @@ urlpatterns = [
     path("", include("agentops.approvals.history_urls")),
     path("", include("agentops.approvals.page_urls")),
     path("", include("agentops.goldens.page_urls")),
+    path("", include("agentops.goldens.rules_urls")),
     # Before traces.urls: see agentops/agents/urls.py.
     path("", include("agentops.agents.urls")),
     path("", include("traces.urls")),

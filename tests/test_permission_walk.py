@@ -12,6 +12,7 @@ every URL but the one made for it.
 from __future__ import annotations
 
 import re
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from decimal import Decimal
@@ -30,6 +31,8 @@ from agentops.approvals.services import approval_request_create
 from agentops.budgets.reservations import reservation_reserve
 from agentops.budgets.services import budget_create
 from agentops.goldens.eval_services import eval_create
+from agentops.goldens.models import ReviewItem
+from agentops.goldens.rules import rule_create
 from agentops.goldens.services import case_add, golden_set_create
 from agentops.notify.services import channel_create
 from agentops.tenancy import services, views
@@ -191,6 +194,24 @@ ACCESS: dict[str, Rule] = {
     "golden_promote_run": project(Perm.MANAGE_GOLDENS),
     "golden_promote_step": project(Perm.MANAGE_GOLDENS),
     "golden_promote_runs": project(Perm.MANAGE_GOLDENS),
+    # Sampling rules and the review queue (agentops.goldens.rules_api, rules_views, review_views): Viewers
+    # read (without payloads); writing rules and deciding items need "manage golden sets". Decisions are
+    # POST only: in the API a member's GET is 405 (the method map); on the pages a GET is 405 for those
+    # who may decide, 404 for everyone else.
+    "api_golden_rules": project_api(Perm.VIEW_PROJECT),
+    "api_golden_rule": project_api(Perm.VIEW_PROJECT),
+    "api_golden_review": project_api(Perm.VIEW_PROJECT),
+    "api_golden_review_accept": project_api(Perm.VIEW_PROJECT, ok=405),
+    "api_golden_review_discard": project_api(Perm.VIEW_PROJECT, ok=405),
+    "golden_rules": project(Perm.VIEW_PROJECT),
+    "golden_rule_create": project(Perm.MANAGE_GOLDENS),
+    "golden_rule_edit": project(Perm.MANAGE_GOLDENS),
+    "golden_rule_enabled": project(Perm.MANAGE_GOLDENS, ok=405),
+    "golden_rule_delete": project(Perm.MANAGE_GOLDENS, ok=405),
+    "golden_review": project(Perm.VIEW_PROJECT),
+    "golden_review_item": project(Perm.VIEW_PROJECT),
+    "golden_review_accept": project(Perm.MANAGE_GOLDENS, ok=405),
+    "golden_review_discard": project(Perm.MANAGE_GOLDENS, ok=405),
     # Budgets (agentops.budgets): the agents' reserve, commit and release are for ingest keys only (a
     # person's token 403, POST only); the project's budgets are Admin's.
     "api_budget_reserve": Rule("api", ok=403),
@@ -317,7 +338,19 @@ def _golden(project) -> dict[str, str]:
     golden_set = golden_set_create(project=project, user=None, data={"name": f"walk-{project.pk}"})
     case = case_add(golden_set=golden_set, user=None, data={"input": "walk"}, payloads=True)
     eval_run = eval_create(project=project, user=None, data={"set": golden_set.name, "bundle": "walk"}).eval_run
-    return {"set_name": golden_set.name, "case_key": case.case_key, "eval_run_id": str(eval_run.pk)}
+    return {
+        "set_name": golden_set.name,
+        "case_key": case.case_key,
+        "eval_run_id": str(eval_run.pk),
+        **_golden_review(project, golden_set.name),
+    }
+
+
+def _golden_review(project, set_name: str) -> dict[str, str]:
+    """A sampling rule of the project filling that set, with one pending review item."""
+    rule = rule_create(project=project, user=None, data={"name": "walk", "golden_set": set_name, "sample_rate": 10})
+    item = ReviewItem.objects.create(rule=rule, project=project, trace_id=uuid.uuid4())
+    return {"golden_rule_id": str(rule.pk), "review_id": str(item.pk)}
 
 
 def _budget(project):

@@ -151,5 +151,15 @@ class JudgeSettings(models.Model):
 
 # Eval runs live in their own module; Django finds models through this one.
 from agentops.goldens.eval_models import EvalCaseResult, EvalRun  # noqa: E402
+from agentops.goldens.rule_models import ReviewItem, SamplingRule  # noqa: E402
 
-__all__ = ["EvalCaseResult", "EvalRun", "GoldenCase", "GoldenSet", "GoldenSetVersion", "JudgeSettings"]
+__all__ = [
+    "EvalCaseResult",
+    "EvalRun",
+    "GoldenCase",
+    "GoldenSet",
+    "GoldenSetVersion",
+    "JudgeSettings",
+    "ReviewItem",
+    "SamplingRule",
+]
