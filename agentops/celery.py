@@ -49,6 +49,9 @@ app.conf.beat_schedule = {
         "task": "agentops.budgets.tasks.expire_reservations",
         **_every("BUDGETS_EXPIRE_SECONDS", 60),
     },
+    # Runs past their agent's step cap (agentops.budgets.runaway): recorded once, from the runs changed
+    # since the last pass (a watermark), and alerted to the project's channels.
+    "record-runaways": {"task": "agentops.budgets.tasks.record_runaways", **_every("BUDGETS_RUNAWAY_SECONDS", 60)},
     # The notification outbox (agentops.notify): what a lost kick or a dead worker left behind goes out
     # within seconds. Expires so that a backlog of sweeps queued while no worker ran collapses.
     "deliver-notifications": {
