@@ -48,6 +48,11 @@ def agent(web: UpProcess, personas: Personas, monkeypatch: pytest.MonkeyPatch) -
     return secret
 
 
+def _stored(reservation_id: int | None) -> Reservation:
+    assert reservation_id is not None, "the block ran without a reservation"
+    return Reservation.objects.get(pk=reservation_id)
+
+
 def _budget(personas: Personas, limit: str = "1", **extra: Any) -> Budget:
     return Budget.objects.create(
         project=personas.project, scope_kind="customer", scope_value="acme", limit_usd=Decimal(limit), window="day",
@@ -59,15 +64,15 @@ def test_a_block_reserves_then_commits_what_it_spent(personas: Personas, agent: 
     _budget(personas)
     with budget(customer="acme", agent="support-bot", estimate=0.05, ttl=120) as b:
         assert b.id is not None and b.remaining[0]["remaining_usd"] == pytest.approx(0.95)
-        assert Reservation.objects.get(pk=b.id).state == "held"
+        assert _stored(b.id).state == "held"
         b.actual = 0.031
-    reservation = Reservation.objects.get(pk=b.id)
+    reservation = _stored(b.id)
     assert (reservation.state, reservation.actual_usd, reservation.customer) == ("committed", Decimal("0.031"), "acme")
     assert reservation.idempotency_key and reservation.expires_at > reservation.created_at
     # Without an amount the run's traced cost settles it.
     with budget(customer="acme", model="gpt-4o-mini", max_tokens=1000) as priced:
         pass
-    settled = Reservation.objects.get(pk=priced.id)
+    settled = _stored(priced.id)
     assert settled.state == "committed" and settled.actual_usd is None and settled.tokens == 1000
 
 
@@ -75,7 +80,7 @@ def test_an_exception_releases_and_goes_on(personas: Personas, agent: str) -> No
     _budget(personas)
     with pytest.raises(ZeroDivisionError), budget(customer="acme", estimate=0.2) as b:
         1 / 0  # noqa: B018
-    assert Reservation.objects.get(pk=b.id).state == "released"
+    assert _stored(b.id).state == "released"
 
 
 def test_past_a_hard_budget_the_block_does_not_run(personas: Personas, agent: str) -> None:
@@ -120,7 +125,7 @@ def test_async_with_and_bad_input(personas: Personas, agent: str) -> None:
         return b.id
 
     reservation_id = asyncio.run(spend())
-    assert Reservation.objects.get(pk=reservation_id).actual_usd == Decimal("0.01")
+    assert _stored(reservation_id).actual_usd == Decimal("0.01")
     with pytest.raises(BudgetError) as bad:
         budget(customer="acme", estimate=0.05, model="gpt-4o-mini")
     assert bad.value.field == "estimate"
