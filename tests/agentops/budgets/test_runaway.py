@@ -78,3 +78,11 @@ def test_each_project_with_new_runaways_gets_one_alert_a_pass(personas):
     messages = OutboxMessage.objects.filter(event="budget.runaway")
     assert sorted(m.project_id for m in messages) == sorted([personas.project.pk, personas.other_project.pk])
     assert all(m.payload["runaways"] == 3 and len(m.payload["runs"]) == 3 for m in messages)
+
+
+def test_beat_runs_it_every_minute_and_drops_a_late_one():
+    from agentops.celery import app
+
+    (entry,) = [e for e in app.conf.beat_schedule.values() if e["task"] == record_runaways.name]
+    assert entry["schedule"] == 60.0
+    assert 0 < entry["options"]["expires"] < entry["schedule"]
