@@ -43,7 +43,11 @@ def cap_dict(cap: StepCap) -> dict[str, Any]:
 class StepCapList(ProjectAPIView):
     required_perms = {"GET": Perm.ADMIN_PROJECT, "POST": Perm.ADMIN_PROJECT}
 
-    @extend_schema(responses=OpenApiTypes.OBJECT, summary="The project's step caps, per agent")
+    @extend_schema(
+        responses=OpenApiTypes.OBJECT,
+        operation_id="v1_projects_step_caps_list",
+        summary="The project's step caps, per agent",
+    )
     def get(self, request: Request, slug: str) -> Response:
         return Response({"results": [cap_dict(c) for c in caps_selectors.caps_of_project(self.project)]})
 
