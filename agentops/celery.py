@@ -52,6 +52,9 @@ app.conf.beat_schedule = {
     # Golden set sampling rules (agentops.goldens.tasks): each enabled rule past the runs finished since
     # its cursor, in bounded batches; a pass that waited past the next one's start is dropped.
     "sample-golden-runs": {"task": "agentops.goldens.tasks.sample_runs", **_every("GOLDENS_SAMPLE_SECONDS")},
+    # Runs past their agent's step cap (agentops.budgets.runaway): recorded once, from the runs changed
+    # since the last pass (a watermark), and alerted to the project's channels.
+    "record-runaways": {"task": "agentops.budgets.tasks.record_runaways", **_every("BUDGETS_RUNAWAY_SECONDS", 60)},
     # The notification outbox (agentops.notify): what a lost kick or a dead worker left behind goes out
     # within seconds. Expires so that a backlog of sweeps queued while no worker ran collapses.
     "deliver-notifications": {

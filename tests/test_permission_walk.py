@@ -28,6 +28,7 @@ from agentops import urls as root_urls
 from agentops.agents.models import Bundle
 from agentops.agents.services import bundles_record
 from agentops.approvals.services import approval_request_create
+from agentops.budgets.caps import step_cap_create
 from agentops.budgets.reservations import reservation_reserve
 from agentops.budgets.services import budget_create
 from agentops.goldens.eval_services import eval_create
@@ -219,6 +220,9 @@ ACCESS: dict[str, Rule] = {
     "api_budget_reservation_release": Rule("api", ok=403),
     "api_budgets": project_api(Perm.ADMIN_PROJECT),
     "api_budget": project_api(Perm.ADMIN_PROJECT),
+    # Step caps (agentops.budgets.caps_api): Admin's, as budgets are.
+    "api_step_caps": project_api(Perm.ADMIN_PROJECT),
+    "api_step_cap": project_api(Perm.ADMIN_PROJECT),
     # Eval runs (agentops.goldens.eval_api): Viewers read without payloads; starting one needs "manage
     # golden sets"; results and scoring are POST only (a member's GET is 405, an outsider's 404).
     "api_eval_runs": project_api(Perm.VIEW_PROJECT),
@@ -358,6 +362,11 @@ def _budget(project):
     return budget_create(project=project, data={"limit_usd": 1, "window": "day"}, user=admin.user)  # type: ignore[union-attr]
 
 
+def _step_cap(project):
+    admin = Membership.objects.filter(project=project).first()
+    return step_cap_create(project=project, data={"agent": "walk", "max_steps": 1}, user=admin.user)  # type: ignore[union-attr]
+
+
 def _reservation(project):
     key = services.ingest_key_create(project=project).key
     outcome = reservation_reserve(project=project, key=key, data={"estimate_usd": 0.1})
@@ -389,6 +398,7 @@ def test_every_url_with_every_persona(personas):
         "approval_id": _approval(target, run.trace_hex).pk,
         **_golden(target),
         "budget_id": _budget(target).pk,
+        "cap_id": _step_cap(target).pk,
         "reservation_id": _reservation(target).pk,
     }
     users: dict[str, Any] = {"anonymous": AnonymousUser(), **personas.by_role(), "superuser": superuser}
@@ -436,6 +446,7 @@ def test_outsiders_get_404_from_every_project_url(personas):
         "approval_id": _approval(personas.project).pk,
         **_golden(personas.project),
         "budget_id": _budget(personas.project).pk,
+        "cap_id": _step_cap(personas.project).pk,
         "reservation_id": _reservation(personas.project).pk,
     }
     for name, route in project_routes:
@@ -496,6 +507,7 @@ def _other_projects_objects(personas) -> dict[str, Any]:
         "approval_id": _approval(other, run.trace_hex).pk,
         **_golden(other),
         "budget_id": _budget(other).pk,
+        "cap_id": _step_cap(other).pk,
         "reservation_id": _reservation(other).pk,
     }
 
@@ -558,6 +570,7 @@ def test_an_ingest_key_is_refused_by_every_url_but_its_own(personas):
         "approval_id": _approval(personas.project).pk,
         **_golden(personas.project),
         "budget_id": _budget(personas.project).pk,
+        "cap_id": _step_cap(personas.project).pk,
         "reservation_id": _reservation(personas.project).pk,
     }
     client = Client(headers={"Authorization": f"Bearer {secret}"})

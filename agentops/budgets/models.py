@@ -115,3 +115,59 @@ class Reservation(models.Model):
 
     def __str__(self) -> str:
         return f"reservation {self.pk} ({self.state}, ${self.amount_usd}) of {self.project_id}"
+
+
+class StepCap(models.Model):
+    """The most one run of an agent may take: steps, tool calls, tokens (input + output) or cost, any
+    subset (null: no cap on it). A reserve naming a run at or past a cap is refused, and a run past one is
+    recorded a RunawayRun (agentops.budgets.caps_selectors, agentops.budgets.runaway)."""
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="step_caps")
+    agent = models.CharField(max_length=200)  # traces.Run.agent
+    max_steps = models.PositiveIntegerField(null=True, blank=True)
+    max_tool_calls = models.PositiveIntegerField(null=True, blank=True)
+    max_tokens = models.PositiveBigIntegerField(null=True, blank=True)
+    max_cost_usd = models.DecimalField(max_digits=20, decimal_places=10, null=True, blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["agent", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["project", "agent"], name="stepcap_project_agent"),
+            models.CheckConstraint(
+                condition=Q(max_steps__isnull=False)
+                | Q(max_tool_calls__isnull=False)
+                | Q(max_tokens__isnull=False)
+                | Q(max_cost_usd__isnull=False),
+                name="stepcap_caps_something",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"step cap {self.pk} ({self.agent}) of {self.project_id}"
+
+
+class RunawayRun(models.Model):
+    """A run that passed its agent's step cap, recorded once (the first cap found past, with the run's
+    value then). The run list marks and filters runs by this small table, never by comparing runs."""
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="+")
+    trace_id = models.UUIDField()  # traces.Run.trace_id
+    agent = models.CharField(max_length=200)
+    cap = models.ForeignKey(StepCap, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    cap_name = models.CharField(max_length=32)  # which: max_steps, max_tool_calls, max_tokens, max_cost_usd
+    cap_value = models.DecimalField(max_digits=30, decimal_places=10)
+    value = models.DecimalField(max_digits=30, decimal_places=10)  # the run's, when it was found
+    detected_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["-detected_at", "-id"]
+        constraints = [models.UniqueConstraint(fields=["project", "trace_id"], name="runaway_project_trace")]
+        indexes = [models.Index(fields=["project", "detected_at"], name="runaway_project_detected")]
+
+    def __str__(self) -> str:
+        return f"runaway run {self.trace_id.hex} ({self.cap_name} {self.value} > {self.cap_value})"

@@ -4,8 +4,9 @@
   ({"agent", "bundle", "customer", "session"}: the values that apply, any left out), `estimate_usd`, or
   `model` + `max_tokens` (+ optional `input_tokens`) priced as ingest prices a step (project overrides,
   then genai-prices), `run_id` (32 hex digits, optional), `idempotency_key` (optional, at most 200
-  characters) and `ttl` (seconds, default DEFAULT_TTL). Allowed when every applicable hard budget can
-  take the amount (budget_state: spent + held + amount <= limit, and the same for tokens where a budget
+  characters) and `ttl` (seconds, default DEFAULT_TTL). Refused when `run_id` names a run at its
+  agent's step cap (agentops.budgets.caps_selectors; the reason names the cap and the run's value).
+  Otherwise allowed when every applicable hard budget can take the amount (budget_state: spent + held + amount <= limit, and the same for tokens where a budget
   limits them); the reservation is then held until `expires_at`. Refused: nothing is held, and a
   refused record is kept only when the call named an idempotency_key, so that its retry answers the
   same. A retry with a known idempotency_key returns the first answer (the remaining amounts as of
@@ -36,6 +37,7 @@ from django.utils import timezone
 
 from agentops.alerts.evaluation.sums import Totals
 from agentops.budgets import selectors
+from agentops.budgets.caps_selectors import run_at_cap
 from agentops.budgets.errors import BudgetConflict, BudgetInvalid, BudgetNotFound
 from agentops.budgets.models import Budget, Reservation
 from agentops.budgets.selectors import RESERVATION_SCOPES, BudgetState, budget_state
@@ -178,13 +180,16 @@ def reservation_reserve(*, project: Project, key: IngestKey, data: Any) -> Outco
         existing = selectors.reservation_by_idempotency_key(project, ask.idempotency_key)
         if existing is not None:
             return _replay(existing, key, now)
+    # A run at its agent's step cap may take no more, whatever the budgets say (read before any lock:
+    # a run's values move with ingest, not with reservations).
+    at_cap = run_at_cap(project.pk, ask.run_id) if ask.run_id is not None else None
     # Runs' spend, read before any lock (see the module docstring): reservations do not move it.
     traced: dict[int, Totals] = {}
     for budget in selectors.applicable_budgets(project, ask.scope):
         traced[budget.pk] = selectors.traced(budget, selectors.budget_window(budget, now), now)
     try:
         with transaction.atomic():
-            outcome = _judge(project, key, ask, traced, now)
+            outcome = _judge(project, key, ask, traced, now, at_cap.reason if at_cap is not None else None)
     except IntegrityError:
         # A concurrent retry with the same idempotency_key (and other budgets) stored its answer first.
         assert ask.idempotency_key is not None
@@ -195,7 +200,9 @@ def reservation_reserve(*, project: Project, key: IngestKey, data: Any) -> Outco
     return outcome
 
 
-def _judge(project: Project, key: IngestKey, ask: _Ask, traced: dict[int, Totals], now: datetime) -> Outcome:
+def _judge(
+    project: Project, key: IngestKey, ask: _Ask, traced: dict[int, Totals], now: datetime, capped: str | None
+) -> Outcome:
     budgets = list(selectors.applicable_budgets(project, ask.scope).select_for_update())
     if ask.idempotency_key is not None:
         # Under the locks: a retry that raced this one through the same budgets has committed by now.
@@ -203,7 +210,7 @@ def _judge(project: Project, key: IngestKey, ask: _Ask, traced: dict[int, Totals
         if existing is not None:
             return _replay(existing, key, now)
     states = [budget_state(b, now, traced.get(b.pk)) for b in budgets]
-    reason = _refusal(states, ask)
+    reason = capped or _refusal(states, ask)
     reservation = Reservation(
         project=project,
         idempotency_key=ask.idempotency_key,

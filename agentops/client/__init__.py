@@ -1,7 +1,8 @@
-"""The agent's side of agentops, over HTTP only: importable without Django or settings (the whole client
-is agentops/client/approvals.py, which can be copied on its own)."""
+"""The agent's side of agentops, over HTTP only: importable without Django or settings. The folder can be
+copied into a project on its own: approvals.py (ask a person before acting), budgets.py (reserve before
+spending) and transport.py (configuration and the HTTP call they share)."""
 
-from agentops.client.approvals import (
+from .approvals import (
     Approval,
     ApprovalCancelled,
     ApprovalDenied,
@@ -13,6 +14,7 @@ from agentops.client.approvals import (
     require_approval,
     requires_approval,
 )
+from .budgets import BudgetError, BudgetExceeded, BudgetReservation, BudgetUnavailable, budget
 
 __all__ = [
     "Approval",
@@ -23,6 +25,11 @@ __all__ = [
     "ApprovalRejected",
     "ApprovalTimeout",
     "ApprovalUnavailable",
+    "BudgetError",
+    "BudgetExceeded",
+    "BudgetReservation",
+    "BudgetUnavailable",
+    "budget",
     "require_approval",
     "requires_approval",
 ]

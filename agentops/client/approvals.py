@@ -8,13 +8,13 @@ or, on a tool function, `@requires_approval(risk="high")`. Fail closed: `require
 an approval; a rejection, an expiry, a cancel or the caller's `timeout` raise ApprovalDenied (one
 subclass each), and bad input, a refused key or a server out of reach raise ApprovalError.
 
-This module is the whole client: the standard library only (OpenTelemetry when it imports, for the
-trace context), no Django, no settings, so it can be copied into a project on its own. The server side
-is agentops.approvals.api.
+The standard library only (OpenTelemetry when it imports, for the trace context), no Django, no
+settings: with agentops/client/transport.py beside it (configuration, trace context, the HTTP call and
+its retries, shared with agentops.client.budgets) it can be copied into a project on its own. The server
+side is agentops.approvals.api.
 
-Configuration: `url` and `key` arguments, else AGENTOPS_URL and AGENTOPS_INGEST_KEY, else what an
-OpenTelemetry exporter pointed at agentops already holds (OTEL_EXPORTER_OTLP_ENDPOINT, and the
-`Authorization=Bearer <key>` of OTEL_EXPORTER_OTLP_HEADERS).
+Configuration (agentops.client.transport): `url` and `key` arguments, else AGENTOPS_URL and
+AGENTOPS_INGEST_KEY, else what an OpenTelemetry exporter pointed at agentops already holds.
 
 Transport: each call has one idempotency key (a fresh one unless given), so retrying the POST after a
 dropped connection or a 5xx answers the request the server made, never a second one. Connection errors,
@@ -27,19 +27,15 @@ from __future__ import annotations
 
 import asyncio
 import functools
-import http.client
 import inspect
 import json
-import os
-import random
 import time
-import urllib.error
-import urllib.parse
-import urllib.request
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, TypeVar, cast
+
+from .transport import CONNECT_MARGIN, ClientError, Deadline, TimedOut, Transport, configured, trace_context
 
 __all__ = [
     "Approval",
@@ -56,12 +52,6 @@ __all__ = [
 
 WAIT_SECONDS = 60  # the longest long-poll the server grants
 MIN_POLL_INTERVAL = 1.0  # between the starts of two GETs, whatever the server does with ?wait=
-RETRY_ATTEMPTS = 8  # per HTTP call: about two minutes of outage at the backoff below
-BACKOFF_BASE = 0.5
-BACKOFF_CAP = 30.0
-RETRY_AFTER_CAP = 120.0
-CONNECT_MARGIN = 30.0  # socket timeout beyond the long-poll's own wait
-RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 FINAL_STATES = frozenset({"approved", "rejected", "expired", "cancelled"})
 _ON_TIMEOUT_CANCEL_SECONDS = 10.0
 
@@ -94,16 +84,9 @@ class Approval:
         )
 
 
-class ApprovalError(Exception):
+class ApprovalError(ClientError):
     """The request could not be made or read: bad input (`field` names it), a refused key, an unknown
     request, or a server that would not answer. `status` is the HTTP status (None without one)."""
-
-    def __init__(self, detail: str, *, status: int | None = None, field: str | None = None, body: Any = None):
-        super().__init__(f"{field}: {detail}" if field else detail)
-        self.detail = detail
-        self.status = status
-        self.field = field
-        self.body = body
 
 
 class ApprovalUnavailable(ApprovalError):
@@ -142,171 +125,6 @@ class ApprovalTimeout(ApprovalDenied):
     an error: an agent that treats every ApprovalDenied as "do not act" stays closed."""
 
 
-# --- configuration --------------------------------------------------------------------------------
-
-
-def _key_from_otel_headers(raw: str) -> str:
-    """The bearer key of OTEL_EXPORTER_OTLP_HEADERS ("k1=v1,k2=v2", values URL-encoded)."""
-    for pair in raw.split(","):
-        name, _, value = pair.partition("=")
-        value = urllib.parse.unquote(value).strip()
-        if name.strip().lower() == "authorization" and value.lower().startswith("bearer "):
-            return value[7:].strip()
-        if name.strip().lower() == "x-api-key" and value:
-            return value
-    return ""
-
-
-def _configured(url: str | None, key: str | None) -> tuple[str, str]:
-    # An OTLP/gRPC endpoint is another port than the web's: only an HTTP exporter's settings name the API.
-    otel = os.environ.get("OTEL_EXPORTER_OTLP_PROTOCOL", "").strip().lower() != "grpc"
-    url = url or os.environ.get("AGENTOPS_URL") or (otel and os.environ.get("OTEL_EXPORTER_OTLP_ENDPOINT")) or ""
-    key = (
-        key
-        or os.environ.get("AGENTOPS_INGEST_KEY")
-        or (otel and _key_from_otel_headers(os.environ.get("OTEL_EXPORTER_OTLP_HEADERS", "")))
-        or ""
-    )
-    if not url:
-        raise ApprovalError("no agentops URL: pass url= or set AGENTOPS_URL", field="url")
-    if urllib.parse.urlsplit(url).scheme not in ("http", "https"):
-        raise ApprovalError(f"must be an http or https URL, not {url!r}", field="url")
-    if not key:
-        raise ApprovalError("no ingest key: pass key= or set AGENTOPS_INGEST_KEY", field="key")
-    return url.rstrip("/"), key
-
-
-def _trace_context() -> dict[str, str]:
-    """trace_id/span_id (hex) of the current OpenTelemetry span, when OpenTelemetry is there and a
-    valid span is current; nothing otherwise (the request is then tied to no run)."""
-    try:
-        from opentelemetry import trace
-    except ImportError:
-        return {}
-    try:
-        context = trace.get_current_span().get_span_context()
-        if not context.is_valid:
-            return {}
-        return {"trace_id": format(context.trace_id, "032x"), "span_id": format(context.span_id, "016x")}
-    except Exception:
-        # A broken tracing setup must not stop the question from being asked.
-        return {}
-
-
-# --- transport ------------------------------------------------------------------------------------
-
-
-class _Deadline:
-    def __init__(self, seconds: float | None) -> None:
-        self.end = None if seconds is None else time.monotonic() + seconds
-
-    def left(self) -> float | None:
-        return None if self.end is None else self.end - time.monotonic()
-
-    def passed(self) -> bool:
-        left = self.left()
-        return left is not None and left <= 0
-
-
-class _TimedOut(Exception):
-    """The caller's deadline passed during a call (raised by the transport, turned into ApprovalTimeout)."""
-
-
-def _retry_after(headers: Any) -> float | None:
-    value = (headers.get("Retry-After") or "").strip() if headers is not None else ""
-    if value.isdigit():
-        return min(float(value), RETRY_AFTER_CAP)
-    return None
-
-
-def _decoded(raw: bytes) -> Any:
-    try:
-        return json.loads(raw.decode("utf-8")) if raw else None
-    except (UnicodeDecodeError, ValueError):
-        return None
-
-
-def _failure(status: int, body: Any, headers: Any = None) -> ApprovalError:
-    if 300 <= status < 400:
-        location = headers.get("Location") if headers is not None else None
-        return ApprovalError(
-            f"the server redirected to {location!r}: set the agentops URL to that address", status=status
-        )
-    if isinstance(body, dict):
-        detail = str(body.get("detail") or body)
-        return ApprovalError(detail, status=status, field=body.get("field"), body=body)
-    return ApprovalError(f"the server answered {status}", status=status, body=body)
-
-
-class _NoRedirects(urllib.request.HTTPRedirectHandler):
-    """A redirect is answered as the error it is here: urllib would replay the POST as a GET, and send
-    the ingest key on to wherever the Location points."""
-
-    def redirect_request(self, *args: Any, **kwargs: Any) -> None:
-        return None
-
-
-_opener = urllib.request.build_opener(_NoRedirects)
-
-
-class _Transport:
-    def __init__(self, url: str, key: str, deadline: _Deadline) -> None:
-        self.url = url
-        self.key = key
-        self.deadline = deadline
-
-    def call(
-        self,
-        method: str,
-        path: str,
-        body: Any = None,
-        *,
-        read_timeout: float = CONNECT_MARGIN,
-        attempts: int = RETRY_ATTEMPTS,
-        honour_deadline: bool = True,
-    ) -> tuple[int, Any]:
-        """(status, decoded JSON) of a 2xx answer or a 409; retries what may pass (see the module
-        docstring); raises ApprovalError for the rest, _TimedOut when the caller's deadline passes."""
-        data = None if body is None else json.dumps(body, allow_nan=False).encode()
-        headers = {"Authorization": f"Bearer {self.key}", "Accept": "application/json"}
-        if data is not None:
-            headers["Content-Type"] = "application/json"
-        last: str = ""
-        for attempt in range(attempts):
-            if honour_deadline and self.deadline.passed():
-                raise _TimedOut
-            request = urllib.request.Request(self.url + path, data=data, headers=headers, method=method)
-            wait: float | None = None
-            try:
-                with _opener.open(request, timeout=read_timeout) as response:
-                    status, raw = response.status, response.read()
-                decoded = _decoded(raw)
-                if not isinstance(decoded, dict):
-                    raise ApprovalError(f"the server answered {status} without a JSON object", status=status)
-                return status, decoded
-            except urllib.error.HTTPError as error:
-                raw_error = error.read()
-                if error.code == 409:
-                    return 409, _decoded(raw_error)
-                if error.code not in RETRY_STATUSES:
-                    raise _failure(error.code, _decoded(raw_error), error.headers) from None
-                last = f"{method} {path}: {error.code}"
-                wait = _retry_after(error.headers)
-            except (urllib.error.URLError, http.client.HTTPException, ConnectionError, TimeoutError) as error:
-                last = f"{method} {path}: {error}"
-            if attempt + 1 < attempts:
-                pause = wait if wait is not None else random.uniform(0, min(BACKOFF_CAP, BACKOFF_BASE * 2**attempt))
-                self._sleep(pause, honour_deadline)
-        raise ApprovalUnavailable(f"no answer after {attempts} attempts (last: {last})")
-
-    def _sleep(self, seconds: float, honour_deadline: bool) -> None:
-        left = self.deadline.left() if honour_deadline else None
-        if left is not None and left < seconds:
-            time.sleep(max(left, 0))
-            raise _TimedOut
-        time.sleep(seconds)
-
-
 # --- asking and waiting ---------------------------------------------------------------------------
 
 
@@ -334,17 +152,17 @@ def _outcome(body: Mapping[str, Any]) -> Approval:
     raise _denial(body)
 
 
-def _wait(transport: _Transport, approval_id: int) -> dict[str, Any]:
-    """The request once final; raises _TimedOut when the caller's deadline passes first."""
+def _wait(transport: Transport, approval_id: int) -> dict[str, Any]:
+    """The request once final; raises TimedOut when the caller's deadline passes first."""
     path = f"/api/v1/approvals/{approval_id}/"
     last_start = 0.0
     while True:
         since = time.monotonic() - last_start
         if since < MIN_POLL_INTERVAL:
-            transport._sleep(MIN_POLL_INTERVAL - since, True)
+            transport.sleep(MIN_POLL_INTERVAL - since)
         left = transport.deadline.left()
         if left is not None and left <= 0:
-            raise _TimedOut
+            raise TimedOut
         wait = WAIT_SECONDS if left is None else max(1, min(WAIT_SECONDS, int(left)))
         last_start = time.monotonic()
         _, body = transport.call("GET", f"{path}?wait={wait}", read_timeout=wait + CONNECT_MARGIN)
@@ -352,17 +170,17 @@ def _wait(transport: _Transport, approval_id: int) -> dict[str, Any]:
             return cast(dict[str, Any], body)
 
 
-def _cancel(transport: _Transport, approval_id: int) -> dict[str, Any] | None:
+def _cancel(transport: Transport, approval_id: int) -> dict[str, Any] | None:
     """Cancel after the caller's timeout (best effort, a few seconds at most): the cancelled request, or
     the request as the server has it when a decision got there first (409); None if unreachable."""
-    transport.deadline = _Deadline(_ON_TIMEOUT_CANCEL_SECONDS)
+    transport.deadline = Deadline(_ON_TIMEOUT_CANCEL_SECONDS)
     try:
         status, body = transport.call("POST", f"/api/v1/approvals/{approval_id}/cancel/", read_timeout=5, attempts=3)
         if status != 409:
             return cast(dict[str, Any], body)
         _, body = transport.call("GET", f"/api/v1/approvals/{approval_id}/", read_timeout=5, attempts=3)
         return cast(dict[str, Any], body)
-    except (ApprovalError, _TimedOut):
+    except (ApprovalError, TimedOut):
         return None
 
 
@@ -387,13 +205,13 @@ def require_approval(
 
     `timeout` (seconds, the whole call) bounds the wait on this side: when it passes, the request is
     cancelled and ApprovalTimeout raised. `expires_in` is the server's expiry of the request itself."""
-    deadline = _Deadline(timeout)
-    base, secret = _configured(url, key)
+    deadline = Deadline(timeout)
+    base, secret = configured(url, key, ApprovalError)
     body: dict[str, Any] = {
         "action": action,
         "arguments": dict(arguments),
         "idempotency_key": idempotency_key or f"agentops-client-{uuid.uuid4().hex}",
-        **_trace_context(),
+        **trace_context(),
     }
     optional = {
         "summary": summary,
@@ -408,17 +226,17 @@ def require_approval(
         json.dumps(body, allow_nan=False)
     except (TypeError, ValueError) as error:
         raise ApprovalError(f"must be JSON: {error}", field="arguments") from None
-    transport = _Transport(base, secret, deadline)
+    transport = Transport(base, secret, deadline, error=ApprovalError, unavailable=ApprovalUnavailable)
     try:
         _, created = transport.call("POST", "/api/v1/approvals/", body)
-    except _TimedOut:
+    except TimedOut:
         # Nothing known to cancel: if the server made it, it expires on its own (or is retried with
         # the same idempotency_key).
         raise ApprovalTimeout(f"no answer to the approval request for {action} within {timeout} s") from None
     approval_id = int(created["id"])
     try:
         final = created if created.get("state") in FINAL_STATES else _wait(transport, approval_id)
-    except _TimedOut:
+    except TimedOut:
         found = _cancel(transport, approval_id)
         if found is not None and found.get("state") in FINAL_STATES - {"cancelled"}:
             return _outcome(found)  # decided just before the cancel reached the server

@@ -1,6 +1,6 @@
 """The run list in chromium: it renders, a run stored while it is open appears without a reload, a run
-that grows updates its row in place, the filter form puts the filters in the URL, and a row leads to
-its session's thread."""
+that grows updates its row in place, the filter form puts the filters in the URL (a runaway run shows
+its badge), and a row leads to its session's thread."""
 
 from __future__ import annotations
 
@@ -9,6 +9,8 @@ import time
 
 import pytest
 
+from agentops.budgets.models import StepCap
+from agentops.budgets.runaway import runaways_record
 from agentops.tenancy.roles import Role
 from tests.browser.conftest import screenshot
 from tests.factories import make_member, make_project, make_run
@@ -48,14 +50,20 @@ def test_the_filter_form_puts_the_filters_in_the_url(logged_in_page):
     user = make_member(project, Role.ENGINEER)
     alpha = make_run(project, AgentTrace(agent="alpha-bot"))
     beta = make_run(project, AgentTrace(agent="beta-bot", tool_error=True))
+    StepCap.objects.create(project=project, agent="beta-bot", max_steps=3)  # beta has 4 steps: a runaway
+    runaways_record()
     page = logged_in_page(user)
     page.goto(f"/p/{project.slug}/runs/")
     assert page.locator("tr.run").count() == 2
+    assert page.locator(f"tr.run[data-trace='{beta.trace_hex}'] .badge.runaway").is_visible()
+    assert page.locator(f"tr.run[data-trace='{alpha.trace_hex}'] .badge.runaway").count() == 0
 
     page.fill("input[name=agent]", "beta-bot")
     page.select_option("select[name=status]", "error")
+    page.select_option("select[name=runaway]", "1")
     page.get_by_role("button", name="Filter").click()
     page.wait_for_url(re.compile(r"agent=beta-bot.*status=error|status=error.*agent=beta-bot"))
+    assert "runaway=1" in page.url
     assert page.locator("tr.run").evaluate_all("rows => rows.map(r => r.dataset.trace)") == [beta.trace_hex]
     assert page.input_value("input[name=agent]") == "beta-bot"
     screenshot(page, "run-list-filtered")

@@ -12,9 +12,10 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from django.db import connection
-from django.db.models import Exists, Q, QuerySet
+from django.db.models import Exists, OuterRef, Q, QuerySet
 
 from agentops.approvals.models import ApprovalRequest
+from agentops.budgets.models import RunawayRun
 from agentops.tenancy.models import Project
 from traces.filters import RunFilters, approvals_of_outer_run, page
 from traces.models import Run
@@ -62,11 +63,14 @@ def runs_created_after(project: Project, filters: RunFilters, after_id: int, *, 
 
 def runs_updated_since(project: Project, ids: list[int], since: datetime, *, payloads: bool) -> list[Run]:
     """Those of the runs `ids` (rows a page shows) written to since `since`, or whose approval request
-    was asked or decided since: that changes the row's "waiting for approval" mark, not the run."""
+    was asked or decided since, or found runaway since: that changes the row's marks, not the run."""
     if not ids:
         return []
     asked_or_decided = approvals_of_outer_run().filter(Q(created_at__gt=since) | Q(decided_at__gt=since))
-    changed = Q(updated_at__gt=since) | Exists(asked_or_decided)
+    found_runaway = RunawayRun.objects.filter(
+        project_id=OuterRef("project_id"), trace_id=OuterRef("trace_id"), detected_at__gt=since
+    )
+    changed = Q(updated_at__gt=since) | Exists(asked_or_decided) | Exists(found_runaway)
     return list(_runs(project, payloads=payloads).filter(changed, id__in=ids))
 
 
@@ -79,6 +83,15 @@ def waiting_for_approval(project: Project, runs: list[Run]) -> set[uuid.UUID]:
         project=project, state=ApprovalRequest.State.PENDING, trace_id__in=[run.trace_id.hex for run in runs]
     )
     return {uuid.UUID(hex=trace) for trace in pending.order_by().values_list("trace_id", flat=True).distinct()}
+
+
+def runaway_runs(project: Project, runs: list[Run]) -> set[uuid.UUID]:
+    """Which of `runs` (the rows a page shows) went past their agent's step cap: one query on the
+    runaway table's (project, trace_id) key, for these runs only, whatever the project's size."""
+    if not runs:
+        return set()
+    recorded = RunawayRun.objects.filter(project=project, trace_id__in=[run.trace_id for run in runs])
+    return set(recorded.order_by().values_list("trace_id", flat=True))
 
 
 _CHOICES_SQL = """

@@ -2,8 +2,9 @@
 
 GET /p/<slug>/runs/                     runs newest first, filtered by the query string (traces.filters:
                                         from, to, status, agent, bundle, environment, model, tool,
-                                        session, user, min/max_cost, min/max_duration_ms, q, approval),
-                                        50 a page; runs with a pending approval request are marked;
+                                        session, user, min/max_cost, min/max_duration_ms, q, approval,
+                                        runaway), 50 a page; runs with a pending approval request,
+                                        and runs past their step cap ("runaway"), are marked;
                                         `cursor` is the keyset of an older page.
 GET /p/<slug>/runs/?after=<id>&since=<time>&shown=<id>...&...
                                         the live fragment the first page polls: rows of runs stored
@@ -61,15 +62,20 @@ def _duration(ms: float | None) -> str:
 
 
 def _rows(project: Project, runs: list[Run], payloads: bool) -> list[dict[str, Any]]:
-    """The rows of `runs`, each marked when the run waits for an approval (one query for them all)."""
+    """The rows of `runs`, each marked when the run waits for an approval, and when it went past its
+    step cap (one query each for them all)."""
     waiting = runlist.waiting_for_approval(project, runs)
-    return [_row(project, run, payloads, waiting=run.trace_id in waiting) for run in runs]
+    runaway = runlist.runaway_runs(project, runs)
+    return [
+        _row(project, run, payloads, waiting=run.trace_id in waiting, runaway=run.trace_id in runaway) for run in runs
+    ]
 
 
-def _row(project: Project, run: Run, payloads: bool, *, waiting: bool) -> dict[str, Any]:
+def _row(project: Project, run: Run, payloads: bool, *, waiting: bool, runaway: bool) -> dict[str, Any]:
     return {
         "run": run,
         "waiting": waiting,
+        "runaway": runaway,
         "url": replay_url(project, run),
         "status": run.status,
         "duration": _duration(run.duration_ms),

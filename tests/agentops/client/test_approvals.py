@@ -28,7 +28,7 @@ from agentops.client import (
     require_approval,
     requires_approval,
 )
-from agentops.client import approvals as client
+from agentops.client.transport import configured
 from tests.agentops.client.conftest import DEADLINE, Agent, FaultyProxy
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -281,10 +281,10 @@ def test_the_otel_exporter_settings_are_a_fallback(agent: Agent, monkeypatch: py
     monkeypatch.delenv("AGENTOPS_INGEST_KEY", raising=False)
     monkeypatch.setenv("OTEL_EXPORTER_OTLP_ENDPOINT", agent.url + "/")
     monkeypatch.setenv("OTEL_EXPORTER_OTLP_HEADERS", f"x-team=a,Authorization=Bearer%20{agent.key}")
-    assert client._configured(None, None) == (agent.url, agent.key)
+    assert configured(None, None, ApprovalError) == (agent.url, agent.key)
     monkeypatch.setenv("AGENTOPS_URL", "http://agentops.example")
     monkeypatch.setenv("AGENTOPS_INGEST_KEY", "aok_explicit")
-    assert client._configured(None, None) == ("http://agentops.example", "aok_explicit")
+    assert configured(None, None, ApprovalError) == ("http://agentops.example", "aok_explicit")
 
 
 def _in_context(function: Any) -> Any:

@@ -1,5 +1,6 @@
-"""The client imports without Django and without settings: copied alone into a project (standard library
-only), and from the installed package (no settings loaded)."""
+"""The client imports without Django and without settings: its folder copied alone into a project
+(standard library only), and from the installed package (no settings loaded), the budgets client on its
+own too."""
 
 from __future__ import annotations
 
@@ -26,25 +27,28 @@ def _python(code: str, cwd: Path, **env: str) -> dict[str, Any]:
     return loaded
 
 
-def test_the_module_copied_alone_needs_only_the_standard_library(tmp_path: Path) -> None:
-    shutil.copy(MODULE, tmp_path / "approvals_client.py")
+def test_the_folder_copied_alone_needs_only_the_standard_library(tmp_path: Path) -> None:
+    (tmp_path / "agentops_client").mkdir()
+    for module in MODULE.parent.glob("*.py"):
+        shutil.copy(module, tmp_path / "agentops_client" / module.name)
     found = _python(
         """
 import json, sys
 for blocked in ("django", "celery", "agentops", "opentelemetry"):
     sys.modules[blocked] = None  # importing any of them now fails
 before = set(sys.modules)
-import approvals_client
+import agentops_client
+from agentops_client import budgets, transport
 top = {name.split(".")[0] for name in set(sys.modules) - before}
 outside = sorted(n for n in top if n not in sys.stdlib_module_names and not n.startswith("_"))
-print(json.dumps({"outside": outside, "trace": approvals_client._trace_context(),
-                  "names": sorted(approvals_client.__all__)}))
+print(json.dumps({"outside": outside, "trace": transport.trace_context(),
+                  "names": sorted(agentops_client.__all__)}))
 """,
         tmp_path,
     )
-    assert found["outside"] == ["approvals_client"]
+    assert found["outside"] == ["agentops_client"]
     assert found["trace"] == {}  # without OpenTelemetry the request is simply tied to no run
-    assert {"require_approval", "requires_approval"} <= set(found["names"])
+    assert {"require_approval", "requires_approval", "budget", "BudgetExceeded"} <= set(found["names"])
 
 
 def test_the_package_import_loads_no_django_settings(tmp_path: Path) -> None:
@@ -67,6 +71,21 @@ def test_the_package_import_loads_no_django_at_all(tmp_path: Path) -> None:
         """
 import json, os, sys
 import agentops.client
+print(json.dumps({"django": sorted(m for m in sys.modules if m.split(".")[0] in ("django", "celery")),
+                  "settings_module": os.environ.get("DJANGO_SETTINGS_MODULE")}))
+""",
+        tmp_path,
+        PYTHONPATH=str(MODULE.parents[2]),
+    )
+    assert found == {"django": [], "settings_module": None}
+
+
+def test_the_budgets_client_loads_no_django_at_all(tmp_path: Path) -> None:
+    found = _python(
+        """
+import json, os, sys
+import agentops.client.budgets
+from agentops.client import budget
 print(json.dumps({"django": sorted(m for m in sys.modules if m.split(".")[0] in ("django", "celery")),
                   "settings_module": os.environ.get("DJANGO_SETTINGS_MODULE")}))
 """,
