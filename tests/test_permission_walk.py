@@ -199,6 +199,8 @@ ACCESS: dict[str, Rule] = {
     "eval_runs": project(Perm.VIEW_PROJECT),
     "eval_run": project(Perm.VIEW_PROJECT),
     "eval_compare": project(Perm.VIEW_PROJECT),
+    "golden_set_gate": project(Perm.MANAGE_GOLDENS),
+    "judge_settings": project(Perm.ADMIN_PROJECT),
 }
 
 

@@ -185,6 +185,8 @@ def test_outsiders_and_other_projects_eval_runs_get_404(personas):
         _url(project, "eval_runs"),
         _url(project, "eval_run", eval_run_id=v2.eval_run.pk),
         _url(project, "eval_compare") + f"?a={v1.eval_run.pk}&b={v2.eval_run.pk}",
+        _url(project, "golden_set_gate", set_name="smoke"),
+        _url(project, "judge_settings"),
     ]
     outsider = _client(personas.outsider)
     for url in urls:
@@ -194,6 +196,7 @@ def test_outsiders_and_other_projects_eval_runs_get_404(personas):
     assert admin.get(_url(project, "eval_run", eval_run_id=foreign.pk)).status_code == 404
     compare = _url(project, "eval_compare")
     assert admin.get(compare, {"a": v1.eval_run.pk, "b": foreign.pk}).status_code == 404
+    assert admin.get(_url(project, "golden_set_gate", set_name="theirs")).status_code == 404
 
 
 def _queries(client, url) -> int:

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 from django.test import Client
+from django.urls import reverse
 
 from agentops.goldens.eval_models import EvalRun
 from agentops.goldens.eval_services import eval_create
@@ -78,6 +79,37 @@ def test_the_api_reads_and_patches_the_gate_refusing_bad_keys_and_non_engineers(
     # Renaming still works as before, without a gate.
     renamed = api.patch(url, json.dumps({"name": "smoke2"}), content_type="application/json")
     assert renamed.status_code == 200 and renamed.json()["gate"] == {"accuracy": {"tools_called": 0.9}}
+
+
+@pytest.mark.django_db
+def test_the_gate_page_saves_an_audited_gate_and_shows_errors_beside_the_field(personas):
+    project = personas.project
+    made, _ = golden_set(project, gate={"task_success": 0.75})
+    url = reverse("golden_set_gate", kwargs={"slug": project.slug, "set_name": "smoke"})
+    client = _client(personas.engineer)
+
+    page = client.get(url).content.decode()
+    assert 'name="task_success" value="0.75"' in page
+
+    saved = client.post(
+        url, {"task_success": "0.9", "accuracy": "tools_called = 0.92\n\nno_error=1", "p95_latency_ms": ""}
+    )
+    assert saved.status_code == 302
+    made.refresh_from_db()
+    assert made.gate == {"task_success": 0.9, "accuracy": {"no_error": 1.0, "tools_called": 0.92}}
+    assert AuditEvent.objects.filter(action="golden_set.gate", actor=personas.engineer).exists()
+
+    refused = client.post(url, {"task_success": "1.5", "accuracy": ""})
+    assert refused.status_code == 400 and "give a share from 0 to 1" in refused.content.decode()
+    typo = client.post(url, {"accuracy": "tool_calls = 0.9"})
+    assert typo.status_code == 400 and "not an assertion type" in typo.content.decode()
+    garbled = client.post(url, {"accuracy": "tools_called 0.9"})
+    assert garbled.status_code == 400 and "line 1: write assertion type = share" in garbled.content.decode()
+    made.refresh_from_db()
+    assert made.gate == {"task_success": 0.9, "accuracy": {"no_error": 1.0, "tools_called": 0.92}}
+
+    assert _client(personas.viewer).get(url).status_code == 404
+    assert _client(personas.viewer).post(url, {"task_success": "0"}).status_code == 404
 
 
 @pytest.mark.django_db(transaction=True)
