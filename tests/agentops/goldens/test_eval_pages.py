@@ -62,6 +62,7 @@ def test_an_eval_run_shows_its_verdict_reasons_and_each_case_linked_to_its_run_a
     assert "case-pass" in _case_row(html, second)
     compare = f"/p/{project.slug}/evals/compare/?a={v1.eval_run.pk}&amp;b={v2.eval_run.pk}"
     assert f'href="{compare}" id="compare-baseline"' in html
+    assert f'href="/p/{project.slug}/golden-sets/smoke/gate/" id="set-gate"' in html
     # Finished: no polling.
     assert "hx-trigger" not in html
 
@@ -76,6 +77,7 @@ def test_a_viewer_sees_pass_and_fail_but_no_output_nor_the_scorers_reasons(perso
     assert "case-fail" in row and ">equals<" in row and "/runs/" in row
     assert "lost in transit" not in html
     assert "<th>Output</th>" not in html
+    assert 'id="set-gate"' not in html  # the gate is edited by Engineers and above
 
 
 def test_failures_only(personas):
@@ -194,6 +196,14 @@ def test_outsiders_and_other_projects_eval_runs_get_404(personas):
         assert outsider.post(url).status_code == 404, url
     admin = _client(personas.admin)
     assert admin.get(_url(project, "eval_run", eval_run_id=foreign.pk)).status_code == 404
+    # Another project's set of the same name: neither its runs nor its trend points show here.
+    _, (same,) = golden_set(personas.other_project, name="smoke", cases=1)
+    namesake = evaluate(personas.other_project, "smoke", "v1", {same: "shipped"}).eval_run
+    listed = admin.get(_url(project, "eval_runs"), {"set": "smoke"}).content.decode()
+    shown = {int(i) for i in re.findall(r'<tr id="eval-run-(\d+)">', listed)}
+    assert shown == {v1.eval_run.pk, v2.eval_run.pk}
+    assert f"/evals/{namesake.pk}/" not in listed and f"/evals/{foreign.pk}/" not in listed
+    assert ">x<" not in listed  # the foreign bundle is not a filter choice either
     compare = _url(project, "eval_compare")
     assert admin.get(compare, {"a": v1.eval_run.pk, "b": foreign.pk}).status_code == 404
     assert admin.get(_url(project, "golden_set_gate", set_name="theirs")).status_code == 404
