@@ -6,8 +6,10 @@ the filter choices (bounded), the trend's points (bounded), a run's case keys in
 
 from __future__ import annotations
 
+import uuid
+
 from agentops.goldens import selectors
-from agentops.goldens.eval_models import EvalRun, EvalState
+from agentops.goldens.eval_models import EvalCaseResult, EvalRun, EvalState
 from agentops.tenancy.models import Project
 
 PAGE_SIZE = 50
@@ -47,3 +49,10 @@ def case_keys(eval_run: EvalRun) -> list[str]:
     if eval_run.golden_set is None:
         return []
     return list(selectors.cases_at(eval_run.golden_set, eval_run.set_version).values_list("case_key", flat=True))
+
+
+def attempt_states(eval_run: EvalRun) -> list[tuple[str, int, bool | None, uuid.UUID | None]]:
+    """Each attempt's (case key, attempt, passed, trace id), without outputs and outcomes: what the
+    comparison and the baseline column need, at a fraction of the cost of whole result rows."""
+    rows = EvalCaseResult.objects.filter(eval_run=eval_run).order_by("case_key", "attempt")
+    return list(rows.values_list("case_key", "attempt", "passed", "trace_id"))

@@ -49,6 +49,27 @@ def _attempt_row(attempt: dict[str, Any], payloads: bool) -> dict[str, Any]:
     }
 
 
+def light_cases(
+    states: list[tuple[str, int, bool | None, Any]], case_keys: list[str], *, repeat: int, finished: bool, link: Link
+) -> list[dict[str, Any]]:
+    """Cases as cases_dicts gives them, from (case key, attempt, passed, trace id) alone: `passed` by the
+    same rule (a strict majority of the K attempts, None until every attempt is scored or the run is
+    finished), each attempt with only `passed` and `run_url`."""
+    by_case: dict[str, list[tuple[int, bool | None, Any]]] = {key: [] for key in case_keys}
+    for key, attempt, passed, trace_id in states:
+        by_case.setdefault(key, []).append((attempt, passed, trace_id))
+    cases = []
+    for key, rows in by_case.items():
+        scored = len(rows) == repeat and all(passed is not None for _, passed, _ in rows)
+        majority = 2 * sum(bool(passed) for _, passed, _ in rows) > repeat
+        attempts = [
+            {"attempt": n, "passed": passed, "run_url": link(trace_id.hex) if trace_id else None}
+            for n, passed, trace_id in rows
+        ]
+        cases.append({"case_key": key, "passed": majority if scored or finished else None, "attempts": attempts})
+    return cases
+
+
 def case_passed(cases: list[dict[str, Any]]) -> dict[str, bool | None]:
     return {case["case_key"]: case["passed"] for case in cases}
 

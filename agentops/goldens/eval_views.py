@@ -4,8 +4,9 @@ GET /p/<slug>/evals/?set=&bundle=&before=   eval runs, newest first, PAGE_SIZE a
                                              keyset cursor of the "older" link); with a set chosen, the
                                              trend chart of its pass rate per bundle (a point links to
                                              its eval run)
-GET /p/<slug>/evals/<id>/?failures=1&live=1  one eval run: its verdict and the gate's reasons, then its
-                                             cases (attempts, the failing assertion, latency, cost, the
+GET /p/<slug>/evals/<id>/?failures=1&from=N&live=1
+                                             one eval run: its verdict and the gate's reasons, then its
+                                             cases, CASES_SHOWN a page from the N-th (attempts, the failing assertion, latency, cost, the
                                              output with the payload permission, links to the run's
                                              replay and to the baseline's result). While the run is
                                              open or scoring, the page polls `live=1` (the part that
@@ -32,13 +33,15 @@ from django.utils.html import json_script
 from agentops.goldens import eval_page_selectors, eval_selectors
 from agentops.goldens.eval_charts import TrendPoint, pass_rate_trend
 from agentops.goldens.eval_models import EvalRun, EvalState
-from agentops.goldens.eval_pages import case_passed, case_rows, compare_rows
+from agentops.goldens.eval_pages import case_passed, case_rows, compare_rows, light_cases
 from agentops.goldens.eval_presenters import cases_dicts
 from agentops.pages import project_perms, project_view, render_project
 from agentops.tenancy.models import Project
 from agentops.tenancy.roles import Perm
 
 POLL_SECONDS = 2
+# Cases shown a page: the template's rendering, not the queries, is what grows with a set (bench/eval_pages.py).
+CASES_SHOWN = 200
 REASON_GROUPS = [
     ("Thresholds missed", ("threshold",)),
     ("Regressions against the baseline", ("flipped", "pass_rate")),
@@ -54,12 +57,22 @@ def _eval_run(project: Project, eval_run_id: int) -> EvalRun:
     return found
 
 
+_TRACE = "0" * 32
+_EVAL_RUN = 4242424242
+
+
 def _links(project: Project) -> tuple[Any, Any]:
+    # Reversed once, then filled: a page of 1,000 cases would otherwise spend a fifth of its time in reverse().
+    run_path = reverse("run_replay", kwargs={"slug": project.slug, "trace_id": _TRACE})
+    eval_path = reverse("eval_run", kwargs={"slug": project.slug, "eval_run_id": _EVAL_RUN})
+    run_head, run_tail = run_path.split(_TRACE)
+    eval_head, eval_tail = eval_path.split(str(_EVAL_RUN))
+
     def run_url(trace_hex: str) -> str:
-        return reverse("run_replay", kwargs={"slug": project.slug, "trace_id": trace_hex})
+        return f"{run_head}{trace_hex}{run_tail}"
 
     def eval_link(eval_run_id: int, case_key: str) -> str:
-        return reverse("eval_run", kwargs={"slug": project.slug, "eval_run_id": eval_run_id}) + f"#case-{case_key}"
+        return f"{eval_head}{eval_run_id}{eval_tail}#case-{case_key}"
 
     return run_url, eval_link
 
@@ -67,8 +80,22 @@ def _links(project: Project) -> tuple[Any, Any]:
 def _cases(project: Project, eval_run: EvalRun, payloads: bool) -> list[dict[str, Any]]:
     run_url, _ = _links(project)
     keys = eval_page_selectors.case_keys(eval_run)
-    results = list(eval_selectors.results(eval_run))
-    return cases_dicts(eval_run, results, keys, payloads=payloads, run_url=run_url)
+    results = eval_selectors.results(eval_run)
+    if not payloads:
+        results = results.defer("output")  # never shown: not read
+    return cases_dicts(eval_run, list(results), keys, payloads=payloads, run_url=run_url)
+
+
+def _light_cases(project: Project, eval_run: EvalRun) -> list[dict[str, Any]]:
+    """Pass/fail and the runs of each case, without outputs and outcomes (the comparison, the baseline)."""
+    run_url, _ = _links(project)
+    return light_cases(
+        eval_page_selectors.attempt_states(eval_run),
+        eval_page_selectors.case_keys(eval_run),
+        repeat=eval_run.repeat,
+        finished=eval_run.finished_at is not None,
+        link=run_url,
+    )
 
 
 def _pass_rate(eval_run: EvalRun) -> float | None:
@@ -139,27 +166,37 @@ def eval_run_detail(request: HttpRequest, project: Project, eval_run_id: int) ->
     baseline = eval_run.baseline
     if baseline is None and eval_run.baseline_bundle and eval_run.state != EvalState.DONE:
         baseline = eval_selectors.baseline_for(eval_run)  # the one the gate will compare with
-    baseline_passed = case_passed(_cases(project, baseline, False)) if baseline else {}
+    baseline_passed = case_passed(_light_cases(project, baseline)) if baseline else {}
     failures_only = request.GET.get("failures") == "1"
+    raw_from = request.GET.get("from", "")
+    start = int(raw_from) if raw_from.isdigit() and len(raw_from) <= 9 else 0
     summary = _summary(eval_run)
+    rows = case_rows(
+        cases,
+        payloads=payloads,
+        baseline_id=baseline.pk if baseline else None,
+        baseline=baseline_passed,
+        eval_link=eval_link,
+        failures_only=failures_only,
+    )
+    shown = rows[start : start + CASES_SHOWN]
+    kept = {"failures": 1} if failures_only else {}
     context = {
         "eval_run": eval_run,
         "summary": summary,
         "payloads": payloads,
         "baseline": baseline,
         "reason_groups": _reasons(eval_run, payloads, run_url),
-        "rows": case_rows(
-            cases,
-            payloads=payloads,
-            baseline_id=baseline.pk if baseline else None,
-            baseline=baseline_passed,
-            eval_link=eval_link,
-            failures_only=failures_only,
-        ),
+        "rows": shown,
+        "first_shown": start + 1 if shown else 0,
+        "last_shown": start + len(shown),
+        "rows_total": len(rows),
+        "next_query": urlencode({**kept, "from": start + CASES_SHOWN}) if start + CASES_SHOWN < len(rows) else "",
+        "previous_query": urlencode({**kept, "from": max(0, start - CASES_SHOWN)}) if start > 0 else "",
         "failing_count": sum(c["passed"] is False for c in cases),
         "case_count": len(cases),
         "failures_only": failures_only,
-        "live_url": f"{request.path}?{urlencode({**({'failures': 1} if failures_only else {}), 'live': 1})}",
+        "live_url": f"{request.path}?{urlencode({**kept, **({'from': start} if start else {}), 'live': 1})}",
         "poll_seconds": POLL_SECONDS,
         "comparison": (eval_run.metrics or {}).get("comparison"),
     }
@@ -184,7 +221,7 @@ def eval_compare(request: HttpRequest, project: Project) -> HttpResponse:
         return render_project(request, project, "goldens/eval_compare.html", context, status=400)
     a, b = _eval_run(project, a_id), _eval_run(project, b_id)
     _, eval_link = _links(project)
-    rows = compare_rows(a.pk, _cases(project, a, False), b.pk, _cases(project, b, False), eval_link)
+    rows = compare_rows(a.pk, _light_cases(project, a), b.pk, _light_cases(project, b), eval_link)
     context |= {
         "a": _summary(a),
         "b": _summary(b),

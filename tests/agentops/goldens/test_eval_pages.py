@@ -12,7 +12,7 @@ from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
-from agentops.goldens import eval_page_selectors
+from agentops.goldens import eval_page_selectors, eval_views
 from agentops.goldens.eval_services import eval_create, eval_score
 from tests.agentops.goldens.eval_factories import evaluate, golden_set
 
@@ -88,6 +88,27 @@ def test_failures_only(personas):
     assert f'id="case-{first}"' in html and f'id="case-{second}"' not in html
     everything = client.get(_url(project, "eval_run", eval_run_id=v2.eval_run.pk)).content.decode()
     assert f'id="case-{second}"' in everything
+
+
+def test_a_large_run_shows_its_cases_a_page_at_a_time(personas, monkeypatch):
+    project = personas.project
+    _, keys = golden_set(project, cases=3)
+    done = evaluate(project, "smoke", "v1", {keys[0]: "no", keys[1]: "shipped", keys[2]: "no"}).eval_run
+    monkeypatch.setattr(eval_views, "CASES_SHOWN", 1)
+    client = _client(personas.viewer)
+    url = _url(project, "eval_run", eval_run_id=done.pk)
+
+    def shown(**params):
+        html = client.get(url, params).content.decode()
+        return re.findall(r'<tr id="case-(\w+)"', html), html
+
+    assert shown()[0] == [keys[0]]
+    page, html = shown(**{"from": "1"})
+    assert page == [keys[1]] and "Cases 2 to 2 of 3" in html
+    assert 'href="?from=2" id="next-cases"' in html and 'href="?from=0" id="previous-cases"' in html
+    page, html = shown(failures="1", **{"from": "1"})
+    assert page == [keys[2]] and 'href="?failures=1&amp;from=0" id="previous-cases"' in html
+    assert 'id="next-cases"' not in html
 
 
 def test_a_running_eval_polls_until_it_is_final(personas):
