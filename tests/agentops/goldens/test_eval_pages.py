@@ -13,8 +13,10 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from agentops.goldens import eval_page_selectors, eval_views
-from agentops.goldens.eval_services import eval_create, eval_score
+from agentops.goldens.eval_services import eval_create, eval_score, results_submit
 from tests.agentops.goldens.eval_factories import evaluate, golden_set
+from tests.factories import make_run
+from tests.otlp import AgentTrace
 
 pytestmark = pytest.mark.django_db
 
@@ -88,6 +90,29 @@ def test_failures_only(personas):
     assert f'id="case-{first}"' in html and f'id="case-{second}"' not in html
     everything = client.get(_url(project, "eval_run", eval_run_id=v2.eval_run.pk)).content.decode()
     assert f'id="case-{second}"' in everything
+
+
+def test_repeated_cases_show_each_attempt_with_its_run(personas):
+    project = personas.project
+    _, (key,) = golden_set(project, cases=1)
+    eval_run = eval_create(project=project, user=None, data={"set": "smoke", "bundle": "v1", "repeat": 3}).eval_run
+    traces = [make_run(project, AgentTrace()).trace_hex for _ in range(3)]
+    outputs = ["shipped", "lost", "shipped"]
+    results = [{"case_key": key, "attempt": n + 1, "output": outputs[n], "trace_id": traces[n]} for n in range(3)]
+    results_submit(eval_run=eval_run, data=results)
+    assert eval_score(eval_run=eval_run, user=None, final=True).eval_run.verdict == "pass"  # 2 of 3
+
+    html = _client(personas.engineer).get(_url(project, "eval_run", eval_run_id=eval_run.pk)).content.decode()
+    row = _case_row(html, key)
+    assert "case-pass" in row and "each case 3 times" in html
+    attempts = re.findall(r"<li>(pass|fail)(?:: (\w+))? · <a href=\"([^\"]+)\">run</a>", row)
+    assert attempts == [
+        ("pass", "", f"/p/{project.slug}/runs/{traces[0]}/"),
+        ("fail", "equals", f"/p/{project.slug}/runs/{traces[1]}/"),
+        ("pass", "", f"/p/{project.slug}/runs/{traces[2]}/"),
+    ]
+    # The case's own link and its failing assertion point at the attempt that failed.
+    assert f'href="/p/{project.slug}/runs/{traces[1]}/" class="replay"' in row
 
 
 def test_a_large_run_shows_its_cases_a_page_at_a_time(personas, monkeypatch):
