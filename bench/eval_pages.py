@@ -91,7 +91,7 @@ def _seed(cases: int, runs: int) -> tuple[Project, int, int]:
     cases_import(golden_set=golden_set, user=None, cases=parse_import(body.encode()))
     golden_set = GoldenSet.objects.get(pk=golden_set.pk)
     start = timezone.now() - timedelta(days=runs)
-    made = []
+    made: list[EvalRun] = []
     for i in range(runs):
         failing = set(keys[: (i * 7) % (cases // 5)])
         at = start + timedelta(days=i)

@@ -29,7 +29,12 @@ def test_a_failing_case_links_to_its_replay_compare_shows_the_flip_and_the_trend
     v2 = evaluate(project, "smoke", HOSTILE, {first: "lost", second: "shipped"}, baseline="v1")
     page = logged_in_page(make_member(project, Role.ENGINEER))
     dialogs: list[str] = []
-    page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
+
+    def on_dialog(dialog) -> None:
+        dialogs.append(dialog.message)
+        dialog.dismiss()
+
+    page.on("dialog", on_dialog)
 
     page.goto(reverse("eval_run", kwargs={"slug": project.slug, "eval_run_id": v2.eval_run.pk}))
     assert page.locator("#verdict").inner_text() == "fail"
