@@ -25,6 +25,7 @@ urlpatterns = [
     path("", include("agentops.approvals.page_urls")),
     path("", include("agentops.goldens.page_urls")),
     path("", include("agentops.goldens.rules_urls")),
+    path("", include("agentops.goldens.eval_page_urls")),
     # Before traces.urls: see agentops/agents/urls.py.
     path("", include("agentops.agents.urls")),
     path("", include("traces.urls")),

@@ -229,6 +229,14 @@ ACCESS: dict[str, Rule] = {
     "api_eval_run": project_api(Perm.VIEW_PROJECT),
     "api_eval_run_results": project_api(Perm.VIEW_PROJECT, ok=405),
     "api_eval_run_score": project_api(Perm.VIEW_PROJECT, ok=405),
+    # Eval run pages (agentops.goldens.eval_views): every member reads (Viewers without outputs); without
+    # ?a=&b= the comparison is its form. A set's gate page is for "manage golden sets"; the LLM judge
+    # settings are Admin's.
+    "eval_runs": project(Perm.VIEW_PROJECT),
+    "eval_run": project(Perm.VIEW_PROJECT),
+    "eval_compare": project(Perm.VIEW_PROJECT),
+    "golden_set_gate": project(Perm.MANAGE_GOLDENS),
+    "judge_settings": project(Perm.ADMIN_PROJECT),
 }
 
 

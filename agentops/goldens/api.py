@@ -5,7 +5,9 @@
                                     when the project has a set of that name, in any letter case).
 - golden-sets/<name>/               GET the set at its current version, or `?version=N` (0 is the empty
                                     set as created), with that version's `case_count` and what changed
-                                    in it; PATCH {"name"?, "description"?}; DELETE (204) with its cases.
+                                    in it, and the set's `gate` (used by an eval run whose request
+                                    names none); PATCH {"name"?, "description"?, "gate"?}; DELETE
+                                    (204) with its cases.
 - golden-sets/<name>/export/        GET a version's cases as JSON lines (streamed; `?version=N`).
 - golden-sets/<name>/import/        POST JSON lines (agentops.goldens.jsonl): one new version for the
                                     whole import; {"version", "added", "edited", "unchanged"}.
@@ -29,6 +31,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.db import transaction
 from django.http import StreamingHttpResponse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
@@ -37,7 +40,7 @@ from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from agentops.goldens import jsonl, selectors, services
+from agentops.goldens import gate_settings, jsonl, selectors, services
 from agentops.goldens.models import GoldenCase, GoldenSet
 from agentops.goldens.presenters import case_dict, set_dict, version_dict
 from agentops.goldens.validation import GoldenConflict, GoldenError
@@ -102,6 +105,7 @@ class GoldenSetDetail(_GoldensAPIView):
         return {
             **set_dict(golden_set, case_count=count, version=version),
             "changes": version_dict(selectors.set_version(golden_set, version), version),
+            "gate": golden_set.gate,
         }
 
     @extend_schema(parameters=[_VERSION], responses=_OBJECT, summary="A golden set at a version")
@@ -109,12 +113,21 @@ class GoldenSetDetail(_GoldensAPIView):
         golden_set = self.golden_set(set_name)
         return Response(self._shown(golden_set, self.version(golden_set)))
 
-    @extend_schema(request=_OBJECT, responses=_OBJECT, summary="Rename a golden set or change its description")
+    @extend_schema(
+        request=_OBJECT, responses=_OBJECT, summary="Rename a golden set, change its description or its gate"
+    )
     def patch(self, request: Request, slug: str, set_name: str) -> Response:
+        data = request.data
+        fields = {k: v for k, v in data.items() if k != "gate"} if isinstance(data, dict) else data
         try:
-            golden_set = services.golden_set_update(
-                golden_set=self.golden_set(set_name), user=request.user, data=request.data
-            )
+            with transaction.atomic():  # all the fields given, or none
+                golden_set = services.golden_set_update(
+                    golden_set=self.golden_set(set_name), user=request.user, data=fields
+                )
+                if isinstance(data, dict) and "gate" in data:
+                    golden_set = gate_settings.golden_set_gate_update(
+                        golden_set=golden_set, user=request.user, gate=data["gate"]
+                    )
         except GoldenError as exc:
             return _error(exc)
         return Response(self._shown(golden_set, golden_set.version))

@@ -94,8 +94,10 @@ def eval_create(*, project: Project, user: Any, data: Any) -> Created:
     cases = list(selectors.cases_at(golden_set, version))
     if not cases:
         raise GoldenError("version", f"version {version} of this set has no cases")
+    # The request's gate (a CI config's [gate] table) wins; without one, the set's own (edited in the UI).
+    asked = data.get("gate")
     try:
-        gate = clean_gate(data.get("gate"))
+        gate = clean_gate(asked if asked is not None else golden_set.gate)
     except GateConfigError as exc:
         raise GoldenError(exc.field, exc.message) from None
     eval_run = EvalRun.objects.create(
@@ -109,7 +111,13 @@ def eval_create(*, project: Project, user: Any, data: Any) -> Created:
         gate=gate,
         created_by=_person(user),
     )
-    _audit(eval_run, user, "eval_run.create", {"bundle": eval_run.bundle, "baseline": eval_run.baseline_bundle})
+    gate_from = "request" if asked is not None else "set"
+    _audit(
+        eval_run,
+        user,
+        "eval_run.create",
+        {"bundle": eval_run.bundle, "baseline": eval_run.baseline_bundle, "gate_from": gate_from},
+    )
     return Created(eval_run, cases)
 
 

@@ -31,6 +31,9 @@ class GoldenSet(models.Model):
     name = models.CharField(max_length=100)
     description = models.TextField(blank=True, default="")
     version = models.PositiveIntegerField(default=0, help_text="The current version; 0 before any case")
+    # The set's own gate (agentops.goldens.gate.clean_gate form), used by an eval run whose request
+    # names no gate: a CI config's [gate] table still wins (agentops.goldens.eval_services.eval_create).
+    gate = models.JSONField(default=dict, blank=True)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
