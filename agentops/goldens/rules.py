@@ -57,6 +57,7 @@ FILTER_PARAMS = frozenset(
         "max_duration_ms",
         "q",
         "approval",
+        "runaway",
     }
 )
 _RATE_STEP = Decimal("0.01")
