@@ -23,6 +23,8 @@ urlpatterns = [
     path("", include("agentops.alerts.urls")),
     path("", include("agentops.approvals.history_urls")),
     path("", include("agentops.approvals.page_urls")),
+    path("", include("agentops.budgets.page_urls")),
+    path("", include("agentops.costs.page_urls")),
     # Before traces.urls: see agentops/agents/urls.py.
     path("", include("agentops.agents.urls")),
     path("", include("traces.urls")),
