@@ -26,7 +26,7 @@ from typing import Any
 
 from django.db import transaction
 
-from agentops.approvals.models import ApprovalRequest, Risk
+from agentops.approvals.models import ApprovalDecision, ApprovalRequest, Risk
 from agentops.approvals.services import ApprovalConflict, ApprovalInvalid, approval_request_create
 from agentops.budgets import services
 from agentops.budgets.errors import BudgetInvalid
@@ -69,6 +69,11 @@ def raise_request_create(*, budget: Budget, user: User, to_usd: Any, reason: Any
     return approval
 
 
+def _text(amount: Decimal) -> str:
+    # As the budget's column keeps it (6 decimal places), whatever precision the amount arrived with.
+    return str(amount.quantize(Decimal("1e-6")))
+
+
 def _granted(approval: ApprovalRequest) -> Decimal:
     final = approval.final_arguments if isinstance(approval.final_arguments, dict) else approval.arguments
     try:
@@ -80,6 +85,7 @@ def _granted(approval: ApprovalRequest) -> Decimal:
 def raise_decided(approval: ApprovalRequest, reviewer: User) -> None:
     if approval.state != ApprovalRequest.State.APPROVED or approval.created_by_user_id is None:
         return
+    # The budget asked about is in the original arguments, which no reviewer edits.
     budget_id = approval.arguments.get("budget") if isinstance(approval.arguments, dict) else None
     budget = (
         Budget.objects.filter(project=approval.project, pk=budget_id).first() if isinstance(budget_id, int) else None
@@ -90,17 +96,21 @@ def raise_decided(approval: ApprovalRequest, reviewer: User) -> None:
     before = budget.limit_usd
     if to > before:
         budget = services.budget_update(budget=budget, data={"limit_usd": str(to)}, user=reviewer)
-    approvers = list(approval.decisions.filter(decision="approve").values_list("reviewer__email", flat=True))
+    approvers = list(
+        approval.decisions.filter(decision=ApprovalDecision.Decision.APPROVE)
+        .values_list("reviewer__email", flat=True)
+        .order_by("at", "id")
+    )
     audit_record(
         actor=reviewer,
         action="budget.raise",
         target_type="budget",
         target_id=budget.pk,
         target_label=f"{budget.scope_kind} {budget.scope_value}".strip(),
-        before={"limit_usd": str(before)},
+        before={"limit_usd": _text(before)},
         after={
-            "limit_usd": str(budget.limit_usd),
-            "granted_usd": str(to),
+            "limit_usd": _text(budget.limit_usd),
+            "granted_usd": _text(to),
             "raised": to > before,
             "approval": approval.pk,
             "requested_by": approval.created_by_user.email if approval.created_by_user else None,
