@@ -81,6 +81,7 @@ def test_an_admin_creates_changes_and_deletes_through_the_forms(client, personas
     assert budget.soft_percent == [50.0, 80.0] and budget.hard is True
     page = client.get(_url(project)).content.decode()
     assert f"{budget.pk}/edit/" in page and "New budget" in page
+    assert "-01 00:00 CE" in page  # the month resets at midnight in Berlin (CET or CEST), shown so
 
     edit = _url(project, f"{budget.pk}/edit/")
     assert 'value="acme"' in client.get(edit).content.decode()
