@@ -57,7 +57,9 @@ def test_a_viewer_reads_spend_held_remaining_reset_and_the_chart(client, persona
     assert "$1.5000" in html and "$2.0000" in html and "$6.5000" in html  # spent, held, remaining
     assert "35% used" in html and "Resets" in html
     assert "<img src=x" not in html and "&lt;img src=x onerror=alert(1)&gt;" in html
-    figure = json.loads(re.search(rf'id="figure-budget-{budget.pk}" type="application/json">(.*?)</script>', html)[1])
+    script = re.search(rf'id="figure-budget-{budget.pk}" type="application/json">(.*?)</script>', html)
+    assert script is not None
+    figure = json.loads(script[1])
     assert figure["data"][0]["y"][-1] == 1.5 and len(figure["data"][0]["y"]) == 8
     assert "&lt;img" in figure["layout"]["title"]["text"]  # plotly draws HTML in titles: escaped
     assert "vendor/plotly.min.js" in html
