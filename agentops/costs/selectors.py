@@ -4,8 +4,7 @@ Never from the hourly rollups: they keep only the top end users of each hour by 
 customer can be missing from them altogether. Each group is one row of a GROUP BY over the project's
 runs that started in [start, end), an index range of (project, start_time).
 
-- `cost_rows(project, query, limit=, by_group=)` -> iterator of CostRow, the costliest group first; read
-  in chunks through a server-side cursor, so an export of many customers streams in constant memory.
+- `cost_rows(project, query, limit=, by_group=)` -> iterator of CostRow, the costliest group first.
 - `cost_group_count(project, query)` -> how many groups the period has.
 - `cost_totals(project, query)` -> CostRow of the whole period (no group).
 """
@@ -23,8 +22,6 @@ from django.db.models.functions import Coalesce
 from agentops.costs.query import CostQuery
 from agentops.tenancy.models import Project
 from traces.models import Run
-
-CHUNK = 2000
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,7 +64,12 @@ def cost_rows(
     grouped = _runs(project, query).values(*columns).annotate(**_SUMS).order_by(*order)
     if limit is not None:
         grouped = grouped[:limit]
-    for values in grouped.iterator(chunk_size=CHUNK):
+    # One plain query, not a server-side cursor (`.iterator()`): Postgres plans a cursor without parallel
+    # workers and for its first rows, and then walks the (project, user_id, -start_time) index in group
+    # order through the heap, three times slower than hashing the month's runs in parallel
+    # (bench/costs.py at a million runs: 11.5 s against 3.9 s). The groups (a row per customer, not per
+    # run) are held in memory; the CSV is still streamed as it is written.
+    for values in grouped:
         yield _row(values, query)
 
 
