@@ -137,3 +137,9 @@ def test_every_member_reads_costs_an_outsider_and_an_ingest_key_do_not(personas)
     key = ingest_key_create(project=personas.project).secret
     assert Client(HTTP_AUTHORIZATION=f"Bearer {key}").get(_url(personas.project)).status_code in (403, 404)
     assert Client().get(_url(personas.project)).status_code == 401
+
+
+def test_the_openapi_schema_names_the_reports_parameters(client):
+    response = client.get("/api/schema/", HTTP_ACCEPT="application/vnd.oai.openapi+json")
+    operation = response.json()["paths"]["/api/v1/projects/{slug}/costs/"]["get"]
+    assert {"by", "from", "to", "month", "format"} <= {p["name"] for p in operation["parameters"]}
