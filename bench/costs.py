@@ -15,6 +15,8 @@ Then times, `--repeat` times after a warm-up, median and p95 (ms):
   and by agent;
 - the CSV export by customer through the API (GET .../costs/?by=customer&format=csv, in-process Django
   test client, the whole streamed body read);
+- the page /p/<slug>/costs/ of the current calendar month (customer x agent, at most 500 rows shown, and
+  the month's totals): the seeded runs spread over the last 30 days, so the month holds part of them;
 and prints each median as a multiple of the reference, and the plan of the by-customer query.
 """
 
@@ -181,18 +183,26 @@ def main(argv: Sequence[str] | None = None) -> None:
 
     reference, reference_p95, runs = _time(count, args.repeat)
     print(f"\nproject {project.slug}: {runs:,} runs in the month\n")
-    print(f"{'measure':<34}{'median ms':>10}{'p95 ms':>10}{'x ref':>8}  result")
-    print(f"{'SELECT count(*) (reference)':<34}{reference:>10.1f}{reference_p95:>10.1f}{1:>8.1f}  {runs:,} runs")
+    print(f"{'measure':<42}{'median ms':>10}{'p95 ms':>10}{'x ref':>8}  result")
+    print(f"{'SELECT count(*) (reference)':<42}{reference:>10.1f}{reference_p95:>10.1f}{1:>8.1f}  {runs:,} runs")
     cases: list[tuple[str, Callable[[], object], str]] = [
         ("report by customer", lambda: list(selectors.cost_rows(project, query("customer"))), "groups"),
         ("report by customer, agent", lambda: list(selectors.cost_rows(project, query("customer", "agent"))), "groups"),
         ("report by agent", lambda: list(selectors.cost_rows(project, query("agent"))), "groups"),
         ("CSV by customer (API)", csv, "bytes"),
     ]
+    page_url = f"/p/{project.slug}/costs/"
+
+    def page() -> int:
+        response = client.get(page_url)
+        assert response.status_code == 200, response.status_code
+        return len(response.content)
+
+    cases.append(("page /costs/ (this month, cust x agent)", page, "bytes"))
     for label, work, unit in cases:
         median, p95, result = _time(work, args.repeat)
         size = len(result) if isinstance(result, list) else result
-        print(f"{label:<34}{median:>10.1f}{p95:>10.1f}{median / reference:>8.1f}  {size:,} {unit}")
+        print(f"{label:<42}{median:>10.1f}{p95:>10.1f}{median / reference:>8.1f}  {size:,} {unit}")
 
     grouped = selectors._runs(project, query("customer")).values("user_id").annotate(**selectors._SUMS)
     sql, params = grouped.query.sql_with_params()

@@ -45,3 +45,20 @@ def test_a_bad_month_says_so_and_shows_the_current_month(client, personas):
 def test_an_outsider_gets_404(client, personas):
     client.force_login(personas.outsider)
     assert _page(client, personas.project).status_code == 404
+
+
+def test_the_page_costs_the_same_queries_whatever_the_number_of_customers(client, personas):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    project = personas.project
+    at = datetime(2026, 3, 10, tzinfo=UTC)
+    client.force_login(personas.viewer)
+    add_run(project, at=at, customer="c-0", agent="a", cost="1")
+    with CaptureQueriesContext(connection) as few:
+        assert _page(client, project, month="2026-03").status_code == 200
+    for i in range(1, 30):
+        add_run(project, at=at, customer=f"c-{i}", agent=f"a-{i % 3}", cost="1")
+    with CaptureQueriesContext(connection) as many:
+        assert _page(client, project, month="2026-03").status_code == 200
+    assert len(many.captured_queries) == len(few.captured_queries)
