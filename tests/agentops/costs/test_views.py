@@ -6,6 +6,8 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
 from tests.agentops.costs.costs_factories import add_run
 
@@ -48,9 +50,6 @@ def test_an_outsider_gets_404(client, personas):
 
 
 def test_the_page_costs_the_same_queries_whatever_the_number_of_customers(client, personas):
-    from django.db import connection
-    from django.test.utils import CaptureQueriesContext
-
     project = personas.project
     at = datetime(2026, 3, 10, tzinfo=UTC)
     client.force_login(personas.viewer)
