@@ -88,8 +88,9 @@ def raise_decided(approval: ApprovalRequest, reviewer: User) -> None:
     # The budget asked about is in the original arguments, which no reviewer edits.
     budget_id = approval.arguments.get("budget") if isinstance(approval.arguments, dict) else None
     # Locked before it is read: a concurrent edit of the budget waits, so `before` is what is raised from.
-    found = Budget.objects.select_for_update().filter(project=approval.project, pk=budget_id)
-    budget = found.first() if isinstance(budget_id, int) else None
+    budget = None
+    if isinstance(budget_id, int):
+        budget = Budget.objects.select_for_update().filter(project=approval.project, pk=budget_id).first()
     if budget is None:
         raise ApprovalConflict("arguments", "the budget no longer exists: reject the request instead")
     to = _granted(approval)
