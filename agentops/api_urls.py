@@ -13,6 +13,7 @@ from agentops.approvals import api as approvals_api
 from agentops.approvals import settings_api as approvals_settings_api
 from agentops.budgets import api as budgets_api
 from agentops.budgets import caps_api
+from agentops.costs import api as costs_api
 from agentops.notify import api as notify_api
 from agentops.tenancy import api as tenancy_api
 from traces import api as traces_api
@@ -51,6 +52,7 @@ urlpatterns = [
     path("projects/<slug:slug>/budgets/<int:budget_id>/", budgets_api.BudgetDetail.as_view(), name="api_budget"),
     path("projects/<slug:slug>/step-caps/", caps_api.StepCapList.as_view(), name="api_step_caps"),
     path("projects/<slug:slug>/step-caps/<int:cap_id>/", caps_api.StepCapDetail.as_view(), name="api_step_cap"),
+    path("projects/<slug:slug>/costs/", costs_api.CostReport.as_view(), name="api_costs"),
     path("projects/<slug:slug>/channels/", notify_api.ChannelList.as_view(), name="api_channels"),
     path("projects/<slug:slug>/channels/<int:channel_id>/", notify_api.ChannelDetail.as_view(), name="api_channel"),
     path(

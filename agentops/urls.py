@@ -26,6 +26,8 @@ urlpatterns = [
     path("", include("agentops.goldens.page_urls")),
     path("", include("agentops.goldens.rules_urls")),
     path("", include("agentops.goldens.eval_page_urls")),
+    path("", include("agentops.budgets.page_urls")),
+    path("", include("agentops.costs.page_urls")),
     # Before traces.urls: see agentops/agents/urls.py.
     path("", include("agentops.agents.urls")),
     path("", include("traces.urls")),

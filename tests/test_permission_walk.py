@@ -223,6 +223,16 @@ ACCESS: dict[str, Rule] = {
     # Step caps (agentops.budgets.caps_api): Admin's, as budgets are.
     "api_step_caps": project_api(Perm.ADMIN_PROJECT),
     "api_step_cap": project_api(Perm.ADMIN_PROJECT),
+    # The budgets page (agentops.budgets.views): anyone who may view the project reads it and may ask for a
+    # raise (an approval request); creating, changing and deleting are Admin's, as in the API.
+    "budgets": project(Perm.VIEW_PROJECT),
+    "budget_create": project(Perm.ADMIN_PROJECT),
+    "budget_edit": project(Perm.ADMIN_PROJECT),
+    "budget_delete": project(Perm.ADMIN_PROJECT, ok=405),
+    "budget_raise": project(Perm.VIEW_PROJECT),
+    # Exact cost per customer, agent, bundle (agentops.costs): metrics, no payloads, so every member.
+    "api_costs": project_api(Perm.VIEW_PROJECT),
+    "costs": project(Perm.VIEW_PROJECT),
     # Eval runs (agentops.goldens.eval_api): Viewers read without payloads; starting one needs "manage
     # golden sets"; results and scoring are POST only (a member's GET is 405, an outsider's 404).
     "api_eval_runs": project_api(Perm.VIEW_PROJECT),

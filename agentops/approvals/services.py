@@ -37,6 +37,7 @@ from django.core.validators import URLValidator
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from agentops.approvals import hooks
 from agentops.approvals.callbacks import callback_enqueue
 from agentops.approvals.models import ApprovalDecision, ApprovalPolicy, ApprovalRequest, OnTimeout, Risk
 from agentops.approvals.presenters import approval_url
@@ -361,6 +362,7 @@ def approval_decide(
     if approval.state != ApprovalRequest.State.PENDING:
         approval.decided_at = now
         approval.save(update_fields=["state", "final_arguments", "decided_at"])
+        hooks.decided(approval, reviewer)  # e.g. a budget raise (agentops.budgets.raise_requests)
         wake_waiters(approval.pk)
     _audit(
         approval, "approval.decide", user=reviewer, arguments_sha256=arguments_hash(approval.arguments), **audit_after
