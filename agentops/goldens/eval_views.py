@@ -35,6 +35,7 @@ from agentops.goldens.eval_charts import TrendPoint, pass_rate_trend
 from agentops.goldens.eval_models import EvalRun, EvalState
 from agentops.goldens.eval_pages import case_passed, case_rows, compare_rows, light_cases
 from agentops.goldens.eval_presenters import cases_dicts
+from agentops.goldens.page_nav import GOLDENS_TAB
 from agentops.pages import project_perms, project_view, render_project
 from agentops.tenancy.models import Project
 from agentops.tenancy.roles import Perm
@@ -141,7 +142,7 @@ def eval_runs(request: HttpRequest, project: Project) -> HttpResponse:
             "script": json_script(trend.figure, "figure-eval-trend") if points else "",
             "left_out": trend.bundles_left_out,
         }
-    return render_project(request, project, "goldens/eval_runs.html", context)
+    return render_project(request, project, "goldens/eval_runs.html", GOLDENS_TAB | context)
 
 
 def _reasons(eval_run: EvalRun, payloads: bool, run_url: Any) -> list[tuple[str, list[dict[str, Any]]]]:
@@ -202,7 +203,7 @@ def eval_run_detail(request: HttpRequest, project: Project, eval_run_id: int) ->
     }
     if request.GET.get("live"):
         return render(request, "goldens/_eval_live.html", {"project": project, **context})
-    return render_project(request, project, "goldens/eval_run.html", context)
+    return render_project(request, project, "goldens/eval_run.html", GOLDENS_TAB | context)
 
 
 def _compare_id(raw: str) -> int | None:
@@ -214,11 +215,11 @@ def eval_compare(request: HttpRequest, project: Project) -> HttpResponse:
     raw_a, raw_b = request.GET.get("a", ""), request.GET.get("b", "")
     context: dict[str, Any] = {"a_value": raw_a[:20], "b_value": raw_b[:20]}
     if not raw_a and not raw_b:
-        return render_project(request, project, "goldens/eval_compare.html", context)
+        return render_project(request, project, "goldens/eval_compare.html", GOLDENS_TAB | context)
     a_id, b_id = _compare_id(raw_a), _compare_id(raw_b)
     if a_id is None or b_id is None:
         context["error"] = "Give two eval run numbers, A and B."
-        return render_project(request, project, "goldens/eval_compare.html", context, status=400)
+        return render_project(request, project, "goldens/eval_compare.html", GOLDENS_TAB | context, status=400)
     a, b = _eval_run(project, a_id), _eval_run(project, b_id)
     _, eval_link = _links(project)
     rows = compare_rows(a.pk, _light_cases(project, a), b.pk, _light_cases(project, b), eval_link)
@@ -230,4 +231,4 @@ def eval_compare(request: HttpRequest, project: Project) -> HttpResponse:
         "fixed": sum(r.change == "fixed" for r in rows),
         "same_version": a.golden_set_id == b.golden_set_id and a.set_version == b.set_version,
     }
-    return render_project(request, project, "goldens/eval_compare.html", context)
+    return render_project(request, project, "goldens/eval_compare.html", GOLDENS_TAB | context)

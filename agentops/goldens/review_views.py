@@ -27,6 +27,7 @@ from django.shortcuts import redirect
 
 from agentops.goldens import review, review_selectors
 from agentops.goldens.models import ReviewItem
+from agentops.goldens.page_nav import GOLDENS_TAB
 from agentops.goldens.rules_forms import AcceptForm
 from agentops.goldens.validation import GoldenConflict, GoldenError
 from agentops.pages import project_perms, project_view, render_project
@@ -72,7 +73,7 @@ def golden_review(request: HttpRequest, project: Project) -> HttpResponse:
         "next_query": urlencode({**kept, "state": state, "cursor": cursor}) if cursor else None,
         "error": error,
     }
-    return render_project(request, project, "goldens/review.html", context, status=status)
+    return render_project(request, project, "goldens/review.html", GOLDENS_TAB | context, status=status)
 
 
 def _detail(
@@ -104,7 +105,7 @@ def _detail(
         "form": form,
         "error": error,
     }
-    return render_project(request, project, "goldens/review_item.html", context, status=status)
+    return render_project(request, project, "goldens/review_item.html", GOLDENS_TAB | context, status=status)
 
 
 @project_view(Perm.VIEW_PROJECT)

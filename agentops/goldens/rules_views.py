@@ -21,6 +21,7 @@ from django.shortcuts import redirect
 
 from agentops.goldens import review_selectors, rules, selectors
 from agentops.goldens.models import SamplingRule
+from agentops.goldens.page_nav import GOLDENS_TAB
 from agentops.goldens.rules_forms import RuleForm
 from agentops.goldens.validation import GoldenError
 from agentops.pages import project_perms, project_view, render_project
@@ -46,13 +47,15 @@ def golden_rules(request: HttpRequest, project: Project) -> HttpResponse:
         "manage": Perm.MANAGE_GOLDENS in project_perms(request, project),
         "pending": review_selectors.queue_counts(project)["pending"],
     }
-    return render_project(request, project, "goldens/rules.html", context)
+    return render_project(request, project, "goldens/rules.html", GOLDENS_TAB | context)
 
 
 def _editor(
     request: HttpRequest, project: Project, form: RuleForm, rule: SamplingRule | None, status: int = 200
 ) -> HttpResponse:
-    return render_project(request, project, "goldens/rules_edit.html", {"form": form, "rule": rule}, status=status)
+    return render_project(
+        request, project, "goldens/rules_edit.html", GOLDENS_TAB | {"form": form, "rule": rule}, status=status
+    )
 
 
 def _save(request: HttpRequest, project: Project, rule: SamplingRule | None) -> HttpResponse:

@@ -26,6 +26,7 @@ from django.shortcuts import redirect
 from agentops.goldens import gate_settings, judge_settings, selectors
 from agentops.goldens.gate import GateConfigError
 from agentops.goldens.models import GoldenSet
+from agentops.goldens.page_nav import GOLDENS_TAB
 from agentops.goldens.validation import GoldenError
 from agentops.pages import project_view, render_project
 from agentops.tenancy.models import Project
@@ -106,7 +107,7 @@ def golden_set_gate(request: HttpRequest, project: Project, set_name: str) -> Ht
                 return redirect("golden_set_gate", slug=project.slug, set_name=golden_set.name)
         status = 400
     context = {"golden_set": golden_set, "form": form}
-    return render_project(request, project, "goldens/gate.html", context, status=status)
+    return render_project(request, project, "goldens/gate.html", GOLDENS_TAB | context, status=status)
 
 
 class JudgeForm(forms.Form):
@@ -138,7 +139,7 @@ def _judge_page(
         )
         form = JudgeForm(initial=initial)
     context = {"form": form, "config": config, "has_key": bool(config and config.api_key), **extra}
-    return render_project(request, project, "goldens/judge_settings.html", context, status=status)
+    return render_project(request, project, "goldens/judge_settings.html", GOLDENS_TAB | context, status=status)
 
 
 @project_view(Perm.ADMIN_PROJECT, methods=["GET", "POST"])

@@ -32,6 +32,7 @@ from django.urls import reverse
 
 from agentops.goldens import forms, jsonl, selectors, services
 from agentops.goldens.models import GoldenSet
+from agentops.goldens.page_nav import GOLDENS_TAB
 from agentops.goldens.page_presenters import case_row, version_row
 from agentops.goldens.validation import GoldenConflict, GoldenError
 from agentops.pages import project_perms, project_view, render_project
@@ -80,7 +81,7 @@ def golden_sets(request: HttpRequest, project: Project) -> HttpResponse:
             return redirect(set_url(created))
     sets = selectors.project_sets(project).select_related("created_by")
     context = {"tab": "goldens", "sets": sets, "manage": manage, "errors": errors, "posted": request.POST}
-    return render_project(request, project, "goldens/sets.html", context, status=status)
+    return render_project(request, project, "goldens/sets.html", GOLDENS_TAB | context, status=status)
 
 
 def _version(request: HttpRequest, golden_set: GoldenSet) -> int:
@@ -128,7 +129,7 @@ def _set_page(
         "evals_url": f"/p/{slug}/evals/?set={golden_set.name}",
         "import_error": import_error,
     }
-    return render_project(request, project, "goldens/set.html", context, status=status)
+    return render_project(request, project, "goldens/set.html", GOLDENS_TAB | context, status=status)
 
 
 @project_view(Perm.VIEW_PROJECT)
@@ -184,7 +185,7 @@ def golden_case_edit(request: HttpRequest, project: Project, set_name: str, case
         "values": values,
         "errors": errors,
     }
-    return render_project(request, project, "goldens/case_edit.html", context, status=status)
+    return render_project(request, project, "goldens/case_edit.html", GOLDENS_TAB | context, status=status)
 
 
 @project_view(Perm.MANAGE_GOLDENS, methods=["POST"])

@@ -246,3 +246,23 @@ def test_the_tab_and_a_set_page_cost_the_same_queries_for_one_case_as_for_five(p
     assert len(one) == len(five)
     page = client.get(reverse("run_list", kwargs={"slug": project.slug})).content.decode()
     assert f'href="{_sets_url(project)}"' in page  # the project tab
+
+
+@pytest.mark.parametrize("url_name", ["golden_sets", "eval_runs", "golden_rules", "golden_review"])
+def test_the_golden_sets_area_links_its_pages_under_one_tab(personas, url_name):
+    page = _client(personas.engineer).get(reverse(url_name, kwargs={"slug": personas.project.slug})).text
+    nav = page.split('class="subtabs goldens-nav"')[1].split("</nav>")[0]
+    for other in ("golden_sets", "eval_runs", "golden_rules", "golden_review"):
+        assert f'href="{reverse(other, kwargs={"slug": personas.project.slug})}"' in nav
+    assert "judge" not in nav  # the LLM judge settings are the Admin's
+    tab = reverse("golden_sets", kwargs={"slug": personas.project.slug})
+    assert f'<a href="{tab}" class="active">Golden sets</a>' in page
+    admin_page = _client(personas.admin).get(reverse(url_name, kwargs={"slug": personas.project.slug})).text
+    assert reverse("judge_settings", kwargs={"slug": personas.project.slug}) in admin_page
+
+
+def test_the_run_list_offers_to_sample_its_runs_for_review(personas):
+    make_run(personas.project, AgentTrace(tool_error=True))
+    page = _client(personas.engineer).get(reverse("run_list", kwargs={"slug": personas.project.slug}) + "?status=error")
+    link = reverse("golden_rule_create", kwargs={"slug": personas.project.slug}) + "?filter=status%3Derror"
+    assert html.escape(link) in page.text or link in page.text
