@@ -66,6 +66,7 @@ METRICS: dict[str, dict[str, Metric]] = {
         Metric("tool_calls_per_run", "Tool calls per run", "calls"),
         Metric("llm_calls_per_run", "LLM calls per run", "calls"),
         Metric("runs", "Runs (count)", "runs"),
+        Metric("runaway_runs", "Runaway runs (past their agent's step cap)", "runs"),
     ),
     RuleKind.SPIKE: _catalogue(
         Metric("cost_usd", "Cost", "USD"),
@@ -444,6 +445,28 @@ def rule_delete(*, rule: AlertRule, user: Any) -> None:
         project=rule.project,
     )
     rule.delete()
+
+
+# The rule a project gets with its first step cap (agentops.budgets.caps): a run past a cap opens an
+# alert. Default as the others are (is_default): made by no one, changed or disabled like any rule.
+RUNAWAY_RULE: dict[str, Any] = {
+    "name": "Runaway runs",
+    "kind": RuleKind.THRESHOLD,
+    "metric": "runaway_runs",
+    "window_minutes": 60,
+    "warning": 1,
+    "min_sample": 0,
+}
+
+
+def ensure_runaway_rule(project: Project) -> AlertRule | None:
+    """Create the project's runaway rule unless it has one (any rule on runaway_runs); the new rule or None.
+    In the caller's transaction, which the project's row lock keeps to one such rule."""
+    Project.objects.select_for_update().filter(pk=project.pk).first()
+    if AlertRule.objects.filter(project=project, kind=RuleKind.THRESHOLD, metric="runaway_runs").exists():
+        return None
+    fields, _ = _checked(project, {**KIND_DEFAULTS[RuleKind.THRESHOLD], **RUNAWAY_RULE})
+    return AlertRule.objects.create(project=project, is_default=True, **fields)
 
 
 @transaction.atomic

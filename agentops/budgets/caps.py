@@ -17,6 +17,7 @@ from typing import Any
 
 from django.db import IntegrityError, transaction
 
+from agentops.alerts.rules import ensure_runaway_rule
 from agentops.budgets.errors import BudgetInvalid
 from agentops.budgets.models import StepCap
 from agentops.budgets.services import MAX_SCOPE_VALUE, usd
@@ -95,6 +96,8 @@ def step_cap_create(*, project: Project, data: Any, user: User) -> StepCap:
     except IntegrityError:
         raise BudgetInvalid("agent", "has a step cap already: change that one") from None
     _audit(cap, "step_cap.create", user, None, cap_view(cap))
+    # A run past the cap opens an alert (agentops.budgets.runaway records it, the alert rule counts it).
+    ensure_runaway_rule(project)
     return cap
 
 

@@ -6,14 +6,12 @@ written by transactions that committed after the last pass read; FIRST_LOOKBACK 
 cap applies to runs from about when it was made, not to a project's history) joined to the step caps of
 their agents, and inserts a RunawayRun for each run past a cap (the first in caps_selectors.CAP_VALUES'
 order, with the run's value then). The insert skips runs recorded already (ON CONFLICT on the
-(project, trace_id) key), so a run is recorded and alerted once however often it is seen; its RETURNING
-rows are the new runaways only.
+(project, trace_id) key), so a run is recorded once however often it is seen.
 
-Each project with new runaways gets one "budget.runaway" notification per pass to its channels, through
-the outbox as budgets' soft percents do (agentops.notify.services.enqueue), in the same transaction as
-the rows: they commit together, and the key (the project and its new rows' ids) makes a retry
-harmless. The payload says how many runs, the first MAX_LISTED of them (agent, trace id, which cap, the
-value) and the run list's URL filtered to runaways (?runaway=1).
+Alerting is the alerts engine's: a project's first step cap gives it a threshold rule on `runaway_runs`
+(agentops.alerts.rules.RUNAWAY_RULE), which counts these rows among the runs of its window, opens an alert
+in the Alerts tab (notified to the project's channels, linked to the run list's `?runaway=1`), reminds,
+and resolves itself when the window holds none; it can be scoped, re-levelled or disabled like any rule.
 
 Cost: the changed runs come from the runs' BRIN index on updated_at, as the bundles recorder's do; with
 no step cap anywhere the pass reads no runs. An advisory lock queues a second pass behind the first.
@@ -22,28 +20,22 @@ no step cap anywhere the pass reads no runs. An advisory lock queues a second pa
 from __future__ import annotations
 
 import logging
-from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from django.conf import settings
 from django.db import connection, transaction
-from django.urls import reverse
 from django.utils import timezone
 
 from agentops.budgets.caps_selectors import CAP_VALUES
 from agentops.budgets.models import StepCap
 from agentops.models import JobWatermark
-from agentops.notify.services import enqueue
-from agentops.tenancy.models import Project
 
 log = logging.getLogger(__name__)
 
 JOB = "budgets.runaways_record"
 OVERLAP = timedelta(minutes=5)
 FIRST_LOOKBACK = timedelta(hours=1)
-MAX_LISTED = 10
 ANALYZE_AFTER = 1000  # new rows in one pass
 
 _LOCK = "SELECT pg_advisory_xact_lock(hashtext('budgets.runaways_record'))"
@@ -57,36 +49,20 @@ FROM traces_run r JOIN budgets_stepcap c ON c.project_id = r.project_id AND c.ag
 WHERE r.updated_at >= %(since)s AND v.value > v.cap_value
 ORDER BY r.project_id, r.trace_id, v.rank
 ON CONFLICT (project_id, trace_id) DO NOTHING
-RETURNING id, project_id, trace_id, agent, cap_name, cap_value, value
+RETURNING id, project_id
 """
 
 
 @dataclass(frozen=True, slots=True)
 class RunawayResult:
     recorded: int
-    notified_projects: int
+    projects: int
     since: datetime
 
 
-def _notify(project: Project, rows: list[tuple[Any, ...]]) -> None:
-    listed = [
-        {"agent": agent, "trace_id": trace.hex, "cap": cap_name, "cap_value": float(cap_value), "value": float(value)}
-        for _, _, trace, agent, cap_name, cap_value, value in rows[:MAX_LISTED]
-    ]
-    first = listed[0]
-    summary = (
-        f"{len(rows)} run(s) went past their step cap: agent {first['agent']} run {first['trace_id']} "
-        f"({first['cap']} {first['cap_value']:g}, the run {first['value']:g})"
-    )
-    url = settings.SITE_URL + reverse("run_list", kwargs={"slug": project.slug}) + "?runaway=1"
-    payload = {"summary": summary, "url": url, "runaways": len(rows), "runs": listed}
-    ids = [row[0] for row in rows]
-    enqueue(project, "budget.runaway", payload, key=f"budget.runaway:{project.pk}:{min(ids)}-{max(ids)}:{len(ids)}")
-
-
 def runaways_record(*, since: datetime | None = None, now: datetime | None = None) -> RunawayResult:
-    """Record the runs past a step cap changed since `since` (default: see the module), alert each
-    project that has new ones, and move the watermark to when this pass started."""
+    """Record the runs past a step cap changed since `since` (default: see the module) and move the
+    watermark to when this pass started."""
     now = now or timezone.now()
     with transaction.atomic(), connection.cursor() as cursor:
         cursor.execute(_LOCK)
@@ -97,11 +73,7 @@ def runaways_record(*, since: datetime | None = None, now: datetime | None = Non
         if StepCap.objects.exists():
             cursor.execute(_RECORD, {"since": since, "now": now})
             rows = cursor.fetchall()
-        by_project: dict[int, list[tuple[Any, ...]]] = defaultdict(list)
-        for row in sorted(rows, key=lambda r: r[0]):
-            by_project[row[1]].append(row)
-        for project in Project.objects.filter(pk__in=by_project):
-            _notify(project, by_project[project.pk])
+        projects = {row[1] for row in rows}
         JobWatermark.objects.update_or_create(name=JOB, defaults={"position": now})
         if len(rows) >= ANALYZE_AFTER:
             # The run list's runaway=1 plan depends on how many runaways the planner thinks there are:
@@ -110,6 +82,6 @@ def runaways_record(*, since: datetime | None = None, now: datetime | None = Non
             cursor.execute("ANALYZE budgets_runawayrun")
     log.info(
         "budgets.runaways_recorded",
-        extra={"event": "budgets.runaways_recorded", "recorded": len(rows), "projects": len(by_project)},
+        extra={"event": "budgets.runaways_recorded", "recorded": len(rows), "projects": len(projects)},
     )
-    return RunawayResult(recorded=len(rows), notified_projects=len(by_project), since=since)
+    return RunawayResult(recorded=len(rows), projects=len(projects), since=since)

@@ -70,7 +70,16 @@ RUN_METRICS: dict[str, str] = {
     "tool_calls_per_run": "avg(tool_calls)",
     "llm_calls_per_run": "avg(llm_calls)",
 }
-METRICS = (*RUN_METRICS, "tool_error_rate")
+# Runs past their agent's step cap (agentops.budgets.runaway records them): counted from that small
+# table into the window's runs, so a project without runaways reads nothing of its runs.
+# (The run's columns are named bare in `where`: inside the EXISTS they are traces_run's.)
+_RUNAWAYS = """
+SELECT count(*) FROM budgets_runawayrun w
+WHERE w.project_id = %(project)s
+  AND EXISTS (SELECT 1 FROM traces_run WHERE {where} AND traces_run.trace_id = w.trace_id)
+"""
+COUNTS = ("runs", "runaway_runs")  # how many runs: judged whatever the window's size (no min_sample)
+METRICS = (*RUN_METRICS, "tool_error_rate", "runaway_runs")
 
 # The scope's run columns; model and tool are matched against the arrays of names the run used.
 _EXACT = {"agent": "agent", "bundle": "bundle", "environment": "environment", "user": "user_id"}
@@ -134,6 +143,10 @@ def measure(project_id: int, metric: str, scope: Mapping[str, str], *, since: da
             runs, calls, failed = cursor.fetchone()
             details = {"tool_calls": calls, "tool_errors": failed, "sampled": runs >= MAX_TOOL_RUNS}
             return Measure(runs, failed / calls if calls else None, details)
+        if metric == "runaway_runs":
+            cursor.execute(_RUNAWAYS.format(where=where), params)
+            (runaways,) = cursor.fetchone()
+            return Measure(runaways, float(runaways), {})
         if metric in TOTALS:
             cursor.execute(f"SELECT count(*), {RUN_METRICS[metric]} FROM traces_run WHERE {where}", params)
             runs, value = cursor.fetchone()
@@ -172,7 +185,7 @@ def show(metric: str, value: float | None) -> str:
         return f"{value:,.0f} ms"
     if metric.startswith("cost"):
         return f"${value:,.4f}" if abs(value) < 100 else f"${value:,.2f}"
-    if metric == "runs":
+    if metric in COUNTS:
         return f"{value:,.0f}"
     return f"{value:,.2f}"
 
@@ -199,6 +212,8 @@ def runs_filter(
         params["status"] = "error"
     elif metric == "unfinished_rate":
         params["status"] = "unfinished"
+    elif metric == "runaway_runs":
+        params["runaway"] = "1"
     elif metric.startswith("latency_") and rule.direction != AlertRule.Direction.BELOW:
         lowest = min((x for x in (rule.warning, rule.critical) if x is not None), default=None)
         if lowest is not None and lowest >= 0:
@@ -216,7 +231,7 @@ def evaluate(rule: AlertRule, *, now: datetime) -> list[Finding]:
     # A sample reads no fewer runs than min_sample unless the window has fewer (or min_sample is past
     # the sample's size: such a rule judges once its sample is full).
     if measured.value is None or (
-        metric != "runs" and measured.runs < rule.min_sample and not measured.details.get("sampled")
+        metric not in COUNTS and measured.runs < rule.min_sample and not measured.details.get("sampled")
     ):
         return []
     severity = level(measured.value, rule)
