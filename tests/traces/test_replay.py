@@ -131,7 +131,8 @@ def test_first_error_is_the_deepest_first_failing_step_not_the_parents_that_inhe
     for failed in (0, 1, 3, 4, 5):
         steps[failed]["status"] = "error"
     _, order = replay.tree_rows(step_tree(steps))
-    assert order[replay.first_error(order)]["name"] == "tool"
+    found = replay.first_error(order)
+    assert found is not None and order[found]["name"] == "tool"
     # Only the root failed: the root it is.
     for s in steps:
         s["status"] = "ok"

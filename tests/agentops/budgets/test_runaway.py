@@ -89,7 +89,7 @@ def test_a_pass_reads_only_runs_changed_since_its_watermark(personas):
 def test_each_project_with_new_runaways_gets_its_own_alert(personas):
     for project in (personas.project, personas.other_project):
         channel_create(project=project, kind="slack", url="https://hooks.example.com/runaway")
-        step_cap_create(project=project, data={"agent": "support-bot", "max_steps": 2}, user=None)
+        step_cap_create(project=project, data={"agent": "support-bot", "max_steps": 2}, user=personas.admin)
         for _ in range(3):
             make_run(project, AgentTrace(agent="support-bot"))
     assert runaways_record().recorded == 6
@@ -100,13 +100,12 @@ def test_each_project_with_new_runaways_gets_its_own_alert(personas):
         assert OutboxMessage.objects.filter(project=project, event="opened").count() == 1
 
 
-def test_the_first_step_cap_brings_one_runaway_rule_and_no_more():
+def test_the_first_step_cap_brings_one_runaway_rule_and_no_more(personas):
     from agentops.alerts.models import AlertRule
-    from tests.factories import make_project
 
-    project = make_project()
+    project = personas.project
     for agent in ("a", "b"):
-        step_cap_create(project=project, data={"agent": agent, "max_steps": 3}, user=None)
+        step_cap_create(project=project, data={"agent": agent, "max_steps": 3}, user=personas.admin)
     (rule,) = AlertRule.objects.filter(project=project, metric="runaway_runs")
     assert (rule.kind, rule.warning, rule.is_default, rule.enabled) == ("threshold", 1, True, True)
 
@@ -124,7 +123,7 @@ def test_the_runaway_metric_counts_the_windows_runaways_in_the_rules_scope(perso
 
     project = personas.project
     for agent in ("support-bot", "sales-bot"):
-        step_cap_create(project=project, data={"agent": agent, "max_steps": 2}, user=None)
+        step_cap_create(project=project, data={"agent": agent, "max_steps": 2}, user=personas.admin)
     for agent, runs in (("support-bot", 2), ("sales-bot", 1)):
         for _ in range(runs):
             make_run(project, AgentTrace(agent=agent))
