@@ -16,14 +16,14 @@ from typing import Any
 
 from agentops.costs.query import CostQuery
 from agentops.costs.selectors import CostRow
+from agentops.exports import spreadsheet_safe
 
-_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 _FLUSH_BYTES = 32_768
 NUMBERS = ("runs", "input_tokens", "output_tokens", "cost_usd")
 
 
 def guarded(text: str) -> str:
-    return "'" + text if text.startswith(_FORMULA_STARTS) else text
+    return spreadsheet_safe(text)
 
 
 def row_dict(row: CostRow) -> dict[str, Any]:

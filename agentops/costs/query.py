@@ -12,10 +12,11 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time
+from datetime import UTC, date, datetime
 
 from django.http import QueryDict
-from django.utils.dateparse import parse_date, parse_datetime
+
+from agentops.exports import moment
 
 # Group name -> the column of traces_run. The customer is the run's end user (user.id).
 GROUPS = {"customer": "user_id", "agent": "agent", "bundle": "bundle"}
@@ -57,16 +58,10 @@ def parse_month(raw: str) -> tuple[datetime, datetime]:
 
 
 def _when(field: str, raw: str) -> datetime:
-    try:
-        moment = parse_datetime(raw)
-        if moment is None:
-            day = parse_date(raw)
-            moment = datetime.combine(day, time.min) if day else None
-    except ValueError:
-        moment = None
-    if moment is None:
+    found = moment(raw)
+    if found is None:
         raise CostQueryError(field, "must be an ISO 8601 date or time")
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+    return found
 
 
 def _by(raw: str) -> tuple[str, ...]:

@@ -19,12 +19,12 @@ import io
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime, time
+from datetime import datetime
 from typing import Any
 
 from django.http import QueryDict
-from django.utils.dateparse import parse_date, parse_datetime
 
+from agentops.exports import moment, spreadsheet_safe
 from agentops.tenancy.models import AuditEvent, Project
 
 FORMATS = {"jsonl": "application/x-ndjson", "csv": "text/csv"}
@@ -44,7 +44,6 @@ FIELDS = [
     "hash",
 ]
 _BATCH = 500
-_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 
 class ExportError(ValueError):
@@ -62,16 +61,10 @@ def _when(name: str, raw: str) -> datetime | None:
     raw = raw.strip()
     if not raw:
         return None
-    try:
-        moment = parse_datetime(raw)
-        if moment is None:
-            day = parse_date(raw)
-            moment = datetime.combine(day, time.min) if day else None
-    except ValueError:
-        moment = None
-    if moment is None:
+    found = moment(raw)
+    if found is None:
         raise ExportError(f"{name}: not an ISO 8601 date or time")
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+    return found
 
 
 def export_filters(params: QueryDict | dict[str, str]) -> ExportFilters:
@@ -119,7 +112,7 @@ def _rows(project: Project, filters: ExportFilters) -> Iterator[dict[str, Any]]:
 
 def _cell(value: Any) -> str:
     text = "" if value is None else value if isinstance(value, str) else json.dumps(value, sort_keys=True)
-    return "'" + text if text.startswith(_FORMULA_STARTS) else text
+    return spreadsheet_safe(text)
 
 
 def export_lines(project: Project, filters: ExportFilters) -> Iterator[str]:
