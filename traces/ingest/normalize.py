@@ -158,7 +158,9 @@ def _finish(span: Span, d: Draft, context: _ResourceContext) -> Step:
         context.service_name,  # service_name
         context.service_version,  # service_version
         d.agent_name,  # agent_name
-        context.bundle_id,  # bundle_id
+        # On the resource as a rule; on a span when one process runs several bundles (agentops.evals
+        # tags each eval attempt's root span: a process has one resource).
+        as_str(span.attributes.get("agentops.bundle.id")) or context.bundle_id,  # bundle_id
         d.environment or context.environment,  # environment
         d.session_id,  # session_id
         d.user_id,  # user_id

@@ -257,6 +257,13 @@ def test_bundle_candidates_and_their_rank(resource, bundle, rank):
     assert (col(staged, "bundle"), col(staged, "bundle_rank")) == (bundle, rank)
 
 
+def test_a_spans_own_bundle_id_wins_over_the_resources():
+    # One process, one resource, several bundles: an in-process eval tags each attempt's root span.
+    resource = {"service.name": "s", "service.version": "2.0", "agentops.bundle.id": "process-bundle"}
+    staged = stage(steps_of(span(attrs={"agentops.bundle.id": "candidate-7"}), resource=resource), CONFIG)
+    assert (col(staged, "bundle"), col(staged, "bundle_rank")) == ("candidate-7", 1)
+
+
 def test_the_resource_goes_with_the_best_ranked_step_of_each_trace_whatever_the_order():
     root = span("root")
     children = [span(f"child {i}", offset=i, parent=root.span_id) for i in (1, 2)]
