@@ -39,11 +39,11 @@ def test_a_rule_samples_a_failed_run_that_an_engineer_accepts(logged_in_page):
 
     trace = make_run(project, AgentTrace(agent="<b>bot</b>", tool_error=True))
     assert rules_advance(now=timezone.now() + timedelta(minutes=5)).queued == 1
-    page.get_by_role("link", name="review queue").click()
+    page.get_by_role("link", name="review queue", exact=True).click()
     page.wait_for_url(f"**/p/{project.slug}/golden-review/")
     assert page.locator("table.review").get_by_text("<b>bot</b>").first.is_visible()
     screenshot(page, "golden-review")
-    page.get_by_role("link", name="Review").click()
+    page.get_by_role("link", name="Review", exact=True).click()
     assert page.locator("#run-input").get_by_text("Where is order").first.is_visible()
     page.fill("#id_expected_output", '{"status": "shipped"}')
     page.fill("#id_tags", "sampled")

@@ -64,7 +64,8 @@ def test_the_approval_step_opens_its_panel_from_the_keyboard_and_the_tree(logged
     assert href == f"/p/{project.slug}/approvals/{approval.pk}/"
     # The waterfall has its bar, labelled with its state, and marks it as current.
     assert page.evaluate("document.getElementById('waterfall').data[0].text[4]") == "APPROVAL refund (approved)"
-    assert page.evaluate("document.getElementById('waterfall').layout.shapes[0].y0") == 3.5
+    # Step 5 of 5 (index 4): its row, numbered from 1 as the counter counts, spans 4.5 to 5.5.
+    assert page.evaluate("document.getElementById('waterfall').layout.shapes[0].y0") == 4.5
     screenshot(page, "replay-approval-panel")
 
     # Back to a span's panel and to the request again by a click on its row.

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from decimal import Decimal
 from typing import Any
 
@@ -124,7 +125,10 @@ def test_async_with_and_bad_input(personas: Personas, agent: str) -> None:
             b.actual = 0.01
         return b.id
 
-    reservation_id = asyncio.run(spend())
+    # In a thread of its own: Playwright's sync API leaves an event loop running in this one when a
+    # browser test ran earlier in the same worker, and asyncio.run refuses to nest.
+    with ThreadPoolExecutor(1) as pool:
+        reservation_id = pool.submit(asyncio.run, spend()).result()
     assert _stored(reservation_id).actual_usd == Decimal("0.01")
     with pytest.raises(BudgetError) as bad:
         budget(customer="acme", estimate=0.05, model="gpt-4o-mini")
