@@ -302,9 +302,10 @@ def context_at(order: Sequence[Step], n: int) -> list[Message]:
 # --- Compare ------------------------------------------------------------------------------------------
 
 # Beyond this many steps left unmatched after the common start and end, the rest is paired position by
-# position: structural alignment costs (unmatched a) x (unmatched b), and two runs that different are
-# not read row by row anyway.
-MAX_ALIGNED = 2_000
+# position: difflib's matching of an agent's few, repeating step shapes grows about with the cube of the
+# unmatched steps (bench/compare.py: 200 steps 27 ms, 400 180 ms, 800 1.6 s, 2,000 26 s), and two runs
+# that different are not read row by row anyway. The first divergence is found either way.
+MAX_ALIGNED = 300
 
 
 def _shape(step: Step) -> tuple[Any, ...]:
