@@ -19,6 +19,7 @@ import argparse
 import sys
 import time
 from collections.abc import Callable
+from functools import partial
 from itertools import zip_longest
 from pathlib import Path
 from typing import Any
@@ -85,8 +86,8 @@ def main() -> None:
     for name, b in cases.items():
         rows = replay.compare_rows(a, b, payloads=True)
         assert checks[name](rows), name
-        took = best(lambda b=b: replay.compare_rows(a, b, payloads=True), opts.repeat)
-        reference = best(lambda b=b: positional(a, b), opts.repeat)
+        took = best(partial(replay.compare_rows, a, b, payloads=True), opts.repeat)
+        reference = best(partial(positional, a, b), opts.repeat)
         print(f"  {name:40} {took * 1000:8.1f} ms   reference (positional) {reference * 1000:6.1f} ms"
               f"   ratio {took / reference:6.1f}")  # fmt: skip
 
