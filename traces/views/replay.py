@@ -287,7 +287,8 @@ def run_compare(request: HttpRequest, project: Project) -> HttpResponse:
         try:
             compared[side] = _compared(project, trace_id, payloads)
         except Http404:
-            context["not_found"] = f"Run {side}: no run with trace id “{trace_id}” in this project."
+            # The id as typed, cut: it is echoed back, and a query string may be long.
+            context["not_found"] = f"Run {side}: no run with trace id “{trace_id[:64]}” in this project."
             return render_project(request, project, "traces/replay/compare.html", context, status=404)
     (run_a, steps_a), (run_b, steps_b) = compared["A"], compared["B"]
     rows = replay.compare_rows(steps_a, steps_b, payloads=payloads)
