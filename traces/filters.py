@@ -22,7 +22,7 @@ import base64
 import binascii
 import re
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 
 from django.db.models import BooleanField, CharField, Exists, F, OuterRef, Q, QuerySet, UUIDField, Value
@@ -180,6 +180,29 @@ def _datetime(params: QueryDict, name: str) -> datetime | None:
     if value.tzinfo is None:
         raise FilterError(f"{name} needs a time zone (add Z for UTC): {raw!r}")
     return value
+
+
+@dataclass(frozen=True)
+class DatePreset:
+    """A time range the run list offers as one click: `start_from` (and `start_to`, None for "until
+    now"), UTC as the list reads them."""
+
+    label: str
+    start_from: datetime
+    start_to: datetime | None = None
+
+
+def date_presets(now: datetime) -> list[DatePreset]:
+    """Last hour, today, yesterday and the last 7 days, as of `now`; days are UTC days, as the list
+    shows times."""
+    now = now.astimezone(UTC).replace(microsecond=0)
+    midnight = now.replace(hour=0, minute=0, second=0)
+    return [
+        DatePreset("Last hour", now - timedelta(hours=1)),
+        DatePreset("Today", midnight),
+        DatePreset("Yesterday", midnight - timedelta(days=1), midnight),
+        DatePreset("Last 7 days", now - timedelta(days=7)),
+    ]
 
 
 def _cost(params: QueryDict, name: str) -> Decimal | None:

@@ -140,7 +140,7 @@ def test_an_engineer_compares_two_runs_and_sees_where_they_diverge(logged_in_pag
     page.locator("form.compare-form [type=submit], form.compare-form button").first.click()
     page.locator("table.compare-table").wait_for(timeout=WAIT_MS)
     assert first.trace_id in page.url and second in page.url
-    assert "diverge at step" in page.locator(".divergence-summary").inner_text()
+    assert "diverge at row" in page.locator(".divergence-summary").inner_text()
     marked = page.locator("table.compare-table tr.diverge")
     assert marked.count() == 1
     page.locator(".diverge-link").click()

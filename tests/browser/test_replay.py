@@ -10,12 +10,13 @@ from __future__ import annotations
 import json
 
 import pytest
+from django.conf import settings
 from django.urls import reverse
 
 from agentops.tenancy.roles import Role
-from tests.browser.conftest import screenshot
+from tests.browser.conftest import _session_cookie, screenshot
 from tests.factories import make_member, make_project, make_run
-from tests.otlp import AgentTrace
+from tests.otlp import NS, AgentTrace, SpanSpec
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
@@ -187,9 +188,70 @@ def test_compare_marks_where_two_runs_diverge(logged_in_page):
     page.get_by_role("button", name="Compare").click()
     marked = page.locator("table.compare-table tr.diverge")
     marked.wait_for(timeout=WAIT_MS)
-    assert "execute_tool lookup_order" in marked.inner_text()
-    assert "They diverge at step 4." in page.locator(".divergence-summary").inner_text()
+    # B's third chat faces a gap in A; the tools after it stay aligned.
+    assert "not in A" in marked.inner_text() and "chat gpt-4o" in marked.inner_text()
+    assert "They diverge at row 4." in page.locator(".divergence-summary").inner_text()
     screenshot(page, "compare-divergence")
+
+
+def _with_tool(trace: AgentTrace, tool: str, arguments: dict) -> AgentTrace:
+    """`trace` with one more tool call after its last step."""
+    last = trace.spans[-1]
+    attrs = {
+        "gen_ai.operation.name": "execute_tool",
+        "gen_ai.tool.name": tool,
+        "gen_ai.tool.call.arguments": json.dumps(arguments),
+        "gen_ai.tool.call.result": json.dumps({"ok": True}),
+    }
+    start = last.end_ns + NS // 10
+    trace.spans.append(
+        SpanSpec(f"execute_tool {tool}", attrs, parent=trace.spans[0].span_id, start_ns=start, end_ns=start + NS // 10)
+    )
+    trace.spans[0].end_ns = start + NS
+    return trace
+
+
+def test_compare_aligns_by_structure_and_diffs_the_arguments_in_their_row(logged_in_page, browser, live_server):
+    """Run B looked up another order (arguments differ, the cells read the same) and then refunded where
+    A notified: the divergence is the other tool, and the lookup's row shows the arguments' diff."""
+    project = make_project(name="Compare bundles")
+    engineer = make_member(project, Role.ENGINEER)
+    a = _with_tool(AgentTrace(llm_calls=1), "notify_customer", {"order": 100})
+    b = AgentTrace(llm_calls=1)
+    b.spans[-1].attrs["gen_ai.tool.call.arguments"] = json.dumps({"order": 7})
+    b = _with_tool(b, "refund", {"order": 7})
+    make_run(project, a, resource={"service.name": "support-bot", "agentops.bundle.id": "bundle-v1"})
+    make_run(project, b, resource={"service.name": "support-bot", "agentops.bundle.id": "bundle-v2"})
+    page = logged_in_page(engineer)
+    page.goto(reverse("run_compare", kwargs={"slug": project.slug}) + f"?a={a.trace_hex}&b={b.trace_hex}")
+    table = page.locator("table.compare-table")
+    table.wait_for(timeout=WAIT_MS)
+    headers = table.locator("thead th")
+    assert "bundle-v1" in headers.nth(1).inner_text() and "bundle-v2" in headers.nth(2).inner_text()
+    marked = table.locator("tr.diverge")
+    assert "execute_tool notify_customer" in marked.inner_text() and "execute_tool refund" in marked.inner_text()
+    assert "They diverge at row 4." in page.locator(".divergence-summary").inner_text()
+    lookup = table.locator("tr.differs")
+    assert lookup.count() == 1 and "execute_tool lookup_order" in lookup.inner_text()
+    diff = table.locator("tr.diff-row .payload-diff")
+    assert diff.locator(".del").first.inner_text() == '-  "order": 100'
+    assert diff.locator(".add").first.inner_text() == '+  "order": 7'
+    screenshot(page, "compare-structure-diff")
+
+    # A wrong trace id: the project's page, with its tabs and the form, saying which run was not found.
+    # Its own context: the 404 status is meant, and logged_in_page fails a test on any failed load.
+    context = browser.new_context(base_url=live_server.url, viewport={"width": 1400, "height": 900})
+    context.add_cookies(
+        [{"name": settings.SESSION_COOKIE_NAME, "value": _session_cookie(engineer), "url": live_server.url}]
+    )
+    page = context.new_page()
+    response = page.goto(reverse("run_compare", kwargs={"slug": project.slug}) + f"?a={a.trace_hex}&b={'0' * 32}")
+    assert response.status == 404
+    assert "Run B: no run with trace id" in page.locator(".compare-not-found").inner_text()
+    assert page.locator("nav.tabs").get_by_role("link", name="Runs").is_visible()
+    assert page.locator("#cmp-a").input_value() == a.trace_hex
+    screenshot(page, "compare-not-found")
+    context.close()
 
 
 def test_a_long_run_loads_one_panel_and_shows_a_window_of_the_waterfall(logged_in_page):

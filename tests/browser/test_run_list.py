@@ -171,3 +171,64 @@ def test_long_agent_and_bundle_names_are_cut_and_the_whole_row_opens_the_run(log
     # A click anywhere on the row (here: its step count) opens the run.
     row.locator("td.num").first.click()
     page.wait_for_url(re.compile(rf"/runs/{trace.trace_hex}/"))
+
+
+def test_the_time_range_fits_its_inputs_and_presets_fill_it(logged_in_page):
+    """The from/to inputs show a whole date-time (they were cut to 10em), and the presets are links that
+    set from/to (UTC) and keep the other filters: last hour, today, yesterday, last 7 days."""
+    from datetime import UTC, datetime, timedelta
+
+    project = make_project(name="Presets")
+    user = make_member(project, Role.ENGINEER)
+    now = datetime.now(UTC)
+    midnight = now.replace(hour=0, minute=0, second=0, microsecond=0)
+    at = {
+        "recent": now - timedelta(minutes=1),
+        "yesterday": midnight - timedelta(hours=12),
+        "old": now - timedelta(days=10),
+    }
+    runs = {name: make_run(project, AgentTrace(start_ns=int(t.timestamp() * NS))) for name, t in at.items()}
+
+    def shown() -> set[str]:
+        page.wait_for_load_state()
+        traces = {
+            page.locator("tr.run").nth(i).get_attribute("data-trace") for i in range(page.locator("tr.run").count())
+        }
+        return {name for name, run in runs.items() if run.trace_hex in traces}
+
+    def value_of(name: str) -> datetime:
+        """An input's date-time, read as UTC (chromium drops ':00' seconds from its value)."""
+        return datetime.fromisoformat(page.locator(f"input[name='{name}']").input_value()).replace(tzinfo=UTC)
+
+    page = logged_in_page(user)
+    page.goto(f"/p/{project.slug}/runs/?status=ok")
+    assert shown() == {"recent", "yesterday", "old"}
+    # Each input is at least as wide as a date-time input laid out at its own width in the same form.
+    natural = page.evaluate(
+        """() => {
+        const probe = document.createElement('input');
+        probe.type = 'datetime-local'; probe.step = '1'; probe.value = '2026-12-31T23:59:59';
+        probe.style.setProperty('width', 'auto', 'important'); probe.style.setProperty('min-width', '0', 'important');
+        document.querySelector('.run-filters').appendChild(probe);
+        const width = probe.getBoundingClientRect().width; probe.remove(); return width; }"""
+    )
+    for name in ("from", "to"):
+        assert page.locator(f".run-filters input[name='{name}']").bounding_box()["width"] >= natural
+
+    presets = page.locator(".date-presets a")
+    assert presets.all_inner_texts() == ["Last hour", "Today", "Yesterday", "Last 7 days"]
+    page.get_by_role("link", name="Yesterday").click()
+    assert shown() == {"yesterday"}
+    assert value_of("from") == midnight - timedelta(days=1) and value_of("to") == midnight
+    assert "status=ok" in page.url
+    assert page.locator(".date-presets a.current").inner_text() == "Yesterday"
+    screenshot(page, "runs-date-presets")
+
+    page.get_by_role("link", name="Last hour").click()
+    assert shown() == {"recent"}
+    assert page.locator("input[name='to']").input_value() == ""
+    page.get_by_role("link", name="Last 7 days").click()
+    assert shown() == {"recent", "yesterday"}
+    page.get_by_role("link", name="Today").click()
+    assert value_of("from") == midnight
+    assert "old" not in shown() and "yesterday" not in shown()

@@ -182,3 +182,69 @@ def test_every_label_from_data_is_escaped_for_plotly() -> None:
         assert any("&lt;a href" in t for t in texts), figure  # the value is there, escaped
         # No hovertemplate carries the data itself: plotly would read its %{x} as a field.
         assert not any(HOSTILE[:10] in t for t in _strings([d.get("hovertemplate", "") for d in figure["data"]]))
+
+
+# --- links to the runs behind a point ---
+
+LINKS = charts.RunLinks(
+    base="/p/acme/runs/",
+    start=datetime(2026, 11, 1, 10, 30, tzinfo=UTC),
+    end=datetime(2026, 11, 2, tzinfo=UTC),
+    bucket=T1 - T0,
+    filters=(("environment", "prod"),),
+)
+
+
+def query(url: str | None) -> dict[str, list[str]]:
+    from urllib.parse import parse_qs, urlsplit
+
+    assert url is not None and url.startswith("/p/acme/runs/?")
+    return parse_qs(urlsplit(url).query)
+
+
+def test_a_time_bucket_links_to_its_runs_within_the_window():
+    fig = charts.runs_over_time(SERIES, links=LINKS)
+    ok, error = fig["links"]
+    assert len(ok) == len(error) == len(SERIES)
+    # The first bucket starts before the window: cut to it.
+    assert query(error[0]) == {
+        "from": ["2026-11-01T10:30:00Z"],
+        "to": ["2026-11-01T11:00:00Z"],
+        "environment": ["prod"],
+        "status": ["error"],
+    }
+    assert query(ok[1])["from"] == ["2026-11-01T11:00:00Z"] and query(ok[1])["to"] == ["2026-11-01T12:00:00Z"]
+    assert query(ok[1])["status"] == ["ok"]
+    (rate,) = charts.error_rate_over_time(SERIES, links=LINKS)["links"]
+    assert query(rate[1])["status"] == ["error"]
+    assert len(charts.cost_and_tokens_over_time(SERIES, links=LINKS)["links"]) == 3
+    assert len(charts.latency_over_time(SERIES, links=LINKS)["links"]) == 2
+
+
+def test_a_key_links_to_its_runs_over_the_window_and_the_empty_key_to_nothing():
+    shares = [Share("big&bot", 5, Decimal("2.5")), Share("", 1, Decimal("0.5"))]
+    (urls,) = charts.cost_by("Cost by agent", shares, links=LINKS, key="agent")["links"]
+    assert urls[0] is None  # "(none)": no filter names it
+    assert query(urls[1]) == {
+        "from": ["2026-11-01T10:30:00Z"],
+        "to": ["2026-11-02T00:00:00Z"],
+        "environment": ["prod"],
+        "agent": ["big&bot"],
+    }
+    ok, failed = charts.tool_calls([ToolStat("lookup", 4, 1)], links=LINKS)["links"]
+    assert query(ok[0])["tool"] == ["lookup"] and "status" not in query(ok[0])
+    assert query(failed[0])["status"] == ["error"]
+    (traffic,) = charts.bundle_traffic([("b1", T0, 2)], links=LINKS)["links"]
+    assert query(traffic[0])["bundle"] == ["b1"]
+    side = charts.bundles_side_by_side([_bundle("b2", 3), _bundle("", 1)], links=LINKS)
+    assert len(side["links"]) == len(side["data"])
+    assert query(side["links"][0][0])["bundle"] == ["b2"] and side["links"][1] == [None]
+
+
+def test_a_figure_without_links_has_none():
+    assert "links" not in charts.runs_over_time(SERIES) and "links" not in charts.cost_by("t", [], key="agent")
+
+
+def test_the_second_axis_has_room_on_the_right():
+    layout = charts.cost_and_tokens_over_time(SERIES)["layout"]
+    assert layout["margin"]["r"] >= 60 and layout["yaxis2"]["automargin"] is True

@@ -241,39 +241,78 @@ def test_waterfall_bars_start_at_their_offset_and_errors_are_red():
 # --- compare ---
 
 
+def divergence(a, b, payloads: bool = False) -> int | None:
+    return replay.first_divergence(replay.compare_rows(a, b, payloads=payloads))
+
+
 def test_identical_runs_do_not_diverge():
-    assert replay.first_divergence(agent_loop(2), agent_loop(2), payloads=True) is None
+    rows = replay.compare_rows(agent_loop(2), agent_loop(2), payloads=True)
+    assert replay.first_divergence(rows) is None and replay.first_payload_difference(rows) is None
+    assert all(r.same_shape and not r.differs for r in rows)
 
 
 def test_runs_diverge_at_the_first_different_step():
     a, b = agent_loop(2), agent_loop(2)
     b[3] = step("x", "execute_tool other", "TOOL", "r")
-    assert replay.first_divergence(a, b, payloads=False) == 3
+    assert divergence(a, b) == 3
 
 
 def test_a_prefix_diverges_where_it_ends():
     # [agent, chat, tool, chat] and [agent, chat, tool, chat, tool, chat]: the same up to the 4th step.
-    assert replay.first_divergence(agent_loop(1), agent_loop(2), payloads=False) == 4
-    assert replay.first_divergence(agent_loop(1)[:3], agent_loop(1), payloads=False) == 3
+    assert divergence(agent_loop(1), agent_loop(2)) == 4
+    assert divergence(agent_loop(1)[:3], agent_loop(1)) == 3
 
 
-def test_different_tool_arguments_diverge_only_for_payload_viewers():
+def test_different_tool_arguments_are_a_diff_in_their_row_not_a_divergence():
     a, b = agent_loop(1), agent_loop(1)
-    a[2]["input"], b[2]["input"] = {"q": "cats"}, {"q": "dogs"}
-    assert replay.first_divergence(a, b, payloads=True) == 2
-    assert replay.first_divergence(a, b, payloads=False) is None
+    a[2]["input"], b[2]["input"] = {"q": "cats", "n": 1}, {"q": "dogs", "n": 1}
+    a[2]["output"] = b[2]["output"] = {"hits": 3}
+    rows = replay.compare_rows(a, b, payloads=True)
+    assert replay.first_divergence(rows) is None
+    assert replay.first_payload_difference(rows) == 2
+    assert ("-", '  "q": "cats",') in rows[2].diff and ("+", '  "q": "dogs",') in rows[2].diff
+    assert (" ", '  "n": 1') in rows[2].diff
+    # Without the payload permission nothing is diffed.
+    assert not any(r.differs for r in replay.compare_rows(a, b, payloads=False))
+
+
+def test_a_different_tool_after_a_tool_with_different_arguments_is_the_divergence():
+    """The issue's case: the arguments of the first tool differ (a value both cells do not show), then run B
+    calls another tool. The divergence is the other tool, and the first tool's row shows its diff."""
+    a = agent_loop(2)  # agent, chat, search, chat, search, chat
+    b = [*agent_loop(2)[:4], step("x", "execute_tool refund", "TOOL", "r", tool_name="refund"), a[5]]
+    a[2]["input"], b[2]["input"] = {"order": 1}, {"order": 2}
+    rows = replay.compare_rows(a, b, payloads=True)
+    assert replay.first_divergence(rows) == 4
+    assert (rows[4].left or {}).get("name") == "execute_tool search"
+    assert (rows[4].right or {}).get("name") == "execute_tool refund"
+    assert rows[2].same_shape and rows[2].differs
+
+
+def test_an_inserted_step_is_a_gap_and_the_rest_stays_aligned():
+    a = agent_loop(2)  # agent, chat, tool, chat, tool, chat
+    b = [*a[:3], step("g", "guard", "GUARDRAIL", "r"), *a[3:]]
+    rows = replay.compare_rows(a, b, payloads=False)
+    assert len(rows) == 7
+    assert rows[3].left is None and (rows[3].right or {}).get("name") == "guard"
+    assert [r.same_shape for r in rows] == [True, True, True, False, True, True, True]
+    assert divergence(a, b) == 3
+    # And removed: the gap is on the other side.
+    rows = replay.compare_rows(b, a, payloads=False)
+    assert rows[3].right is None and (rows[3].left or {}).get("name") == "guard"
 
 
 def test_different_models_diverge():
     a, b = agent_loop(1), agent_loop(1)
     a[1]["model"], b[1]["model"] = "gpt-4o", "gpt-4o-mini"
-    assert replay.first_divergence(a, b, payloads=False) == 1
+    assert divergence(a, b) == 1
 
 
-def test_aligned_pads_the_shorter_run():
-    pairs = replay.aligned(agent_loop(1), agent_loop(0))
-    assert len(pairs) == 4
-    assert pairs[-1][1] is None and pairs[1][1] is not None
+def test_a_long_run_against_a_very_different_one_is_paired_by_position():
+    a = [step(f"a{i}", f"n{i}") for i in range(replay.MAX_ALIGNED + 5)]
+    b = [step(f"b{i}", f"m{i}") for i in range(3)]
+    rows = replay.compare_rows(a, b, payloads=False)
+    assert len(rows) == len(a) and rows[0].right is b[0] and rows[3].right is None
 
 
 # --- presentation ---

@@ -230,3 +230,23 @@ def test_query_count_does_not_grow_with_the_data(personas):
 def test_a_new_run_shows_without_waiting_for_the_rollup_refresh(personas):
     make_run(personas.project, AgentTrace())  # stored, and no refresh has run
     assert 'total-runs">1<' in _client(personas.viewer).get(_dashboard(personas.project)).text
+
+
+def test_chart_points_link_to_the_run_list_of_this_project_with_the_slice(personas):
+    """Each linked figure's points lead to this project's run list, filtered to the point and to the
+    dashboard's slice; the list answers those filters (no 400) with the runs behind the point."""
+    _run(personas.project, agent=ODD_AGENT, env="prod")
+    _run(personas.project, agent="other-bot", env="staging")
+    client = _client(personas.viewer)
+    response = client.get(_dashboard(personas.project, environment="prod"))
+    run_list = reverse("run_list", kwargs={"slug": personas.project.slug})
+    (agents,) = _figure(response, "cost_agent")["links"]
+    assert len(agents) == 1 and agents[0].startswith(run_list + "?")
+    query = QueryDict(agents[0].split("?", 1)[1])
+    assert query["agent"] == ODD_AGENT and query["environment"] == "prod"
+    listed = client.get(agents[0])
+    assert listed.status_code == 200 and listed.text.count(' data-trace="') == 1
+    _ok, errors = _figure(response, "runs")["links"]
+    assert QueryDict(errors[0].split("?", 1)[1])["status"] == "error"
+    assert client.get(errors[0]).status_code == 200
+    assert "links" not in _figure(response, "steps")  # no run list filter for a step count

@@ -155,17 +155,19 @@ def test_compare_marks_the_first_divergence(personas):
     response = client_for(personas.viewer).get(compare_url(personas.project, a, b))
     assert response.status_code == 200
     page = text(response)
-    # [root, chat, chat, tool] against [root, chat, chat, chat, tool]: they part at the 4th step.
-    assert "They diverge at step 4." in page
+    # [root, chat, chat, tool] against [root, chat, chat, chat, tool]: B's third chat faces a gap, and
+    # the tools are aligned after it.
+    assert "They diverge at row 4." in page
     row = page.split('id="divergence"')[1].split("</tr>")[0]
-    assert "execute_tool lookup_order" in row and "chat gpt-4o" in row
+    assert "not in A" in row and "chat gpt-4o" in row and "execute_tool" not in row
+    assert "bundle" in page
     assert "payloads are not compared for your role" in page
 
 
 def test_compare_of_identical_runs_says_so(personas):
     a, b = make_run(personas.project), make_run(personas.project)
     page = text(client_for(personas.engineer).get(compare_url(personas.project, a, b)))
-    assert "The two runs match step for step." in page
+    assert "The two runs take the same steps, with the same tool arguments and results." in page
     assert 'id="divergence"' not in page
 
 
@@ -182,7 +184,15 @@ def test_a_run_of_another_project_is_404(personas):
     assert client.get(export_url(personas.project, foreign)).status_code == 404
     assert client.get(panel_url(personas.project, foreign, TOOL)).status_code == 404
     mine = make_run(personas.project)
-    assert client.get(compare_url(personas.project, mine, foreign)).status_code == 404
+    response = client.get(compare_url(personas.project, mine, foreign))
+    assert response.status_code == 404
+    # The page itself, with its navigation and the form: not a bare 404.
+    assert f"Run B: no run with trace id “{foreign.trace_hex}” in this project." in text(response)
+    assert 'name="a"' in text(response) and reverse("run_list", kwargs={"slug": personas.project.slug}) in text(
+        response
+    )
+    response = client.get(reverse("run_compare", kwargs={"slug": personas.project.slug}) + "?a=nothex&b=x")
+    assert response.status_code == 404 and "Run A: no run with trace id" in text(response)
     # A step of another run, asked for under this one.
     wrong = reverse(
         "run_step_panel",
@@ -276,16 +286,20 @@ def test_steps_are_read_within_the_runs_time_bounds(personas, run):
     assert all('"traces_step"."start_time" >=' in q and '"traces_step"."start_time" <=' in q for q in sql)
 
 
-def test_different_tool_arguments_diverge_for_engineers_only(personas):
+def test_different_tool_arguments_are_diffed_for_engineers_only(personas):
     a = make_run(personas.project, AgentTrace())
     other = AgentTrace()
-    other.spans[-1].attrs["gen_ai.tool.call.arguments"] = json.dumps({"order": 7})
+    other.spans[-1].attrs["gen_ai.tool.call.arguments"] = json.dumps({"order": 7, "note": "<b>x</b>"})
     b = make_run(personas.project, other)
-    page = text(client_for(personas.engineer).get(compare_url(personas.project, a, b)))
-    assert "They diverge at step 4." in page
+    response = client_for(personas.engineer).get(compare_url(personas.project, a, b))
+    page = text(response)
+    assert "The two runs take the same steps; 1 tool step differs in arguments or result" in page
+    diff = page.split('class="payload-diff"')[1].split("</pre>")[0]
+    assert '-  "order": 100' in diff and '+  "order": 7' in diff
+    assert "<b>x</b>" not in response.content.decode()  # escaped
     page = text(client_for(personas.viewer).get(compare_url(personas.project, a, b)))
-    assert "The two runs match step for step" in page
-    assert '"order"' not in page
+    assert "The two runs take the same steps (structure only" in page
+    assert '"order"' not in page and "payload-diff" not in page
 
 
 def test_the_compare_form_offers_recent_runs(personas, run):

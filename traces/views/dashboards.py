@@ -24,6 +24,7 @@ from datetime import UTC, datetime, time, timedelta
 from typing import Any
 
 from django.http import Http404, HttpRequest, HttpResponse, QueryDict
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import json_script
 
@@ -140,6 +141,18 @@ def _metric_text(label: str, value: float | None) -> str:
     return f"{value:,.4f}" if "USD" in label else f"{value:,.1f}"
 
 
+def _run_links(project: Project, window: Window) -> charts.RunLinks:
+    """Where the charts' points lead: the run list, within the window and its slice."""
+    sliced = (("agent", window.agent), ("bundle", window.bundle), ("environment", window.environment))
+    return charts.RunLinks(
+        base=reverse("run_list", kwargs={"slug": project.slug}),
+        start=window.start,
+        end=window.end,
+        bucket=timedelta(hours=1) if window.bucket == "hour" else timedelta(days=1),
+        filters=tuple((name, value) for name, value in sliced if value),
+    )
+
+
 @project_view(Perm.VIEW_PROJECT)
 def project_dashboard(request: HttpRequest, project: Project) -> HttpResponse:
     params, controls = _controls(request)
@@ -151,20 +164,22 @@ def project_dashboard(request: HttpRequest, project: Project) -> HttpResponse:
     series = selectors.run_series(project, window)
     breakdowns = selectors.run_breakdowns(project, window)
     models = selectors.cost_by_model(project, window)
+    links = _run_links(project, window)
+    span = (window.start, window.end)
     context |= {
         "totals": selectors.run_totals(project, window),
         "breakdowns": breakdowns,
         "slices": selectors.slice_values(project, window),
         "charts": _charts(
-            runs=charts.runs_over_time(series, (window.start, window.end)),
-            errors=charts.error_rate_over_time(series, (window.start, window.end)),
-            latency=charts.latency_over_time(series, (window.start, window.end)),
-            cost=charts.cost_and_tokens_over_time(series, (window.start, window.end)),
-            cost_agent=charts.cost_by("Cost by agent", breakdowns["agent"]),
-            cost_bundle=charts.cost_by("Cost by bundle", breakdowns["bundle"]),
-            cost_model=charts.cost_by("Cost by model", models),
-            cost_user=charts.cost_by("Cost by end user", breakdowns["user_id"]),
-            tools=charts.tool_calls(selectors.tool_stats(project, window)),
+            runs=charts.runs_over_time(series, span, links),
+            errors=charts.error_rate_over_time(series, span, links),
+            latency=charts.latency_over_time(series, span, links),
+            cost=charts.cost_and_tokens_over_time(series, span, links),
+            cost_agent=charts.cost_by("Cost by agent", breakdowns["agent"], links=links, key="agent"),
+            cost_bundle=charts.cost_by("Cost by bundle", breakdowns["bundle"], links=links, key="bundle"),
+            cost_model=charts.cost_by("Cost by model", models, links=links, key="model"),
+            cost_user=charts.cost_by("Cost by end user", breakdowns["user_id"], links=links, key="user"),
+            tools=charts.tool_calls(selectors.tool_stats(project, window), links),
             steps=charts.steps_histogram(selectors.steps_per_run(project, window)),
         ),
         # Decisions over the dashboard's range (not sliced by bundle or environment: requests have none).
@@ -187,6 +202,8 @@ def agent_dashboard(request: HttpRequest, project: Project, agent: str) -> HttpR
         raise Http404("no such agent")
     total = sum(b.runs for b in bundles)
     series = selectors.run_series(project, window)
+    links = _run_links(project, window)
+    span = (window.start, window.end)
     context |= {
         "metric_labels": [label for label, _ in charts.BUNDLE_METRICS],
         "bundle_rows": [
@@ -200,12 +217,12 @@ def agent_dashboard(request: HttpRequest, project: Project, agent: str) -> HttpR
         "totals": selectors.run_totals(project, window),
         "slices": selectors.slice_values(project, window),
         "charts": _charts(
-            side_by_side=charts.bundles_side_by_side(bundles),
-            traffic=charts.bundle_traffic(selectors.bundle_series(project, window)),
-            runs=charts.runs_over_time(series, (window.start, window.end)),
-            latency=charts.latency_over_time(series, (window.start, window.end)),
-            cost=charts.cost_and_tokens_over_time(series, (window.start, window.end)),
-            tools=charts.tool_calls(selectors.tool_stats(project, window)),
+            side_by_side=charts.bundles_side_by_side(bundles, links),
+            traffic=charts.bundle_traffic(selectors.bundle_series(project, window), links),
+            runs=charts.runs_over_time(series, span, links),
+            latency=charts.latency_over_time(series, span, links),
+            cost=charts.cost_and_tokens_over_time(series, span, links),
+            tools=charts.tool_calls(selectors.tool_stats(project, window), links),
             steps=charts.steps_histogram(selectors.steps_per_run(project, window)),
         ),
     }

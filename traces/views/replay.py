@@ -8,7 +8,8 @@ GET /p/<slug>/runs/<trace_id>/approvals/<id>/     the panel of one of the run's 
                                                    APPROVAL step: see traces.approval_steps)
 GET /p/<slug>/runs/<trace_id>/export.json         the run and its steps (with their log records), and its
                                                    approval requests, as a JSON attachment
-GET /p/<slug>/compare/?a=<trace_id>&b=<trace_id>  two runs side by side, first divergence marked
+GET /p/<slug>/compare/?a=<trace_id>&b=<trace_id>  two runs side by side, aligned by structure, first
+                                                   divergence marked, differing tool payloads diffed
 
 Every page goes through `project_view` (outsiders get 404). A run or step that is not in the project,
 or an id that is not hex, is a 404 too. A run none of whose spans has arrived yet but with an approval
@@ -263,7 +264,7 @@ def _compared(project: Project, trace_id: str, payloads: bool) -> tuple[Run, lis
     run = _run(project, trace_id)
     steps = [step_dict(s, payloads=False, error_messages=payloads) for s in selectors.compare_steps(project, run)]
     if payloads:
-        # Only tools' arguments and results take part in a compare (traces.replay.first_divergence).
+        # Only tools' arguments and results are diffed in a compare (traces.replay.compare_rows).
         tools = {span_hex(span): pair for span, pair in selectors.tool_payloads(project, run).items()}
         for step in steps:
             if step["span_id"] in tools:
@@ -273,19 +274,31 @@ def _compared(project: Project, trace_id: str, payloads: bool) -> tuple[Run, lis
 
 @project_view(Perm.VIEW_PROJECT)
 def run_compare(request: HttpRequest, project: Project) -> HttpResponse:
-    """Without both `a` and `b`, a form asking for them; with them, the two runs side by side."""
+    """Without both `a` and `b`, a form asking for them; with them, the two runs side by side. A trace id
+    that is not hex or not a run of this project answers 404 with the page itself (its navigation, the
+    form, which id was not found), not a bare error page."""
     a, b = request.GET.get("a", "").strip(), request.GET.get("b", "").strip()
     context: dict[str, Any] = {"tab": "runs", "a": a, "b": b, "recent": selectors.recent_runs(project)}
-    if a and b:
-        payloads = _payloads(request, project)
-        run_a, steps_a = _compared(project, a, payloads)
-        run_b, steps_b = _compared(project, b, payloads)
-        divergence = replay.first_divergence(steps_a, steps_b, payloads=payloads)
-        context |= {
-            "run_a": run_a,
-            "run_b": run_b,
-            "pairs": replay.aligned(steps_a, steps_b),
-            "divergence": divergence,
-            "payloads": payloads,
-        }
+    if not (a and b):
+        return render_project(request, project, "traces/replay/compare.html", context)
+    payloads = _payloads(request, project)
+    compared = {}
+    for side, trace_id in (("A", a), ("B", b)):
+        try:
+            compared[side] = _compared(project, trace_id, payloads)
+        except Http404:
+            # The id as typed, cut: it is echoed back, and a query string may be long.
+            context["not_found"] = f"Run {side}: no run with trace id “{trace_id[:64]}” in this project."
+            return render_project(request, project, "traces/replay/compare.html", context, status=404)
+    (run_a, steps_a), (run_b, steps_b) = compared["A"], compared["B"]
+    rows = replay.compare_rows(steps_a, steps_b, payloads=payloads)
+    context |= {
+        "run_a": run_a,
+        "run_b": run_b,
+        "rows": rows,
+        "divergence": replay.first_divergence(rows),
+        "first_differs": replay.first_payload_difference(rows),
+        "differing": sum(1 for r in rows if r.differs),
+        "payloads": payloads,
+    }
     return render_project(request, project, "traces/replay/compare.html", context)

@@ -35,7 +35,7 @@ from agentops.pages import project_perms, project_view, render_project
 from agentops.tenancy.models import Project
 from agentops.tenancy.roles import Perm
 from traces import money
-from traces.filters import FilterError, RunFilters, parse_cursor, parse_filters
+from traces.filters import FilterError, RunFilters, date_presets, parse_cursor, parse_filters
 from traces.models import Run, RunStatus
 from traces.selectors import runlist
 
@@ -127,6 +127,7 @@ def run_list(request: HttpRequest, project: Project) -> HttpResponse:
         # The time range as <input type="datetime-local"> shows it (UTC), whatever zone the URL gave.
         "from_value": _local(filters.start_from),
         "to_value": _local(filters.start_to),
+        "date_presets": _date_presets(params, filters),
         "rows": _rows(project, runs, payloads),
         "older_url": f"?{_query(params, cursor=next_cursor)}" if next_cursor else None,
         "first_page": cursor is None,
@@ -137,6 +138,18 @@ def run_list(request: HttpRequest, project: Project) -> HttpResponse:
         newest_id = max((run.pk for run in runs), default=0)
         context["live_url"] = f"?{_query(params, after=str(newest_id), since=_now())}"
     return _page(request, project, payloads=payloads, context=context)
+
+
+def _date_presets(params: QueryDict, filters: RunFilters) -> list[dict[str, Any]]:
+    """The time range presets as links: the other filters kept, from/to replaced, from the first page.
+    Links, so they work without JavaScript; the one the range matches is marked."""
+    presets = []
+    for preset in date_presets(timezone.now()):
+        start, end = _local(preset.start_from), _local(preset.start_to)
+        changes = {"from": start, "to": end, "cursor": ""}
+        current = (filters.start_from, filters.start_to) == (preset.start_from, preset.start_to)
+        presets.append({"label": preset.label, "url": f"?{_query(params, **changes)}", "current": current})
+    return presets
 
 
 def _local(moment: datetime | None) -> str:
