@@ -49,6 +49,9 @@ app.conf.beat_schedule = {
         "task": "agentops.budgets.tasks.expire_reservations",
         **_every("BUDGETS_EXPIRE_SECONDS", 60),
     },
+    # Retention (agentops.retention.tasks): every project's policy and the audit log's, once a day.
+    # Expires 22 h after it is due: a day's job no worker took is dropped, the next covers the same rows.
+    "apply-retention": {"task": "agentops.retention.tasks.apply_retention", **_every("RETENTION_APPLY_SECONDS", 86400)},
     # The notification outbox (agentops.notify): what a lost kick or a dead worker left behind goes out
     # within seconds. Expires so that a backlog of sweeps queued while no worker ran collapses.
     "deliver-notifications": {
