@@ -23,6 +23,7 @@ urlpatterns = [
     path("", include("agentops.alerts.urls")),
     path("", include("agentops.approvals.history_urls")),
     path("", include("agentops.approvals.page_urls")),
+    path("", include("agentops.retention.urls")),
     # Before traces.urls: see agentops/agents/urls.py.
     path("", include("agentops.agents.urls")),
     path("", include("traces.urls")),

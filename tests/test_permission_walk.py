@@ -193,6 +193,13 @@ ACCESS: dict[str, Rule] = {
     "api_eval_run": project_api(Perm.VIEW_PROJECT),
     "api_eval_run_results": project_api(Perm.VIEW_PROJECT, ok=405),
     "api_eval_run_score": project_api(Perm.VIEW_PROJECT, ok=405),
+    # Retention (agentops.retention): Admin only; the erasure form and the pin button are POST only.
+    "retention_settings": project(Perm.ADMIN_PROJECT),
+    "retention_erasure": project(Perm.ADMIN_PROJECT, ok=405),
+    "run_pin": project(Perm.ADMIN_PROJECT, ok=405),
+    "api_retention": project_api(Perm.ADMIN_PROJECT),
+    "api_pins": project_api(Perm.ADMIN_PROJECT),
+    "api_erasures": project_api(Perm.ADMIN_PROJECT),
 }
 
 
