@@ -184,7 +184,7 @@ def _walk_payloads(sql: str, params: dict[str, Any], start: datetime) -> tuple[i
 
 
 def _clear_payloads(project: Project, state: RetentionState, until: datetime, kept: list[uuid.UUID]) -> Expired:
-    params = {"project": project.pk, "cutoff": until, "kept": kept}
+    params: dict[str, Any] = {"project": project.pk, "cutoff": until, "kept": kept}
     start = state.payloads_to - OVERLAP if state.payloads_to else _EPOCH
     expired = Expired()
     expired.payload_steps, expired.payload_logs = _walk_payloads(_STEP_PAYLOAD_BATCH, params, start)

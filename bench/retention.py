@@ -1,0 +1,136 @@
+"""Retention benchmark: how long a day's expiry takes at the scale of bench/seed_scale.py, and ingest's
+speed while it runs against without.
+
+    python bench/retention.py [--runs 1000000] [--days 30] [--batches 120] [--exporters 2]
+
+In a throw-away agentops home (bench.ingest.bench_project): seeds a project "scale" with `--runs` runs of
+12 steps over `--days` days (bench/seed_scale.py, its own COPY loader), gives it the policy payloads
+days-3, steps days-2, runs days-1, and starts `agentops up` (bench.ingest.running_up). Then:
+
+1. warm-up: the job as of two days ago (everything older than its cutoffs goes: the backlog a first job
+   has, not measured);
+2. baseline: ingest alone, `--batches` 512-span OTLP batches from `--exporters` processes into the
+   project "bench" (kept for ever, so no step partition can be dropped: every row goes by batches);
+3. a day's expiry alone: the job as of one day ago, which clears one day of payloads, deletes one day of
+   steps and one day of runs (what a daily job does in the steady state);
+4. both at once: the job as of now (the next day) while new traffic is sent (three times as much, to
+   outlast the job).
+
+Prints the expiry's duration and rows, ingest spans/s alone and during the expiry (spans stored between
+the job's start and end over its duration) and the ratio. The machine is shared: the two ingest figures
+are measured back to back in the same run, and only their ratio means much.
+"""
+
+from __future__ import annotations
+
+import argparse
+import multiprocessing
+import os
+import subprocess
+import sys
+import time
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench.ingest import _exporter, bench_project, django_for, running_up
+from bench.traffic import batches
+
+
+def _steps(project_id: int) -> int:
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT count(*) FROM traces_step WHERE project_id = %s", [project_id])
+        return int(cursor.fetchone()[0])
+
+
+def _send(port: int, key: str, bodies: list[bytes], exporters: int) -> multiprocessing.pool.AsyncResult[Any]:
+    pool = multiprocessing.get_context("spawn").Pool(exporters)
+    result = pool.map_async(_exporter, [(port, bodies[i::exporters], key, "http") for i in range(exporters)])
+    pool.close()
+    return result
+
+
+def _expire(days_ago: float) -> tuple[float, Any]:
+    from django.utils import timezone
+
+    from agentops.retention.services import retention_apply
+
+    started = time.perf_counter()
+    done = retention_apply(now=timezone.now() - timedelta(days=days_ago))
+    return time.perf_counter() - started, done
+
+
+def _rows(done: Any) -> str:
+    return (
+        f"payloads cleared: {done.payload_steps:,} steps, {done.payload_runs:,} runs; deleted: {done.steps:,} steps, "
+        f"{done.runs:,} runs; partitions dropped: {len(done.partitions)}"
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--runs", type=int, default=1_000_000)
+    parser.add_argument("--days", type=int, default=30)
+    parser.add_argument("--batches", type=int, default=120)
+    parser.add_argument("--exporters", type=int, default=2)
+    parser.add_argument("--seed-workers", type=int, default=2)
+    args = parser.parse_args()
+    with bench_project("ao-retention-") as bp:
+        bp.env["RETENTION_APPLY_SECONDS"] = str(10**8)  # the beat job of `agentops up` stays out of the way
+        seed = [sys.executable, str(Path(__file__).parent / "seed_scale.py"), "--runs", str(args.runs)]
+        seed += ["--days", str(args.days), "--workers", str(args.seed_workers), "--slug", "scale"]
+        began = time.perf_counter()
+        subprocess.run(seed, env=bp.env, check=True, stdout=subprocess.DEVNULL)
+        print(
+            f"seeded {args.runs:,} runs ({12 * args.runs:,} steps) over {args.days} days in {time.perf_counter() - began:.0f} s"
+        )
+        django_for(bp)
+        from agentops.retention.policy import retention_policy_update
+        from agentops.tenancy.models import Project
+
+        scale, bench = Project.objects.get(slug="scale"), Project.objects.get(slug="bench")
+        d = args.days
+        retention_policy_update(
+            project=scale, data={"payload_days": d - 5, "step_days": d - 4, "run_days": d - 3}, actor=None
+        )
+        seconds, done = _expire(2)
+        print(f"warm-up job (backlog, not measured): {seconds:.1f} s; {_rows(done)}")
+        # More traffic during the job than alone: it must outlast the job for the window to be all ingest.
+        traffic = list(batches(4 * args.batches, seed=11))
+        alone_bodies, during_bodies = traffic[: args.batches], traffic[args.batches :]
+        with running_up(bp) as (port, _up):
+            before = _steps(bench.pk)
+            t = time.perf_counter()
+            _send(port, bp.key, alone_bodies, args.exporters).get()
+            alone_wall = time.perf_counter() - t
+            alone = (_steps(bench.pk) - before) / alone_wall
+            print(f"ingest alone: {alone:,.0f} spans/s ({_steps(bench.pk) - before:,} spans in {alone_wall:.1f} s)")
+
+            day_alone, done = _expire(1)
+            print(f"a day's expiry alone: {day_alone:.1f} s; {_rows(done)}")
+
+            sending = _send(port, bp.key, during_bodies, args.exporters)
+            time.sleep(1)  # the exporters connected and sending
+            mid = _steps(bench.pk)
+            day_during, done = _expire(0)
+            end_count = _steps(bench.pk)
+            finished_early = sending.ready()
+            sending.get()
+            during = (end_count - mid) / day_during
+            print(f"a day's expiry during ingest: {day_during:.1f} s; {_rows(done)}")
+            print(
+                f"ingest during the expiry: {during:,.0f} spans/s ({end_count - mid:,} spans in {day_during:.1f} s"
+                f"{'; the traffic ended before the job: the figure is low' if finished_early else ''})"
+            )
+            print(
+                f"ratio ingest during / alone: {during / alone:.2f}; expiry during / alone: {day_during / day_alone:.2f}"
+            )
+
+
+if __name__ == "__main__":
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "agentops.settings")
+    main()
