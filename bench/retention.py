@@ -7,14 +7,14 @@ In a throw-away agentops home (bench.ingest.bench_project): seeds a project "sca
 12 steps over `--days` days (bench/seed_scale.py, its own COPY loader), gives it the policy payloads
 days-3, steps days-2, runs days-1, and starts `agentops up` (bench.ingest.running_up). Then:
 
-1. warm-up: the job as of two days ago (everything older than its cutoffs goes: the backlog a first job
+1. warm-up: the job as of four days ago (everything older than its cutoffs goes: the backlog a first job
    has, not measured);
 2. baseline: ingest alone, `--batches` 512-span OTLP batches from `--exporters` processes into the
    project "bench" (kept for ever, so no step partition can be dropped: every row goes by batches);
-3. a day's expiry alone: the job as of one day ago, which clears one day of payloads, deletes one day of
-   steps and one day of runs (what a daily job does in the steady state);
-4. both at once: the job as of now (the next day) while new traffic is sent (three times as much, to
-   outlast the job).
+3. a day's expiry alone: the job as of a day later, which clears one day of payloads, deletes one day
+   of steps and one day of runs (what a daily job does in the steady state);
+4. both at once: the job of the next day while new traffic is sent (five times as much, to outlast it);
+3 and 4 twice: with the job's rest between batches as shipped (expiry.PACE = 1), then without (0).
 
 Prints the expiry's duration and rows, ingest spans/s alone and during the expiry (spans stored between
 the job's start and end over its duration) and the ratio. The machine is shared: the two ingest figures
@@ -37,6 +37,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.ingest import _exporter, bench_project, django_for, running_up
 from bench.traffic import batches
+
+PACES = (1.0, 0.0)  # agentops.retention.expiry.PACE: as shipped, then without rest between batches
 
 
 def _steps(project_id: int) -> int:
@@ -89,19 +91,20 @@ def main() -> None:
             f"seeded {args.runs:,} runs ({12 * args.runs:,} steps) over {args.days} days in {time.perf_counter() - began:.0f} s"
         )
         django_for(bp)
+        from agentops.retention import expiry
         from agentops.retention.policy import retention_policy_update
         from agentops.tenancy.models import Project
 
         scale, bench = Project.objects.get(slug="scale"), Project.objects.get(slug="bench")
         d = args.days
-        retention_policy_update(
-            project=scale, data={"payload_days": d - 5, "step_days": d - 4, "run_days": d - 3}, actor=None
-        )
-        seconds, done = _expire(2)
+        policy = {"payload_days": d - 7, "step_days": d - 6, "run_days": d - 5}
+        retention_policy_update(project=scale, data=policy, actor=None)
+        seconds, done = _expire(4)
         print(f"warm-up job (backlog, not measured): {seconds:.1f} s; {_rows(done)}")
-        # More traffic during the job than alone: it must outlast the job for the window to be all ingest.
-        traffic = list(batches(4 * args.batches, seed=11))
-        alone_bodies, during_bodies = traffic[: args.batches], traffic[args.batches :]
+        # More traffic during each job than alone: it must outlast the job for the window to be all ingest.
+        traffic = list(batches(11 * args.batches, seed=11))
+        alone_bodies = traffic[: args.batches]
+        during = [traffic[args.batches * (1 + 5 * i) : args.batches * (6 + 5 * i)] for i in range(len(PACES))]
         with running_up(bp) as (port, _up):
             before = _steps(bench.pk)
             t = time.perf_counter()
@@ -109,26 +112,24 @@ def main() -> None:
             alone_wall = time.perf_counter() - t
             alone = (_steps(bench.pk) - before) / alone_wall
             print(f"ingest alone: {alone:,.0f} spans/s ({_steps(bench.pk) - before:,} spans in {alone_wall:.1f} s)")
-
-            day_alone, done = _expire(1)
-            print(f"a day's expiry alone: {day_alone:.1f} s; {_rows(done)}")
-
-            sending = _send(port, bp.key, during_bodies, args.exporters)
-            time.sleep(1)  # the exporters connected and sending
-            mid = _steps(bench.pk)
-            day_during, done = _expire(0)
-            end_count = _steps(bench.pk)
-            finished_early = sending.ready()
-            sending.get()
-            during = (end_count - mid) / day_during
-            print(f"a day's expiry during ingest: {day_during:.1f} s; {_rows(done)}")
-            print(
-                f"ingest during the expiry: {during:,.0f} spans/s ({end_count - mid:,} spans in {day_during:.1f} s"
-                f"{'; the traffic ended before the job: the figure is low' if finished_early else ''})"
-            )
-            print(
-                f"ratio ingest during / alone: {during / alone:.2f}; expiry during / alone: {day_during / day_alone:.2f}"
-            )
+            day = 3
+            for pace, bodies in zip(PACES, during, strict=True):
+                expiry.PACE = pace
+                day_alone, done = _expire(day)
+                print(f"[PACE {pace}] a day's expiry alone: {day_alone:.1f} s; {_rows(done)}")
+                sending = _send(port, bp.key, bodies, args.exporters)
+                time.sleep(1)  # the exporters connected and sending
+                mid = _steps(bench.pk)
+                day_during, done = _expire(day - 1)
+                end_count = _steps(bench.pk)
+                finished_early = sending.ready()
+                sending.get()
+                rate = (end_count - mid) / day_during
+                note = "; the traffic ended before the job: the figure is low" if finished_early else ""
+                print(f"[PACE {pace}] a day's expiry during ingest: {day_during:.1f} s; {_rows(done)}")
+                print(f"[PACE {pace}] ingest during the expiry: {rate:,.0f} spans/s ({end_count - mid:,} spans{note})")
+                print(f"[PACE {pace}] ratio ingest during / alone: {rate / alone:.2f}")
+                day -= 2
 
 
 if __name__ == "__main__":

@@ -19,6 +19,7 @@ table's updated_at index. Deletes walk from the oldest row each day: what they l
 from __future__ import annotations
 
 import logging
+import time
 import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -34,6 +35,10 @@ from agentops.tenancy.models import Project
 log = logging.getLogger(__name__)
 
 BATCH = 5000
+# After each batch the job rests as long as the batch took, times PACE: it then holds at most half of
+# the database's time (on a small machine a core is shared with ingest), at the cost of a daily job
+# twice as long. bench/retention.py measures ingest with and without it.
+PACE = 1.0
 # The time walk of payloads starts a little before where it stopped: a span stored while the last job
 # walked past its start time (in a transaction not yet committed) is not missed.
 OVERLAP = timedelta(hours=1)
@@ -163,10 +168,18 @@ def cutoff(now: datetime, days: int | None) -> datetime | None:
     return None if days is None else now - timedelta(days=days)
 
 
+def pause(started: float) -> None:
+    """Rest after a batch that began at `started` (time.perf_counter()): see PACE."""
+    time.sleep((time.perf_counter() - started) * PACE)
+
+
 def _one(sql: str, params: dict[str, Any]) -> tuple[Any, ...] | None:
+    started = time.perf_counter()
     with transaction.atomic(), connection.cursor() as cursor:
         cursor.execute(sql, params)
-        return cursor.fetchone()
+        row = cursor.fetchone()
+    pause(started)
+    return row
 
 
 def _walk_payloads(sql: str, params: dict[str, Any], start: datetime) -> tuple[int, int]:
@@ -194,11 +207,13 @@ def _clear_payloads(project: Project, state: RetentionState, until: datetime, ke
             cursor.execute(_LATE_RUNS, params | {"since": state.runs_seen_at})
             late = [row[0] for row in cursor.fetchall()]
         for i in range(0, len(late), BATCH):
+            started = time.perf_counter()
             with transaction.atomic(), connection.cursor() as cursor:
                 counts = []
                 for sql in _LATE_CLEAR:
                     cursor.execute(sql, params | {"traces": late[i : i + BATCH]})
                     counts.append(cursor.rowcount)
+            pause(started)
             expired.payload_steps += counts[0]
             expired.payload_runs += counts[1]
             expired.payload_logs += counts[2]
@@ -222,6 +237,7 @@ def _delete_runs(project: Project, until: datetime, kept: list[uuid.UUID]) -> tu
     runs = steps = logs = 0
     params: dict[str, Any] = {"project": project.pk, "cutoff": until, "kept": kept, "batch": BATCH}
     while True:
+        started = time.perf_counter()
         with transaction.atomic(), connection.cursor() as cursor:
             cursor.execute(_RUN_BATCH, params)
             rows = cursor.fetchall()
@@ -229,6 +245,7 @@ def _delete_runs(project: Project, until: datetime, kept: list[uuid.UUID]) -> tu
                 return runs, steps, logs
             ids, traces = [r[0] for r in rows], [r[1] for r in rows]
             counts = delete_runs_rows(cursor, project.pk, ids, traces)
+        pause(started)
         runs, steps, logs = runs + counts[0], steps + counts[1], logs + counts[2]
         if len(rows) < BATCH:
             return runs, steps, logs
