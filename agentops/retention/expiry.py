@@ -273,7 +273,7 @@ def delete_runs_rows(
 
 
 def protected(project: Project, policy: RetentionPolicy, now: datetime) -> list[uuid.UUID]:
-    """The trace ids this project's expiry must not touch (None when it expires nothing)."""
+    """The trace ids this project's expiry must not touch (none to look for when it keeps everything)."""
     latest = cutoff(now, policy.payload_days)
     return sorted(protected_trace_ids(project, older_than=latest)) if latest else []
 
