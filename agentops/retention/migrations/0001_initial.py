@@ -10,7 +10,9 @@ class Migration(migrations.Migration):
     initial = True
 
     dependencies = [
-        ('tenancy', '0002_audit_chains'),
+        # tenancy 0001 has every model this refers to; not 0002, so that a test that migrates the audit
+        # log back and forth (tests/agentops/tenancy/test_audit_migration.py) keeps these tables.
+        ('tenancy', '0001_initial'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
