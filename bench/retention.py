@@ -5,19 +5,19 @@ speed while it runs against without.
 
 In a throw-away agentops home (bench.ingest.bench_project): seeds a project "scale" with `--runs` runs of
 12 steps over `--days` days (bench/seed_scale.py, its own COPY loader), gives it the policy payloads
-days-3, steps days-2, runs days-1, and starts `agentops up` (bench.ingest.running_up). Then:
+days-7, steps days-6, runs days-5, and starts `agentops up` (bench.ingest.running_up). Then:
 
 1. warm-up: the job as of four days ago (everything older than its cutoffs goes: the backlog a first job
    has, not measured);
-2. baseline: ingest alone, `--batches` 512-span OTLP batches from `--exporters` processes into the
+2. baseline: ingest alone, 2 x `--batches` 512-span OTLP batches from `--exporters` processes into the
    project "bench" (kept for ever, so no step partition can be dropped: every row goes by batches);
 3. a day's expiry alone: the job as of a day later, which clears one day of payloads, deletes one day
    of steps and one day of runs (what a daily job does in the steady state);
-4. both at once: the job of the next day while new traffic is sent (five times as much, to outlast it);
+4. both at once: the job of the next day while 5 x `--batches` new batches are sent; ingest's speed is
+   taken over the time both ran (to the job's end, or to the traffic's if that came first);
 3 and 4 twice: with the job's rest between batches as shipped (expiry.PACE = 1), then without (0).
 
-Prints the expiry's duration and rows, ingest spans/s alone and during the expiry (spans stored between
-the job's start and end over its duration) and the ratio. The machine is shared: the two ingest figures
+Prints the expiry's duration and rows, ingest spans/s alone and during the expiry, and their ratio. The machine is shared: the two ingest figures
 are measured back to back in the same run, and only their ratio means much.
 """
 
@@ -28,6 +28,7 @@ import multiprocessing
 import os
 import subprocess
 import sys
+import threading
 import time
 from datetime import timedelta
 from pathlib import Path
@@ -54,6 +55,15 @@ def _send(port: int, key: str, bodies: list[bytes], exporters: int) -> multiproc
     result = pool.map_async(_exporter, [(port, bodies[i::exporters], key, "http") for i in range(exporters)])
     pool.close()
     return result
+
+
+def _watch(sending: Any, project_id: int, ended: dict[str, float]) -> None:
+    """When the traffic ends: the time and the project's step count then (its own connection)."""
+    from django.db import connection
+
+    sending.get()
+    ended["at"], ended["steps"] = time.perf_counter(), _steps(project_id)
+    connection.close()
 
 
 def _expire(days_ago: float) -> tuple[float, Any]:
@@ -102,9 +112,9 @@ def main() -> None:
         seconds, done = _expire(4)
         print(f"warm-up job (backlog, not measured): {seconds:.1f} s; {_rows(done)}")
         # More traffic during each job than alone: it must outlast the job for the window to be all ingest.
-        traffic = list(batches(11 * args.batches, seed=11))
-        alone_bodies = traffic[: args.batches]
-        during = [traffic[args.batches * (1 + 5 * i) : args.batches * (6 + 5 * i)] for i in range(len(PACES))]
+        traffic = list(batches(12 * args.batches, seed=11))
+        alone_bodies = traffic[: 2 * args.batches]
+        during = [traffic[args.batches * (2 + 5 * i) : args.batches * (7 + 5 * i)] for i in range(len(PACES))]
         with running_up(bp) as (port, _up):
             before = _steps(bench.pk)
             t = time.perf_counter()
@@ -119,15 +129,21 @@ def main() -> None:
                 print(f"[PACE {pace}] a day's expiry alone: {day_alone:.1f} s; {_rows(done)}")
                 sending = _send(port, bp.key, bodies, args.exporters)
                 time.sleep(1)  # the exporters connected and sending
-                mid = _steps(bench.pk)
+                mid, began = _steps(bench.pk), time.perf_counter()
+                ended: dict[str, float] = {}
+                watcher = threading.Thread(target=_watch, args=(sending, bench.pk, ended))
+                watcher.start()
                 day_during, done = _expire(day - 1)
-                end_count = _steps(bench.pk)
-                finished_early = sending.ready()
-                sending.get()
-                rate = (end_count - mid) / day_during
-                note = "; the traffic ended before the job: the figure is low" if finished_early else ""
+                job_end = (time.perf_counter(), _steps(bench.pk))
+                watcher.join()
+                # The window in which both ran: to the job's end, or to the traffic's if it ended first.
+                until, count = (ended["at"], ended["steps"]) if ended["at"] < job_end[0] else job_end
+                rate = (count - mid) / (until - began)
                 print(f"[PACE {pace}] a day's expiry during ingest: {day_during:.1f} s; {_rows(done)}")
-                print(f"[PACE {pace}] ingest during the expiry: {rate:,.0f} spans/s ({end_count - mid:,} spans{note})")
+                print(
+                    f"[PACE {pace}] ingest during the expiry: {rate:,.0f} spans/s ({count - mid:,} spans in the "
+                    f"{until - began:.1f} s both ran)"
+                )
                 print(f"[PACE {pace}] ratio ingest during / alone: {rate / alone:.2f}")
                 day -= 2
 
