@@ -35,6 +35,7 @@ urlpatterns = [
     path("projects/<slug:slug>/", include("agentops.alerts.api_urls")),
     path("projects/<slug:slug>/", include("agentops.goldens.api_urls")),
     path("projects/<slug:slug>/", include("agentops.goldens.rules_api_urls")),
+    path("projects/<slug:slug>/", include("agentops.retention.api_urls")),
     path("approvals/", include("agentops.approvals.urls")),
     path("projects/<slug:slug>/approvals/", approvals_api.ProjectApprovalList.as_view(), name="api_project_approvals"),
     path(

@@ -53,8 +53,11 @@ app.conf.beat_schedule = {
     # its cursor, in bounded batches; a pass that waited past the next one's start is dropped.
     "sample-golden-runs": {"task": "agentops.goldens.tasks.sample_runs", **_every("GOLDENS_SAMPLE_SECONDS")},
     # Runs past their agent's step cap (agentops.budgets.runaway): recorded once, from the runs changed
-    # since the last pass (a watermark), and alerted to the project's channels.
+    # since the last pass (a watermark); the "Runaway runs" alert rule counts them.
     "record-runaways": {"task": "agentops.budgets.tasks.record_runaways", **_every("BUDGETS_RUNAWAY_SECONDS", 60)},
+    # Retention (agentops.retention.tasks): every project's policy and the audit log's, once a day.
+    # Expires 22 h after it is due: a day's job no worker took is dropped, the next covers the same rows.
+    "apply-retention": {"task": "agentops.retention.tasks.apply_retention", **_every("RETENTION_APPLY_SECONDS", 86400)},
     # The notification outbox (agentops.notify): what a lost kick or a dead worker left behind goes out
     # within seconds. Expires so that a backlog of sweeps queued while no worker ran collapses.
     "deliver-notifications": {

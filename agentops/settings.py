@@ -8,6 +8,7 @@ transport in AGENTOPS_HOME.
 
 from __future__ import annotations
 
+import itertools
 import os
 from pathlib import Path
 from typing import Any
@@ -88,6 +89,7 @@ INSTALLED_APPS = [
     "agentops.approvals",
     "agentops.goldens",
     "agentops.budgets",
+    "agentops.retention",
 ]
 
 MIDDLEWARE = [
@@ -297,6 +299,34 @@ DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="agentops@localhost")
 # Engineer's channel could otherwise probe the network agentops runs in). Link-local addresses (cloud
 # metadata) are refused whatever it says. True is for a laptop or a receiver on the same network.
 NOTIFY_ALLOW_PRIVATE_URLS = _bool("NOTIFY_ALLOW_PRIVATE_URLS", False)
+
+# --- Retention (agentops.retention) --------------------------------------------------------------
+# The policy a new project starts with: days its payloads (inputs, outputs, tool arguments, previews),
+# steps and runs are kept; unset or empty keeps them forever. Each must be at most the next: metrics
+# outlive steps, steps outlive payloads. Audit events have their own retention, meant to be longer.
+
+
+def _days(name: str) -> int | None:
+    raw = os.environ.get(name, "").strip()
+    if not raw:
+        return None
+    if not raw.isdigit() or int(raw) < 1:
+        raise ImproperlyConfigured(f"{name} must be a whole number of days, at least 1, or empty for ever, not {raw!r}")
+    return int(raw)
+
+
+RETENTION_PAYLOAD_DAYS = _days("AGENTOPS_RETENTION_PAYLOAD_DAYS")
+RETENTION_STEP_DAYS = _days("AGENTOPS_RETENTION_STEP_DAYS")
+RETENTION_RUN_DAYS = _days("AGENTOPS_RETENTION_RUN_DAYS")
+AUDIT_RETENTION_DAYS = _days("AGENTOPS_AUDIT_RETENTION_DAYS")
+_retention = [
+    ("AGENTOPS_RETENTION_PAYLOAD_DAYS", RETENTION_PAYLOAD_DAYS),
+    ("AGENTOPS_RETENTION_STEP_DAYS", RETENTION_STEP_DAYS),
+    ("AGENTOPS_RETENTION_RUN_DAYS", RETENTION_RUN_DAYS),
+]
+for (_shorter, _short), (_longer, _long) in itertools.pairwise(_retention):
+    if _long is not None and (_short is None or _short > _long):
+        raise ImproperlyConfigured(f"{_shorter} must be set and at most {_longer} ({_long} days)")
 
 # --- Logging ------------------------------------------------------------------------------------
 LOG_LEVEL = env.str("LOG_LEVEL", default="INFO").upper()

@@ -28,6 +28,7 @@ urlpatterns = [
     path("", include("agentops.goldens.eval_page_urls")),
     path("", include("agentops.budgets.page_urls")),
     path("", include("agentops.costs.page_urls")),
+    path("", include("agentops.retention.urls")),
     # Before traces.urls: see agentops/agents/urls.py.
     path("", include("agentops.agents.urls")),
     path("", include("traces.urls")),

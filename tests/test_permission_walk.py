@@ -247,6 +247,13 @@ ACCESS: dict[str, Rule] = {
     "eval_compare": project(Perm.VIEW_PROJECT),
     "golden_set_gate": project(Perm.MANAGE_GOLDENS),
     "judge_settings": project(Perm.ADMIN_PROJECT),
+    # Retention (agentops.retention): Admin only; the erasure form and the pin button are POST only.
+    "retention_settings": project(Perm.ADMIN_PROJECT),
+    "retention_erasure": project(Perm.ADMIN_PROJECT, ok=405),
+    "run_pin": project(Perm.ADMIN_PROJECT, ok=405),
+    "api_retention": project_api(Perm.ADMIN_PROJECT),
+    "api_pins": project_api(Perm.ADMIN_PROJECT),
+    "api_erasures": project_api(Perm.ADMIN_PROJECT),
 }
 
 

@@ -20,6 +20,9 @@ cover `chain` or `actor_kind`. The migration that added the `chain` column marke
 hashes its chain name and actor kind too, so it cannot be moved to another chain (or made to look
 legacy) without breaking its hash.
 
+Expired events. Audit retention (agentops.retention.audit_expiry) deletes a chain's oldest events and
+keeps the hash of the last one deleted as the chain's anchor: verification starts the chain from it.
+
 What a hash chain cannot see: removing the newest events of a chain leaves a shorter chain that still
 verifies. Exports (`agentops.tenancy.audit_export`) carry each event's hash, so a kept export pins
 the head.
@@ -169,13 +172,20 @@ def _events(chains: list[str] | None) -> Iterator[AuditEvent]:
         after = batch[-1].id
 
 
+def _anchors() -> dict[str, str]:
+    """Where chains whose oldest events expired start (see "Expired events" above)."""
+    from agentops.retention.audit_expiry import anchors  # the app that expires events keeps them
+
+    return anchors()
+
+
 def verify(project: Project | None = None) -> Break | None:
     """The first event, in id order, that breaks its chain, or None when every chain checked holds.
 
     With `project`, only that project's chain is checked (the legacy chain spans every project and is
     checked by a full run). A deleted event shows as the next one of its chain failing the link check.
     """
-    heads: dict[str, str] = {}
+    heads = _anchors()
     for event in _events([chain_of(project=project, organization=None)] if project else None):
         prev = heads.get(event.chain, GENESIS)
         if event.prev_hash != prev:
