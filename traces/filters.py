@@ -43,16 +43,19 @@ _MAX_DURATION_MS = 10**12  # some 31 years
 MAX_QUERY = 200
 RARE_MATCHES = 2000  # see _search
 _WORD = re.compile(r"[^\W_]+")  # letters and digits: how the text search parser splits words, near enough
-# The words of a run's previews, spelled exactly as the index of migration 0006 (Postgres uses an
-# expression index only for the same expression). 'simple': no stemming and no stop words, so ids,
-# codes and names in any language are found as written.
-RUN_SEARCH_VECTOR = "to_tsvector('simple'::regconfig, input_preview || ' ' || output_preview)"
-# q's words, split by the same parser as the previews ("A-100" is "a" then "-100" to it), each made a
-# prefix (:*) so that the start of a word, an id being typed, finds its runs. plainto_tsquery reads q
-# as plain words: nothing typed can be taken for tsquery syntax.
+# The words of a run's previews, spelled exactly as the index of migration 0012 (Postgres uses an
+# expression index only for the same expression). agentops_search_words() turns every run of other
+# characters into a space and splits letters from digits, so "ORD-7301" is the words "ORD" and "7301"
+# (the parser alone read "-7301", a signed number, and dropped "<ORD-7301>" as a tag). 'simple': no
+# stemming and no stop words, so ids, codes and names in any language are found as written.
+RUN_SEARCH_VECTOR = "to_tsvector('simple'::regconfig, agentops_search_words(input_preview || ' ' || output_preview))"
+# q's words, split the same way as the previews, each made a prefix (:*) so that the start of a word,
+# an id being typed, finds its runs. plainto_tsquery reads q as plain words: nothing typed can be taken
+# for tsquery syntax.
 _PREFIX_QUERY = (
     "to_tsquery('simple'::regconfig,"
-    " regexp_replace(plainto_tsquery('simple'::regconfig, %s)::text, '''( &|$)', ''':*\\1', 'g'))"
+    " regexp_replace(plainto_tsquery('simple'::regconfig, agentops_search_words(%s))::text,"
+    " '''( &|$)', ''':*\\1', 'g'))"
 )
 
 

@@ -4,6 +4,7 @@ its badge), and a row leads to its session's thread."""
 
 from __future__ import annotations
 
+import json
 import re
 import time
 
@@ -232,3 +233,22 @@ def test_the_time_range_fits_its_inputs_and_presets_fill_it(logged_in_page):
     page.get_by_role("link", name="Today").click()
     assert value_of("from") == midnight
     assert "old" not in shown() and "yesterday" not in shown()
+
+
+def test_searching_an_order_number_finds_the_run_that_names_it(logged_in_page):
+    project = make_project(name="Order search")
+    user = make_member(project, Role.ENGINEER)
+    trace = AgentTrace(agent="order-bot", llm_calls=1)
+    messages = [{"role": "user", "parts": [{"type": "text", "content": "Where is my order <ORD-7301>?"}]}]
+    trace.spans[1].attrs["gen_ai.input.messages"] = json.dumps(messages)
+    make_run(project, trace)
+    make_run(project, AgentTrace(agent="other-bot", llm_calls=1))
+    page = logged_in_page(user)
+    page.goto(f"/p/{project.slug}/runs/")
+    page.locator("#run-rows tr.run").first.wait_for(timeout=WAIT_MS)
+    page.locator("input[name=q]").fill("7301")
+    page.locator("input[name=q]").press("Enter")
+    page.wait_for_url(re.compile(r"[?&]q=7301"))
+    rows = page.locator("#run-rows tr.run")
+    rows.first.wait_for(timeout=WAIT_MS)
+    assert rows.count() == 1 and "order-bot" in rows.first.inner_text()

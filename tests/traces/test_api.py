@@ -335,16 +335,24 @@ def _previews(spec: RunSpec, input_preview: str, output_preview: str = "") -> No
         ("order a-100", {"order"}),  # every word, anywhere
         ("order refund", set()),
         ("café", {"accent"}),
+        ("100", {"order"}),  # the number of an id: A-100 is the words A and 100
+        ("7301", {"tagged", "glued"}),  # inside tag-like text, and glued to letters
+        ("ORD-7301", {"tagged", "glued"}),
+        ("ord7301", {"tagged", "glued"}),
+        ("<ORD-7301>", {"tagged", "glued"}),
         ("50% off_peak", set()),  # LIKE and tsquery syntax are plain characters
         ("'&|!:*", None),  # no word at all: a 400
     ],
 )
 def test_q_searches_the_words_of_input_and_output_previews(client, team, q, expected):
-    runs = {name: store_run(team.project, RunSpec()) for name in ("refund_in", "refund_out", "order", "accent")}
+    names_ = ("refund_in", "refund_out", "order", "accent", "tagged", "glued")
+    runs = {name: store_run(team.project, RunSpec()) for name in names_}
     _previews(runs["refund_in"], "I want a Refund please")
     _previews(runs["refund_out"], "hello", "Your refund is on its way")
     _previews(runs["order"], "Where is order A-100?", "It shipped")
     _previews(runs["accent"], "Un café, s'il vous plaît")
+    _previews(runs["tagged"], "<order><ORD-7301></order>")
+    _previews(runs["glued"], "status of ORD7301?")
     client.force_login(team.engineer)
     if expected is None:
         response = client.get(runs_url(team.project), {"q": q})
@@ -381,7 +389,7 @@ def test_the_text_search_query_uses_the_index_the_migration_made(team):
         cursor.execute("SET LOCAL enable_seqscan = off")
         cursor.execute(f"EXPLAIN {probe}")
         plan = "\n".join(row[0] for row in cursor.fetchall())
-    assert "to_tsvector('simple'::regconfig, ((input_preview || ' '::text) || output_preview))" in indexdef
+    assert "agentops_search_words(((input_preview || ' '::text) || output_preview))" in indexdef
     assert "run_text_search" in plan, plan
 
 
