@@ -75,7 +75,8 @@ def _step_rows(project: Project, runs: list[Run]) -> Iterable[tuple[Any, ...]]:
     )
     if all(end is not None for end in ends):
         steps = steps.filter(start_time__lte=max(e for e in ends if e is not None))
-    return steps.order_by("trace_id", "start_time", "span_id").values_list(
+    # Calls that started in the same microsecond: the one that ended first came first, near enough.
+    return steps.order_by("trace_id", "start_time", "end_time", "span_id").values_list(
         "trace_id", "start_time", "kind", "name", "tool_name", "status", "input"
     )
 

@@ -49,7 +49,10 @@ function tool(name, args) {
     "gen_ai.tool.name": name,
     "gen_ai.tool.call.arguments": JSON.stringify(args),
   };
-  tracer.startActiveSpan(`execute_tool ${name}`, { attributes }, (span) => {
+  return tracer.startActiveSpan(`execute_tool ${name}`, { attributes }, async (span) => {
+    // A tool's I/O takes time, as a real one's does: two calls made in the same instant would have no
+    // order in the trace for the tools_called assertion to check.
+    await new Promise((resolve) => setTimeout(resolve, 5));
     const result = name === "lookup_order" ? { status: "shipped" } : { status: "cancelled" };
     span.setAttribute("gen_ai.tool.call.result", JSON.stringify(result));
     span.end();
@@ -60,10 +63,10 @@ const input = await stdin();
 const question = input && typeof input === "object" ? String(input.question ?? "") : String(input ?? "");
 const agentAttributes = { "gen_ai.operation.name": "invoke_agent", "gen_ai.agent.name": "order-bot-js" };
 // Each regression breaks one thing only: the answer stays "shipped" unless the output is what regresses.
-const answer = tracer.startActiveSpan("invoke_agent order-bot-js", { attributes: agentAttributes }, (span) => {
-  if (regress === "wrong_tool") tool("cancel_order", { q: question });
-  else if (regress !== "missing_tool") tool("lookup_order", { q: question });
-  if (regress === "extra_tool") tool("cancel_order", { q: question });
+const answer = await tracer.startActiveSpan("invoke_agent order-bot-js", { attributes: agentAttributes }, async (span) => {
+  if (regress === "wrong_tool") await tool("cancel_order", { q: question });
+  else if (regress !== "missing_tool") await tool("lookup_order", { q: question });
+  if (regress === "extra_tool") await tool("cancel_order", { q: question });
   span.end();
   return regress === "wrong_output" ? "lost" : "shipped";
 });
