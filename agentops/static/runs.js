@@ -1,7 +1,7 @@
 /* The run list: a click anywhere on a row opens its run, as its start time's link does. Links, buttons
    and form fields in the row keep their own behaviour; a click that ends a text selection is not a
    navigation; Ctrl/Cmd or the middle button open a new tab, as on a link. Rows swapped in by the live
-   poll are covered: the listener is on the table. */
+   poll are covered: the listener is on the document. */
 (function () {
   "use strict";
   function open(event) {
