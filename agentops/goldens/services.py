@@ -155,6 +155,16 @@ def _new_key(golden_set: GoldenSet) -> str:
             return key
 
 
+def _fresh_key(taken: set[str]) -> str:
+    """A new case key not in `taken` (the set's keys, current and old), which it joins: the bulk writes
+    pick keys in memory, one query for all."""
+    key = secrets.token_hex(6)
+    while key in taken:
+        key = secrets.token_hex(6)
+    taken.add(key)
+    return key
+
+
 def _next_ordinal(golden_set: GoldenSet) -> int:
     top = GoldenCase.objects.filter(golden_set=golden_set).aggregate(top=Max("ordinal"))["top"]
     return (top or 0) + 1
@@ -324,11 +334,10 @@ def cases_import(*, golden_set: GoldenSet, user: Any, cases: list[dict[str, Any]
             new_rows.append(_successor(old, version, changed, user))
             edited += 1
             continue
-        if not key:
-            key = secrets.token_hex(6)
-            while key in taken:
-                key = secrets.token_hex(6)
-        taken.add(key)
+        if key:
+            taken.add(key)
+        else:
+            key = _fresh_key(taken)
         new_rows.append(
             GoldenCase(
                 golden_set=golden_set,
@@ -409,10 +418,7 @@ def cases_add_runs(*, golden_set: GoldenSet, user: Any, trace_ids: list[Any], da
         except GoldenError:
             without_input += 1
             continue
-        key = secrets.token_hex(6)
-        while key in taken:
-            key = secrets.token_hex(6)
-        taken.add(key)
+        key = _fresh_key(taken)
         rows.append(
             GoldenCase(
                 golden_set=golden_set,
