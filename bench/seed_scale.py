@@ -12,6 +12,7 @@ LLM and tool calls), for the replay page; it is stored through the real ingest s
 Rows are what ingest would store: each distinct run shape is built as normalized steps and put through
 the ingest pipeline's own `stage` (pricing, redaction, previews), once; the runs then vary only in ids,
 times and the order number in their question, and their aggregates are summed as the store sums them.
+Each run gets its search document (traces.ingest.words) as ingest would make it.
 The dashboards' rollups (traces.rollups), when they exist, are refreshed after loading; then ANALYZE.
 
 Prints progress, the project's slug, the 1,000-step run's trace id and the total time. Fails if the slug
@@ -35,6 +36,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import orjson
+
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "agentops.settings")
 
@@ -51,6 +54,7 @@ from traces.ingest.rows import ProjectConfig, stage, step_values  # noqa: E402 (
 from traces.ingest.runs import run_rows  # noqa: E402 (after django.setup)
 from traces.ingest.steps import Step, StepKind  # noqa: E402 (after django.setup)
 from traces.ingest.store import store_rows  # noqa: E402 (after django.setup)
+from traces.ingest.words import run_words  # noqa: E402 (after django.setup)
 from traces.partitions import ensure_months, months_spanned  # noqa: E402 (after django.setup)
 from traces.selectors import load_ingest_config  # noqa: E402 (after django.setup)
 
@@ -66,6 +70,7 @@ UNPRICED_SHARE = 0.005
 CHUNK_RUNS = 5000  # runs per COPY transaction
 ORDER = "ORDER-PLACEHOLDER"  # replaced in each run by its own order number (text search has variety)
 MS = 1_000_000
+_ORDER_WORDS = set(ORDER.lower().split("-"))  # "order" is a word of the question too: kept
 _I = {name: i for i, name in enumerate(STEP_COLUMNS)}
 _PROJECT, _TRACE, _SPAN, _PARENT = _I["project_id"], _I["trace_id"], _I["span_id"], _I["parent_span_id"]
 _START, _END, _CONTENT = _I["start_time"], _I["end_time"], (_I["input"], _I["output"])
@@ -188,6 +193,7 @@ class Template:
     parents: list[bool]  # per step, whether it has the root as parent
     run: dict[str, Any]  # the run's aggregates, as the store computes them
     duration_us: int
+    words: str  # the run's search document (traces.ingest.words) but for its order number
 
 
 def _template(shape: Shape, config: ProjectConfig) -> Template:
@@ -205,7 +211,9 @@ def _template(shape: Shape, config: ProjectConfig) -> Template:
         parents.append(row[_I["parent_span_id"]] is not None)
     (aggregates,) = run_rows(staged.rows)  # the run as the store would merge it: one batch, a new run
     run = dict(zip(RUN_COLUMNS, aggregates, strict=True))
-    return Template(fields, offsets, parents, run, duration_us=max(e or s for s, e in offsets))
+    (words,) = run_words(staged.rows).values()
+    words = " ".join(word for word in words.split() if word not in _ORDER_WORDS - {"order"})
+    return Template(fields, offsets, parents, run, duration_us=max(e or s for s, e in offsets), words=words)
 
 
 def _shapes(rng: random.Random) -> list[Shape]:
@@ -243,6 +251,7 @@ def _load_chunk(args: tuple[int, int, float, float, int]) -> int:
     first, count, now, days, sessions = args
     rng = random.Random(first)
     steps_buf, runs_buf = io.StringIO(), io.StringIO()
+    documents = []
     project = str(_PROJECT_ID)
     updated = datetime.fromtimestamp(now, UTC).isoformat()
     for i in range(first, first + count):
@@ -277,6 +286,7 @@ def _load_chunk(args: tuple[int, int, float, float, int]) -> int:
             "input_preview": tpl.run["input_preview"].replace(ORDER, order),
             "output_preview": tpl.run["output_preview"].replace(ORDER, order),
         }
+        documents.append({"trace_id": trace, "words": f"{tpl.words} {order}"})
         run_row = [*(run[column] for column in RUN_COLUMNS), updated]
         runs_buf.write("\t".join(_copy_text(v) for v in run_row))
         runs_buf.write("\n")
@@ -287,7 +297,17 @@ def _load_chunk(args: tuple[int, int, float, float, int]) -> int:
             copy.write(steps_buf.getvalue())
         with pg.copy(f"COPY traces_run ({', '.join(RUN_COLUMNS)}, updated_at) FROM STDIN") as copy:
             copy.write(runs_buf.getvalue())
+        pg.execute(_DOCUMENTS, [orjson.dumps(documents).decode(), _PROJECT_ID])
     return count
+
+
+# The runs' search documents, tokenized by Postgres as the store does (traces.ingest.store).
+_DOCUMENTS = """
+INSERT INTO traces_runwords (run_id, project_id, words)
+SELECT r.id, r.project_id, strip(to_tsvector('simple'::regconfig, agentops_search_words(d.words)))
+FROM jsonb_to_recordset(%s::jsonb) AS d(trace_id uuid, words text)
+JOIN traces_run r ON r.project_id = %s AND r.trace_id = d.trace_id
+"""
 
 
 def _iso(us: int) -> str:
@@ -384,6 +404,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         analyzed = time.perf_counter()
         cursor.execute("ANALYZE traces_run")
         cursor.execute("ANALYZE traces_step")
+        cursor.execute("ANALYZE traces_runwords")
         print(f"ANALYZE: {time.perf_counter() - analyzed:.1f} s", flush=True)
     print(
         f"seeded {args.runs + 1:,} runs and {12 * args.runs + 1000:,} steps into project {project.slug} "

@@ -5,7 +5,9 @@
 Requests each page in-process through Django's test Client, logged in as an engineer of the project
 (created on first use), and times the whole request: URL resolution, the tenancy check, every query and
 the template. No network and no browser: this is the server's share of a page load. Pages:
-- the run list: unfiltered, filtered by agent and status, and a text search for one run's order number;
+- the run list: unfiltered, filtered by agent and status, and text searches: one run's order number,
+  words of error messages (in runs' search documents only), order number prefixes matching 0.1% and 1%
+  of the runs, and a word no run has;
 - the replay page of the seeded 1,000-step run;
 - the project dashboard over 7 and 30 days;
 - the REST API's run list.
@@ -152,13 +154,22 @@ def main(argv: Sequence[str] | None = None) -> None:
         Page("run list", ("project_runs", "run_list"), slug, "", LIST_TARGET_MS),
         Page("run list, agent + status", ("project_runs", "run_list"), slug, "agent=support-bot&status=error", 300),
         Page("run list, text search", ("project_runs", "run_list"), slug, f"q={order}", LIST_TARGET_MS),
+        # Search documents (every step's words): error messages are in 3% of runs and in no preview;
+        # order numbers from A-0000 are 0.1% of runs (picked by id), from A-000 1% (the newest walked).
+        Page("search: error words, 3%", ("project_runs", "run_list"), slug, "q=rate+limit", LIST_TARGET_MS),
+        Page("search: prefix, 0.1%", ("project_runs", "run_list"), slug, "q=A-0000", LIST_TARGET_MS),
+        Page("search: prefix, 1%", ("project_runs", "run_list"), slug, "q=A-000", LIST_TARGET_MS),
+        Page("search: no run", ("project_runs", "run_list"), slug, "q=zebra", LIST_TARGET_MS),
         Page("replay, 1,000 steps", ("run_replay",), {}, "", LIST_TARGET_MS),
         Page("dashboard, 7 days", ("project_dashboard", "dashboard"), slug, "range=7d", DASHBOARD_TARGET_MS),
         Page("dashboard, 30 days", ("project_dashboard", "dashboard"), slug, "range=30d", DASHBOARD_TARGET_MS),
         Page("API run list", ("api_runs",), slug, "", None),
     ]
     if long_run is not None:
-        pages[3] = Page(pages[3].label, pages[3].names, {**slug, "trace_id": long_run.trace_id.hex}, "", 300)
+        replay = next(i for i, page in enumerate(pages) if page.names == ("run_replay",))
+        pages[replay] = Page(
+            pages[replay].label, pages[replay].names, {**slug, "trace_id": long_run.trace_id.hex}, "", 300
+        )
 
     reference = _time(_get(client, "/healthz"), args.repeat)
     count = _time(_count(project.pk), args.repeat)

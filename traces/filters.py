@@ -3,9 +3,10 @@
 Every parameter is optional; a bad value raises FilterError naming the parameter and what it takes,
 which the API and the page answer with 400.
 
-`q` searches the words of the run's input and output previews (every word of q, each as a prefix, in
-either preview, case-insensitive), served by the GIN index of migration 0006; it costs one query more
-(see _search). Previews are payloads: a caller without the payload permission who sends q gets a
+`q` searches the words of the run's steps: their inputs and outputs (tool arguments and results among
+them), error types and messages and tool names (every word of q, each as a prefix, case-insensitive),
+kept at ingest as one search document a run (traces.models.RunWords), and the run's previews, served by
+GIN indexes; it costs two queries more (see _search). Previews are payloads: a caller without the payload permission who sends q gets a
 FilterError, not a silently unfiltered list.
 
 `approval=pending` keeps the runs waiting for a reviewer: those with an approval request still pending
@@ -24,6 +25,7 @@ import re
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal, InvalidOperation
+from typing import Any
 
 from django.db.models import BooleanField, CharField, Exists, F, OuterRef, Q, QuerySet, UUIDField, Value
 from django.db.models.expressions import RawSQL
@@ -33,7 +35,7 @@ from django.utils.dateparse import parse_datetime
 
 from agentops.approvals.models import ApprovalRequest
 from agentops.budgets.models import RunawayRun
-from traces.models import Run, RunStatus
+from traces.models import Run, RunStatus, RunWords
 
 DEFAULT_LIMIT = 50
 MAX_LIMIT = 500
@@ -151,8 +153,22 @@ class RunFilters:
 
 
 def _search(runs: QuerySet[Run], q: str) -> QuerySet[Run]:
-    """Runs whose previews hold q's words (the text index), narrowed as `_narrowed` says."""
-    return _narrowed(runs, runs.filter(RawSQL(f"{RUN_SEARCH_VECTOR} @@ {_PREFIX_QUERY}", [q], BooleanField())))
+    """Runs with every word of q in their search document (traces.models.RunWords: all their steps'
+    words) or in their previews (runs stored before documents were kept have only those), narrowed as
+    `_narrowed` says, each index asked on its own: Postgres cannot serve an OR of two tables' indexes
+    with one scan. `runs` are one project's, as every caller's are: the documents are asked for that
+    project's only, so that another project's matches do not use up the RARE_MATCHES looked at."""
+    in_previews = RawSQL(f"{RUN_SEARCH_VECTOR} @@ {_PREFIX_QUERY}", [q], BooleanField())
+    documents = RunWords.objects.filter(RawSQL(f"words @@ {_PREFIX_QUERY}", [q], BooleanField()))
+    matches = runs.filter(in_previews | Exists(documents.filter(run_id=OuterRef("id"))))
+    by_preview = _rare(runs.filter(in_previews).order_by().values_list("id", flat=True))
+    if by_preview is None:
+        return matches
+    of_project = documents.filter(project_id__in=runs.order_by().values("project_id")[:1])
+    by_document = _rare(of_project.values_list("run_id", flat=True))
+    if by_document is None:
+        return matches
+    return runs.filter(id__in=by_preview + by_document)
 
 
 def _narrowed(runs: QuerySet[Run], matches: QuerySet[Run]) -> QuerySet[Run]:
@@ -166,8 +182,14 @@ def _narrowed(runs: QuerySet[Run], matches: QuerySet[Run]) -> QuerySet[Run]:
     are, the page is picked among their ids; if there are more, matches are dense and the walk finds a
     page at once.
     """
-    found = list(matches.order_by().values_list("id", flat=True)[: RARE_MATCHES + 1])
-    return runs.filter(id__in=found) if len(found) <= RARE_MATCHES else matches
+    found = _rare(matches.order_by().values_list("id", flat=True))
+    return matches if found is None else runs.filter(id__in=found)
+
+
+def _rare(ids: QuerySet[Any, int]) -> list[int] | None:
+    """All of `ids` if there are at most RARE_MATCHES of them, else None (see _narrowed)."""
+    found = list(ids[: RARE_MATCHES + 1])
+    return found if len(found) <= RARE_MATCHES else None
 
 
 def _datetime(params: QueryDict, name: str) -> datetime | None:

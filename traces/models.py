@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from django.contrib.postgres.fields import ArrayField
 from django.contrib.postgres.indexes import BrinIndex, GinIndex
+from django.contrib.postgres.search import SearchVectorField
 from django.db import models
 
 from agentops.tenancy.models import Project
@@ -150,6 +151,29 @@ class Run(models.Model):
         if self.end_time is None:
             return None
         return (self.end_time - self.start_time).total_seconds() * 1000
+
+
+class RunWords(models.Model):
+    """A run's search document: the words of all its steps' inputs, outputs, errors and tool names
+    (traces.ingest.words), merged batch by batch at ingest (traces.ingest.store). A table of its own and
+    not a column of traces_run: the run row is updated by every batch, and a growing document there would
+    be rewritten, and its index entries added again, each time, and cost the run upserts their HOT
+    updates. One row per run, so that every word of a query is looked for in the whole run.
+
+    Deleted with its run by the database (ON DELETE CASCADE, migration 0013): retention and erasure
+    delete runs with raw SQL; retention deletes it with the run's previews when payloads expire."""
+
+    run = models.OneToOneField(Run, primary_key=True, on_delete=models.CASCADE, db_constraint=False, related_name="+")
+    project = models.ForeignKey(
+        Project, on_delete=models.CASCADE, db_constraint=False, db_index=False, related_name="+"
+    )
+    words = SearchVectorField()
+
+    class Meta:
+        indexes = [GinIndex(fields=["words"], name="run_words_search")]
+
+    def __str__(self) -> str:
+        return f"words of run {self.run_id}"
 
 
 class Step(models.Model):

@@ -2,8 +2,9 @@
 
 `expire_project(project, policy, now=)`, for the runs not protected (agentops.retention.pins):
 1. payloads of steps, runs and log records older than payload_days are cleared (set to null or empty):
-   steps' input, output, error message, attributes and events; runs' input and output previews; log
-   records' body and attributes. The runs' metrics (their rows and the rollups) are untouched.
+   steps' input, output, error message, attributes and events; runs' input and output previews and
+   search documents (traces.models.RunWords, the words of all their steps); log records' body and
+   attributes. The runs' metrics (their rows and the rollups) are untouched.
 2. steps (and their log records) older than step_days are deleted;
 3. runs older than run_days are deleted with all their steps, log records and rollup ledger rows. The
    rollups themselves (traces_runhour and the rest, tables of their own) keep counting them: they are
@@ -75,7 +76,7 @@ FROM (SELECT start_time, id FROM batch ORDER BY start_time DESC, id DESC LIMIT 1
 
 _RUN_PAYLOAD_BATCH = f"""
 WITH batch AS (
-    SELECT id, start_time, {RUN_PAYLOAD} AS loaded FROM traces_run
+    SELECT id, trace_id, start_time, {RUN_PAYLOAD} AS loaded FROM traces_run
     WHERE project_id = %(project)s AND start_time >= %(after_time)s AND start_time < %(cutoff)s
       AND (start_time, id) > (%(after_time)s, %(after_id)s)
     ORDER BY start_time, id LIMIT %(batch)s
@@ -84,6 +85,10 @@ WITH batch AS (
     UPDATE traces_run r SET input_preview = '', output_preview = '' FROM batch b
     WHERE r.id = b.id AND b.loaded AND r.trace_id <> ALL(%(kept)s::uuid[])
     RETURNING 1
+), words AS (
+    -- the run's search document holds its steps' words: it goes with the previews
+    DELETE FROM traces_runwords w USING batch b WHERE w.run_id = b.id AND b.trace_id <> ALL(%(kept)s::uuid[])
+    RETURNING 1  -- a data-modifying WITH runs to the end whether or not it is read
 )
 SELECT (SELECT count(*) FROM batch), (SELECT count(*) FROM cleared), 0, last.start_time, last.id
 FROM (SELECT start_time, id FROM batch ORDER BY start_time DESC, id DESC LIMIT 1) last
@@ -103,6 +108,8 @@ _LATE_CLEAR = [
     f" AND trace_id = ANY(%(traces)s::uuid[]) AND {RUN_PAYLOAD}",
     "UPDATE traces_logrecord SET body = NULL, attributes = '{}'::jsonb WHERE project_id = %(project)s"
     f" AND trace_id = ANY(%(traces)s::uuid[]) AND time < %(cutoff)s AND {LOG_PAYLOAD}",
+    "DELETE FROM traces_runwords WHERE run_id IN (SELECT id FROM traces_run WHERE project_id = %(project)s"
+    " AND trace_id = ANY(%(traces)s::uuid[]))",
 ]
 
 _STEP_DELETE_BATCH = """

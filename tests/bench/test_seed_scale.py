@@ -12,7 +12,7 @@ from collections import defaultdict
 from dataclasses import replace
 
 import pytest
-from django.db import transaction
+from django.db import connection, transaction
 
 from bench import seed_scale as seed
 from tests.factories import make_project
@@ -72,10 +72,18 @@ def test_a_seeded_run_is_what_ingest_stores_for_its_steps(name, monkeypatch):
             [getattr(s, c) for c in _STEP_COLUMNS] for s in theirs
         ]
         assert [s.parent_span_id is None for s in mine] == [True] + [False] * 11
+        assert _document(run) == _document(stored) and order.lower().split("-")[1] in _document(run)
     if name == "error":
         assert all(r.status == "error" for r in seeded)
     if name == "unpriced":
         assert all(r.unpriced_steps == 6 and not r.cost_complete for r in seeded)
+
+
+def _document(run: Run) -> list[str]:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT tsvector_to_array(words) FROM traces_runwords WHERE run_id = %s", [run.pk])
+        (words,) = cursor.fetchone()
+    return sorted(words)
 
 
 def test_the_long_run_has_a_thousand_steps_stored_by_ingest():

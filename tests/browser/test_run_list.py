@@ -252,3 +252,26 @@ def test_searching_an_order_number_finds_the_run_that_names_it(logged_in_page):
     rows = page.locator("#run-rows tr.run")
     rows.first.wait_for(timeout=WAIT_MS)
     assert rows.count() == 1 and "order-bot" in rows.first.inner_text()
+
+
+def test_searching_a_word_of_a_tool_result_or_an_error_finds_its_run(logged_in_page):
+    """Not only previews: a word deep in a tool's result, or in an error message, finds the run."""
+    project = make_project(name="Deep search")
+    user = make_member(project, Role.ENGINEER)
+    shipped = AgentTrace(agent="result-bot", llm_calls=1)
+    result = {"items": [{"sku": "KB-17", "note": "Backordered at the Leeds warehouse"}]}
+    shipped.spans[-1].attrs["gen_ai.tool.call.result"] = json.dumps(result)
+    failing = AgentTrace(agent="error-bot", llm_calls=1, tool_error=True)
+    failing.spans[-1].error = "carrier API unreachable after 3 retries"
+    for trace in (shipped, failing, AgentTrace(agent="other-bot", llm_calls=1)):
+        make_run(project, trace)
+    page = logged_in_page(user)
+    for q, agent in (("backordered leeds", "result-bot"), ("unreachable", "error-bot")):
+        page.goto(f"/p/{project.slug}/runs/")
+        page.locator("#run-rows tr.run").first.wait_for(timeout=WAIT_MS)
+        page.locator("input[name=q]").fill(q)
+        page.locator("input[name=q]").press("Enter")
+        page.wait_for_url(re.compile(r"[?&]q="))
+        rows = page.locator("#run-rows tr.run")
+        rows.first.wait_for(timeout=WAIT_MS)
+        assert rows.count() == 1 and agent in rows.first.inner_text(), q

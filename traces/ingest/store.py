@@ -31,6 +31,7 @@ from django.db import connection, transaction
 from traces.ingest.columns import RUN_COLUMNS, STAGE_COLUMNS, STEP_COLUMNS
 from traces.ingest.rows import step_values
 from traces.ingest.runs import run_rows
+from traces.ingest.words import MAX_WORDS, run_words
 from traces.models import Run
 
 _STEP_COLS_SQL = ", ".join(STEP_COLUMNS)
@@ -151,7 +152,21 @@ ON CONFLICT (project_id, trace_id) DO UPDATE SET
         THEN EXCLUDED.output_preview ELSE r.output_preview END,
     output_preview_ns = greatest(r.output_preview_ns, EXCLUDED.output_preview_ns),
     updated_at = now()
-RETURNING r.id
+RETURNING r.id, r.project_id, r.trace_id
+"""
+
+
+# Each run's new words merged into its search document (traces.models.RunWords), tokenized as the
+# query is (traces.filters). Locked in run order; every batch holds its runs' rows before it comes here
+# (above), and only batches holding a run write its document, so this adds no way to deadlock. A
+# document at MAX_WORDS words stops growing: a run with more is still found by its first ones.
+_MERGE_WORDS = f"""
+INSERT INTO traces_runwords AS w (run_id, project_id, words)
+SELECT run_id, project_id, strip(to_tsvector('simple'::regconfig, agentops_search_words(words)))
+FROM jsonb_to_recordset(%s::jsonb) AS staged(run_id bigint, project_id bigint, words text)
+ORDER BY run_id
+ON CONFLICT (run_id) DO UPDATE SET
+    words = CASE WHEN length(w.words) >= {MAX_WORDS} THEN w.words ELSE w.words || EXCLUDED.words END
 """
 
 
@@ -179,8 +194,17 @@ def store_rows(rows: Sequence[Sequence[Any]]) -> StoreResult:
         if not new:
             return StoreResult(0, 0)
         pg.execute(_MERGE_RUNS, [_runs_json(run_rows(new))])
-        runs = len(pg.fetchall())
-    return StoreResult(steps_inserted=len(new), runs_touched=runs)
+        run_ids = {(project, trace.hex): run_id for run_id, project, trace in pg.fetchall()}
+        _merge_words(pg, run_ids, run_words(new))
+    return StoreResult(steps_inserted=len(new), runs_touched=len(run_ids))
+
+
+def _merge_words(
+    pg: psycopg.Cursor[Any], run_ids: dict[tuple[int, str], int], words: dict[tuple[int, str], str]
+) -> None:
+    if words:
+        documents = [{"run_id": run_ids[run], "project_id": run[0], "words": text} for run, text in words.items()]
+        pg.execute(_MERGE_WORDS, [orjson.dumps(documents).decode()])
 
 
 def _copy(pg: psycopg.Cursor[Any], table: str, columns: Sequence[str], values: Iterable[Sequence[Any]]) -> None:
