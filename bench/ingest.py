@@ -325,7 +325,7 @@ def load(
     import psycopg
 
     with psycopg.connect(db_url) as conn:
-        conn.execute("TRUNCATE traces_step, traces_run")
+        conn.execute("TRUNCATE traces_step, traces_run, traces_runwords")
         conn.commit()
     _checkpoint(db_url)
     postmaster = _postmaster_pid(db_url)  # once: each lookup would open (fork) a new backend
