@@ -16,6 +16,7 @@ from django.contrib.postgres.search import SearchVectorField
 from django.db import models
 
 from agentops.tenancy.models import Project
+from traces.fields import OrderedJSONField
 from traces.ingest.steps import StepKind
 
 # One definition of the kinds, the pipeline's; the column's choices follow it (labels as TextChoices
@@ -206,8 +207,9 @@ class Step(models.Model):
     reported_cost_usd = models.DecimalField(max_digits=20, decimal_places=10, null=True)
     tool_name = models.TextField(null=True)
     tool_call_id = models.TextField(null=True)
-    input = models.JSONField(null=True)
-    output = models.JSONField(null=True)
+    # json, not jsonb: the payload's keys in the order the agent sent them (traces.fields).
+    input = OrderedJSONField(null=True)
+    output = OrderedJSONField(null=True)
     attributes = models.JSONField(default=dict)
     events = models.JSONField(default=list)
     convention = models.CharField(max_length=32)

@@ -25,7 +25,9 @@ DECISIONS = ("approve", "reject", "edit")
 
 
 def pretty(value: Any) -> str:
-    return json.dumps(value, indent=2, ensure_ascii=False, sort_keys=True, default=str)
+    # In the order the agent sent them (the columns are json: agentops.approvals.models), as people read
+    # a call's arguments; only arguments_hash sorts, to compare.
+    return json.dumps(value, indent=2, ensure_ascii=False, default=str)
 
 
 def time_left(expires_at: datetime, now: datetime) -> str:
@@ -125,7 +127,7 @@ def row(
         and approval.state == ApprovalRequest.State.PENDING
         and mine is None
         and approval.created_by_user_id != user.pk,
-        "argument_names": sorted(arguments),
+        "argument_names": list(arguments),
         "form": form or DecisionForm(),
     }
     if payloads:

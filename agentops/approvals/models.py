@@ -13,6 +13,7 @@ from django.db import models
 from django.db.models import Q
 
 from agentops.tenancy.models import IngestKey, Project
+from traces.fields import OrderedJSONField
 
 
 class Risk(models.TextChoices):
@@ -49,9 +50,10 @@ class ApprovalRequest(models.Model):
 
     project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="approval_requests")
     action = models.CharField(max_length=200)
-    arguments = models.JSONField(default=dict)
+    # json, not jsonb (traces.fields): reviewers read the arguments in the order the agent sent them.
+    arguments = OrderedJSONField(default=dict)
     # The arguments to use once approved: a reviewer's edit, or a copy of `arguments`. Null while pending.
-    final_arguments = models.JSONField(null=True, blank=True)
+    final_arguments = OrderedJSONField(null=True, blank=True)
     summary = models.CharField(max_length=500, blank=True)
     risk = models.CharField(max_length=8, choices=Risk.choices, default=Risk.MEDIUM)
     trace_id = models.CharField(max_length=32, blank=True)
@@ -102,8 +104,8 @@ class ApprovalDecision(models.Model):
     reviewer = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
     decision = models.CharField(max_length=8, choices=Decision.choices)
     comment = models.TextField(blank=True)
-    # The reviewer's edit of the arguments (null: approved or rejected as asked).
-    arguments = models.JSONField(null=True, blank=True)
+    # The reviewer's edit of the arguments (null: approved or rejected as asked), in the order written.
+    arguments = OrderedJSONField(null=True, blank=True)
     at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

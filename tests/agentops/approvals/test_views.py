@@ -102,7 +102,8 @@ def test_a_viewer_sees_no_arguments_and_cannot_decide(client, personas):
         html = client.get(url).content.decode()
         assert "refund" in html, url
         assert "4111-secret" not in html and "secret summary" not in html, url
-        assert '2 arguments: <span class="mono">amount</span>, <span class="mono">card_number</span>' in html, url
+        # In the order the agent sent them.
+        assert '2 arguments: <span class="mono">card_number</span>, <span class="mono">amount</span>' in html, url
         assert "Approve</button>" not in html and _decide(approval) not in html, url
     assert client.post(_decide(approval), {"decision": "approve", "from": "inbox"}).status_code == 404
     assert not ApprovalDecision.objects.exists()
