@@ -161,7 +161,7 @@ class RunWords(models.Model):
     be rewritten, and its index entries added again, each time, and cost the run upserts their HOT
     updates. One row per run, so that every word of a query is looked for in the whole run.
 
-    Deleted with its run by the database (ON DELETE CASCADE, migration 0013): retention and erasure
+    Deleted with its run by the database (ON DELETE CASCADE, migration 0014): retention and erasure
     delete runs with raw SQL; retention deletes it with the run's previews when payloads expire."""
 
     run = models.OneToOneField(Run, primary_key=True, on_delete=models.CASCADE, db_constraint=False, related_name="+")

@@ -15,7 +15,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
     dependencies = [
         ("tenancy", "0002_audit_chains"),
-        ("traces", "0012_search_words"),
+        ("traces", "0013_payload_key_order"),
     ]
 
     operations = [
