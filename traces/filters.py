@@ -6,8 +6,8 @@ which the API and the page answer with 400.
 `q` searches the words of the run's steps: their inputs and outputs (tool arguments and results among
 them), error types and messages and tool names (every word of q, each as a prefix, case-insensitive),
 kept at ingest as one search document a run (traces.models.RunWords), and the run's previews, served by
-GIN indexes; it costs two queries more (see _search). Previews are payloads: a caller without the payload permission who sends q gets a
-FilterError, not a silently unfiltered list.
+GIN indexes; it costs two queries more (see _search). Previews and documents are payloads: a caller
+without the payload permission who sends q gets a FilterError, not a silently unfiltered list.
 
 `approval=pending` keeps the runs waiting for a reviewer: those with an approval request still pending
 (agentops.approvals), found through the requests' indexes and narrowed as a rare model is (_narrowed).

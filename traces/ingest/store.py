@@ -9,6 +9,7 @@
 3. Only the new steps are aggregated (traces.ingest.runs, in Python: one row per run) and merged into
    traces_run: sums and counts add, minima and maxima merge, ranked values keep the better rank. So a
    retried batch adds nothing, and a run is the same whatever order and grouping its spans arrive in.
+4. The new steps' words (traces.ingest.words) are merged into their runs' search documents.
 
 Concurrent batches of one trace cannot deadlock: both ways insert steps in (trace, span) order and
 merge runs in trace order, so every batch takes its locks in one order. (A COPY that meets a key another
@@ -158,8 +159,9 @@ RETURNING r.id, r.project_id, r.trace_id
 
 # Each run's new words merged into its search document (traces.models.RunWords), tokenized as the
 # query is (traces.filters). Locked in run order; every batch holds its runs' rows before it comes here
-# (above), and only batches holding a run write its document, so this adds no way to deadlock. A
-# document at MAX_WORDS words stops growing: a run with more is still found by its first ones.
+# (above), so two batches cannot deadlock on documents. (Retention deletes documents without their
+# runs' locks; a deadlock with it aborts one side, and an aborted ingest answers 503 and is retried.)
+# A document at MAX_WORDS words stops growing: a run with more is still found by its first ones.
 _MERGE_WORDS = f"""
 INSERT INTO traces_runwords AS w (run_id, project_id, words)
 SELECT run_id, project_id, strip(to_tsvector('simple'::regconfig, agentops_search_words(words)))
