@@ -331,6 +331,8 @@ def _previews(spec: RunSpec, input_preview: str, output_preview: str = "") -> No
         ("REFUND", {"refund_in", "refund_out"}),  # case-insensitive
         ("ref", {"refund_in", "refund_out"}),  # a word's start
         ("fund", set()),  # not the middle of a word
+        ("r", set()),  # a word of one character is matched whole, not as the start of refund
+        ("a 100", {"order"}),  # ... so the A of A-100 is found
         ("A-100", {"order"}),  # an id with a dash, as typed
         ("order a-100", {"order"}),  # every word, anywhere
         ("order refund", set()),
