@@ -105,7 +105,12 @@ def test_another_projects_words_find_nothing_here_and_fill_no_quota(client, team
     monkeypatch.setattr("traces.filters.RARE_MATCHES", 2)
     counted: list[list[int] | None] = []
     rare = filters._rare
-    monkeypatch.setattr("traces.filters._rare", lambda ids: counted.append(rare(ids)) or counted[-1])
+
+    def counting(ids):
+        counted.append(rare(ids))
+        return counted[-1]
+
+    monkeypatch.setattr("traces.filters._rare", counting)
     theirs = [tool_run(team.other_project, result={"note": "backordered"}) for _ in range(3)]
     ours = tool_run(team.project, result={"note": "backordered"})
     client.force_login(team.engineer)

@@ -38,6 +38,8 @@ MAX_WORD = 64
 # Postgres lower-cases the rest.
 _SEPARATORS = (string.punctuation + string.whitespace).encode()
 _SPACES = bytes.maketrans(_SEPARATORS, b" " * len(_SEPARATORS))
+# Where a list's objects meet: `},{` as orjson writes it, `}, {` as Python's json.dumps does.
+_BETWEEN_OBJECTS = re.compile(rb"\}\s*,\s*\{")
 _ESCAPE = re.compile(rb"\\.")  # \n, \t, \": an escape in JSON text is no letter of a word
 _DATA_URL = re.compile(rb"data:[\w.+/-]*;base64,[\w+/=\\]*")
 
@@ -64,6 +66,9 @@ class _Document:
         if data in self.seen or self.full():
             return
         self.seen.add(data)
+        self._add(data)
+
+    def _add(self, data: bytes) -> None:
         if b"base64," in data:
             data = _DATA_URL.sub(b" ", data)
         self.words.update(data.lower().translate(_SPACES).split())
@@ -75,15 +80,13 @@ class _Document:
             self._read_parsed(text)
             return
         seen = self.seen
-        pieces = [piece for piece in text.encode("utf-8", "replace").split(b"},{") if piece not in seen]
+        # Without the brackets around them, the pieces of a message are the same first, inside or last.
+        pieces = [piece.strip(b"[]{} ") for piece in _BETWEEN_OBJECTS.split(text.encode("utf-8", "replace"))]
+        pieces = [piece for piece in pieces if piece not in seen]
         if pieces:
             seen.update(pieces)
             data = b" ".join(pieces)  # one pass over the new pieces: a call per piece cost more
-            if b"\\" in data:
-                data = _ESCAPE.sub(b" ", data)
-            if b"base64," in data:
-                data = _DATA_URL.sub(b" ", data)
-            self.words.update(data.lower().translate(_SPACES).split())
+            self._add(_ESCAPE.sub(b" ", data) if b"\\" in data else data)
 
     def _read_parsed(self, text: str) -> None:
         try:
