@@ -12,11 +12,11 @@ from django.db import connection
 from django.utils import timezone
 
 from agentops.retention.services import retention_apply
-from agentops.tenancy.roles import Role
 from tests.agentops.retention.helpers import DAY, old_run, set_policy
-from tests.factories import make_member, make_project, make_run
+from tests.factories import make_run
 from tests.otlp import NS, AgentTrace, SpanSpec, protobuf
-from tests.traces.test_api import Team, listed, runs_url
+from tests.traces import test_api
+from tests.traces.test_api import listed, runs_url
 from traces import filters
 from traces.ingest.decode import decode_request
 from traces.models import IngestPolicy, Run, RunWords
@@ -26,17 +26,7 @@ from traces.services import ingest_batch
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture
-def team(db: None) -> Team:
-    project, other = make_project(), make_project()
-    return Team(
-        project=project,
-        other_project=other,
-        viewer=make_member(project, Role.VIEWER),
-        engineer=make_member(project, Role.ENGINEER),
-        admin=make_member(project, Role.ADMIN),
-        outsider=make_member(other, Role.ADMIN),
-    )
+team = test_api.team  # the API tests' fixture: a project, its members, and an outsider's project
 
 
 def tool_run(project, *, arguments=None, result=None, error=None, **fields) -> AgentTrace:
