@@ -197,11 +197,11 @@ def store_rows(rows: Sequence[Sequence[Any]]) -> StoreResult:
             return StoreResult(0, 0)
         pg.execute(_MERGE_RUNS, [_runs_json(run_rows(new))])
         run_ids = {(project, trace.hex): run_id for run_id, project, trace in pg.fetchall()}
-        _merge_words(pg, run_ids, run_words(new))
+        merge_words(pg, run_ids, run_words(new))
     return StoreResult(steps_inserted=len(new), runs_touched=len(run_ids))
 
 
-def _merge_words(
+def merge_words(
     pg: psycopg.Cursor[Any], run_ids: dict[tuple[int, str], int], words: dict[tuple[int, str], str]
 ) -> None:
     if words:
