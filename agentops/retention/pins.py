@@ -2,8 +2,10 @@
 
 - `protected_trace_ids(project, older_than=)`: the trace ids of the project's runs kept whatever the
   policy says, among those that started before `older_than` (only those can expire): runs a golden case
-  came from (agentops.goldens.selectors.pinned_trace_ids), runs with an approval request still pending,
-  runs behind a live (open or acknowledged) alert, and runs an admin pinned (Pin). An alert names no run:
+  came from (agentops.goldens.selectors.pinned_trace_ids), runs a sampling rule put in the golden review
+  queue and nobody has decided on yet (a reviewer about to accept one must still find its steps), runs
+  with an approval request still pending, runs behind a live (open or acknowledged) alert, and runs an
+  admin pinned (Pin). An alert names no run:
   it names the run list's filters that show its runs (Alert.runs_filter), and those runs are kept.
 - `pin_add(project=, trace_id=, reason=, actor=)` / `pin_remove(...)`: an admin's pin, audited
   ("retention.pin" / "retention.unpin"). Pinning a pinned run, or unpinning one that is not, changes
@@ -26,6 +28,7 @@ from django.http import QueryDict
 
 from agentops.alerts.models import Alert
 from agentops.approvals.models import ApprovalRequest
+from agentops.goldens.rule_models import ReviewItem
 from agentops.goldens.selectors import pinned_trace_ids
 from agentops.retention.errors import RetentionError
 from agentops.retention.models import Pin
@@ -70,6 +73,9 @@ def protected_trace_ids(project: Project, *, older_than: datetime) -> set[uuid.U
     kept: set[uuid.UUID] = {t for t in pinned_trace_ids(project) if t is not None}
     kept |= set(Pin.objects.filter(project=project).values_list("trace_id", flat=True))
     kept |= _pending_approvals(project)
+    kept |= set(
+        ReviewItem.objects.filter(project=project, state=ReviewItem.State.PENDING).values_list("trace_id", flat=True)
+    )
     kept |= _alerted(project, older_than)
     return kept
 

@@ -7,6 +7,8 @@ import pytest
 from django.utils import timezone
 
 from agentops.approvals.models import ApprovalRequest
+from agentops.goldens.rule_models import ReviewItem
+from agentops.goldens.rules import rule_create
 from agentops.goldens.services import case_add, golden_set_create
 from agentops.retention.models import Pin
 from agentops.retention.services import retention_apply
@@ -114,7 +116,9 @@ def test_protected_runs_of_every_kind_survive(admin_user_of):
     by_approval = old_run(project, days=4)
     by_alert = old_run(project, days=4, agent="alerting-agent")
     by_admin = old_run(project, days=4)
+    by_review = old_run(project, days=4)  # waiting in the golden review queue
     decided = old_run(project, days=4)  # its approval was decided: not protected
+    reviewed = old_run(project, days=4)  # its review item was discarded: not protected
     resolved = old_run(project, days=4, agent="resolved-agent")  # its alert is resolved: not protected
     unprotected = old_run(project, days=4)
     _golden_pin(project, by_golden)
@@ -123,14 +127,20 @@ def test_protected_runs_of_every_kind_survive(admin_user_of):
     make_alert(project, scope={"agent": "alerting-agent"}, runs_filter={"agent": "alerting-agent"})
     make_alert(project, scope={"agent": "resolved-agent"}, runs_filter={"agent": "resolved-agent"}, state="resolved")
     Pin.objects.create(project=project, trace_id=by_admin.trace_id, reason="incident 12")
+    golden = golden_set_create(project=project, user=None, data={"name": "queue"})
+    rule = rule_create(
+        project=project, user=None, data={"name": "sample", "golden_set": golden.name, "sample_rate": 10}
+    )
+    ReviewItem.objects.create(rule=rule, project=project, trace_id=by_review.trace_id)
+    ReviewItem.objects.create(rule=rule, project=project, trace_id=reviewed.trace_id, state=ReviewItem.State.DISCARDED)
 
     apply_retention()  # the beat task itself
 
-    for run in (by_golden, by_approval, by_alert, by_admin):
+    for run in (by_golden, by_approval, by_alert, by_admin, by_review):
         run.refresh_from_db()
         assert run.input_preview, run  # not even the payloads
         assert steps_of(run).count() == run.step_count and steps_of(run).exclude(input=None).exists()
-    for run in (decided, resolved, unprotected):
+    for run in (decided, resolved, reviewed, unprotected):
         assert gone(run)
 
 
