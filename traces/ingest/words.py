@@ -68,9 +68,11 @@ class _Document:
         self.seen.add(data)
         self._add(data)
 
-    def _add(self, data: bytes) -> None:
+    def _add(self, data: bytes, *, escaped: bool = False) -> None:
         if b"base64," in data:
             data = _DATA_URL.sub(b" ", data)
+        if escaped and b"\\" in data:  # after the data URLs, whose base64 may hold an escaped slash
+            data = _ESCAPE.sub(b" ", data)
         self.words.update(data.lower().translate(_SPACES).split())
 
     def read_json(self, text: str) -> None:
@@ -85,8 +87,7 @@ class _Document:
         pieces = [piece for piece in pieces if piece not in seen]
         if pieces:
             seen.update(pieces)
-            data = b" ".join(pieces)  # one pass over the new pieces: a call per piece cost more
-            self._add(_ESCAPE.sub(b" ", data) if b"\\" in data else data)
+            self._add(b" ".join(pieces), escaped=True)  # one pass over the new pieces: a call each cost more
 
     def _read_parsed(self, text: str) -> None:
         try:

@@ -63,9 +63,9 @@ def test_a_repeated_conversation_is_read_once(monkeypatch):
     read: list[bytes] = []
     add = words._Document._add
 
-    def spy(document: words._Document, data: bytes) -> None:
+    def spy(document: words._Document, data: bytes, *, escaped: bool = False) -> None:
         read.append(data)
-        add(document, data)
+        add(document, data, escaped=escaped)
 
     monkeypatch.setattr(words._Document, "_add", spy)
     found = words_of(*(row(input=history[: k + 1]) for k in range(50)))
@@ -77,6 +77,12 @@ def test_a_repeated_conversation_is_read_once(monkeypatch):
 def test_escapes_are_undone_whether_the_text_is_parsed_or_not():
     assert words_of(row(input={"a": 'one\ttwo "three"'})) >= {"one", "two", "three"}
     assert words_of(row(input={"a": "caf\u00e9 \u2014 menu"})) >= {"café", "menu"}
+
+
+def test_a_data_url_is_not_read_even_with_its_slashes_escaped():
+    escaped = row()
+    escaped[_AT["input"]] = '[{"url": "data:image/png;base64,iVBO\\/Rw0KG\\/goAAAA"}, {"text": "caption"}]'
+    assert words_of(escaped) == {"url", "text", "caption"}
 
 
 def test_a_data_url_is_not_read():
