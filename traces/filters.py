@@ -167,7 +167,7 @@ def _search(runs: QuerySet[Run], q: str) -> QuerySet[Run]:
     # when there is one, and the previews (their words computed, ~100 µs a run) only for runs stored
     # before documents were. A scalar subquery, not EXISTS: Postgres turned an EXISTS in this OR into a
     # hash of every matching document (212 ms for a word in 3% of a million runs; seconds for one in all).
-    document_matches = documents.filter(run_id=OuterRef("id")).values(matched=in_document)[:1]
+    document_matches = RunWords.objects.filter(run_id=OuterRef("id")).values(matched=in_document)[:1]
     matches = runs.filter(Coalesce(Subquery(document_matches), in_previews, output_field=BooleanField()))
     by_preview = _rare(runs.filter(in_previews).order_by().values_list("id", flat=True))
     if by_preview is None:

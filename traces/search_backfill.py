@@ -1,10 +1,12 @@
 """Search documents for runs stored before ingest kept them (migration 0014), built from their steps.
 
 Ingest writes a run's document as its steps arrive (traces.ingest.store); runs stored before that have
-none, and search finds them by their previews only. `backfill_documents` walks the runs in id order, a
-batch a transaction, and gives each run without a document the words of its stored steps, as ingest
-would have (traces.ingest.words: from the texts as stored, so payloads already expired or redacted
-add nothing). A run that ingest gives a document meanwhile keeps it: words are merged, not replaced.
+none, and search finds them by their previews only; a run that was still arriving at the upgrade has
+one with only its later steps' words, which answers for it instead of its previews. So
+`backfill_documents` walks every run in id order, a batch a transaction, and merges into its document
+the words of all its stored steps, as ingest would have (traces.ingest.words: from the texts as stored,
+so payloads already expired or redacted add nothing). Merged, not replaced: a run that ingest adds to
+meanwhile keeps those words, and running it twice changes nothing.
 `agentops search_backfill` runs it; it can be stopped and started again (`--after` the last id printed).
 """
 
@@ -24,11 +26,7 @@ log = logging.getLogger(__name__)
 
 BATCH = 500
 
-_RUNS = """
-SELECT r.id, r.project_id, r.trace_id FROM traces_run r
-WHERE r.id > %s AND NOT EXISTS (SELECT 1 FROM traces_runwords w WHERE w.run_id = r.id)
-ORDER BY r.id LIMIT %s
-"""
+_RUNS = "SELECT id, project_id, trace_id FROM traces_run WHERE id > %s ORDER BY id LIMIT %s"
 # What traces.ingest.words reads of a step, by the (project, trace) key of traces_step's index.
 _READ = ("error_type", "error_message", "tool_name", "input", "output")
 _STEPS = f"""

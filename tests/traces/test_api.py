@@ -26,7 +26,7 @@ from agentops.tenancy.roles import Role
 from tests.factories import make_project
 from tests.otlp import NS, SpanSpec, protobuf
 from traces.ingest.decode import decode_request
-from traces.models import Run
+from traces.models import Run, RunWords
 from traces.selectors import load_ingest_config
 from traces.services import ingest_batch
 
@@ -321,7 +321,10 @@ def test_max_cost_keeps_runs_costing_at_most_that(client, team, varied):
 
 
 def _previews(spec: RunSpec, input_preview: str, output_preview: str = "") -> None:
+    """Set a run's previews, as of a run stored before search documents were kept (migration 0014): its
+    words are in its previews only (a run's document holds its previews' words and answers for it)."""
     Run.objects.filter(trace_id=spec.trace_hex).update(input_preview=input_preview, output_preview=output_preview)
+    RunWords.objects.filter(run__trace_id=spec.trace_hex).delete()
 
 
 @pytest.mark.parametrize(

@@ -31,7 +31,7 @@ def documents() -> dict[int, list[str]]:
         return {run_id: sorted(words) for run_id, words in cursor.fetchall()}
 
 
-def test_runs_without_a_document_get_the_one_ingest_writes():
+def test_runs_get_the_document_ingest_writes():
     project, other = make_project(), make_project()
     runs = [stored_run(project, "backordered"), stored_run(other, "discontinued"), stored_run(project, "lost")]
     written = documents()
@@ -41,7 +41,7 @@ def test_runs_without_a_document_get_the_one_ingest_writes():
     assert backfill_documents(batch=2) == 3
     assert documents() == written
     assert "backordered" in written[runs[0].pk] and "discontinued" in written[runs[1].pk]
-    assert backfill_documents() == 0  # nothing left to do
+    assert backfill_documents() == 3 and documents() == written  # a second pass changes nothing
 
 
 def test_it_resumes_after_a_run_id_and_passes_runs_with_no_words():
@@ -57,7 +57,20 @@ def test_it_resumes_after_a_run_id_and_passes_runs_with_no_words():
     assert backfill_documents(after=first.pk) == 2  # second, and the tool name of the dropped one
     assert set(documents()) == {second.pk, dropped.pk}
     assert "lookup" in documents()[dropped.pk] and "never" not in documents()[dropped.pk]
-    assert backfill_documents(after=first.pk) == 0  # the run with no steps is passed, not looped on
+    assert bare.pk not in documents()  # no steps left: nothing to build, and passed, not looped on
+
+
+def test_a_run_that_was_arriving_at_the_upgrade_gets_all_its_steps_words():
+    project = make_project()
+    run = stored_run(project, "backordered")
+    RunWords.objects.all().delete()
+    with connection.cursor() as cursor:  # only its last step's words, as if only it came after the upgrade
+        cursor.execute(
+            "INSERT INTO traces_runwords (run_id, project_id, words) VALUES (%s, %s, to_tsvector('simple', 'late'))",
+            [run.pk, project.pk],
+        )
+    assert backfill_documents() == 1
+    assert {"late", "backordered", "lookup"} <= set(documents()[run.pk])
 
 
 def test_the_command_says_what_it_did():
@@ -66,5 +79,5 @@ def test_the_command_says_what_it_did():
     RunWords.objects.all().delete()
     out = io.StringIO()
     call_command("search_backfill", "--batch", "10", stdout=out)
-    assert "done: 1 runs given a search document" in out.getvalue()
+    assert "done: 1 runs' search documents built" in out.getvalue()
     assert len(documents()) == 1

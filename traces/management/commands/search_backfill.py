@@ -13,7 +13,7 @@ from traces.search_backfill import BATCH, backfill_documents
 
 
 class Command(BaseCommand):
-    help = "Give runs stored before search documents were kept (migration 0014) their documents."
+    help = "Build runs' search documents from their stored steps (for runs stored before migration 0014)."
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--after", type=int, default=0, help="start after this run id (resume)")
@@ -21,7 +21,7 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, after: int, batch: int, **options: Any) -> None:
         def progress(done: int, last: int) -> None:
-            self.stdout.write(f"{done} runs given a document; last run id {last}")
+            self.stdout.write(f"{done} runs' documents built; last run id {last}")
 
         done = backfill_documents(after=after, batch=batch, progress=progress)
-        self.stdout.write(self.style.SUCCESS(f"done: {done} runs given a search document"))
+        self.stdout.write(self.style.SUCCESS(f"done: {done} runs' search documents built"))
