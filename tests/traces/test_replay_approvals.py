@@ -252,30 +252,34 @@ def test_payloads_arguments_and_edits_only_for_those_who_may_see_payloads(person
         personas.project,
         run.trace_hex,
         span=run.spans[TOOL].span_id.hex(),
-        arguments={"order": "A-100", "amount": 4990},
+        arguments={"order": "A-100", "amount": 73400191},
         summary="Refund the customer in full",
     )
     decide(
-        personas.project, approval, personas.reviewer, comment="halved", arguments={"order": "A-100", "amount": 2495}
+        personas.project,
+        approval,
+        personas.reviewer,
+        comment="halved",
+        arguments={"order": "A-100", "amount": 36700095},
     )
     url = panel_url(personas.project, run.trace_hex, approval)
 
     engineer = html.unescape(page_of(client_for(personas.engineer), url))
-    assert '"amount": 4990' in engineer and '"amount": 2495' in engineer
+    assert '"amount": 73400191' in engineer and '"amount": 36700095' in engineer
     assert "Arguments asked" in engineer and "Arguments used (edited)" in engineer
     assert "Refund the customer in full" in engineer and "edited the arguments" in engineer
 
     viewer = html.unescape(page_of(client_for(personas.viewer), url))
-    assert "4990" not in viewer and "2495" not in viewer and "Refund the customer" not in viewer
+    assert "73400191" not in viewer and "36700095" not in viewer and "Refund the customer" not in viewer
     assert "arguments and any edits are hidden" in viewer
     assert "halved" in viewer and "edited the arguments" in viewer  # who decided what stays visible
 
     export_url = reverse("run_export", kwargs={"slug": personas.project.slug, "trace_id": run.trace_hex})
     exported = client_for(personas.viewer).get(export_url).json()["approvals"]
     assert exported[0]["payloads_hidden"] and "arguments" not in exported[0]
-    assert "4990" not in json.dumps(exported)
+    assert "73400191" not in json.dumps(exported)
     exported = client_for(personas.engineer).get(export_url).json()["approvals"]
-    assert exported[0]["arguments"]["amount"] == 4990 and exported[0]["arguments_to_use"]["amount"] == 2495
+    assert exported[0]["arguments"]["amount"] == 73400191 and exported[0]["arguments_to_use"]["amount"] == 36700095
 
 
 def test_the_replay_page_reads_no_approval_arguments(personas, run):
