@@ -194,6 +194,34 @@ def _content(case: GoldenCase) -> dict[str, Any]:
 # --- Cases --------------------------------------------------------------------------------------------
 
 
+def _new_case(
+    golden_set: GoldenSet,
+    user: Any,
+    *,
+    key: str,
+    ordinal: int,
+    version: int,
+    fields: dict[str, Any],
+    source: dict[str, Any],
+) -> GoldenCase:
+    """A new case of `golden_set` (not saved): its cleaned `fields`, its `source` (_source_fields)."""
+    return GoldenCase(
+        golden_set=golden_set,
+        project_id=golden_set.project_id,
+        case_key=key,
+        ordinal=ordinal,
+        added_in=version,
+        input=fields["input"],
+        expected_output=fields.get("expected_output"),
+        assertions=fields.get("assertions", []),
+        tags=fields.get("tags", []),
+        notes=fields.get("notes", ""),
+        added_by=_person(user),
+        reviewed_by=_person(user),
+        **source,
+    )
+
+
 @transaction.atomic
 def case_add(*, golden_set: GoldenSet, user: Any, data: Any, payloads: bool) -> GoldenCase:
     """Add one case; from a stored run when `source_trace_id` is given (its input taken from the run,
@@ -218,21 +246,11 @@ def case_add(*, golden_set: GoldenSet, user: Any, data: Any, payloads: bool) -> 
     golden_set = _locked(golden_set)
     key = _new_key(golden_set)
     version = _new_version(golden_set, user, f"added case {key}", added=1)
-    case = GoldenCase.objects.create(
-        golden_set=golden_set,
-        project_id=golden_set.project_id,
-        case_key=key,
-        ordinal=_next_ordinal(golden_set),
-        added_in=version,
-        input=fields["input"],
-        expected_output=fields.get("expected_output"),
-        assertions=fields.get("assertions", []),
-        tags=fields.get("tags", []),
-        notes=fields.get("notes", ""),
-        added_by=_person(user),
-        reviewed_by=_person(user),
-        **_source_fields(source),
+    ordinal = _next_ordinal(golden_set)
+    case = _new_case(
+        golden_set, user, key=key, ordinal=ordinal, version=version, fields=fields, source=_source_fields(source)
     )
+    case.save()
     _audit(golden_set, user, "golden_case.add", {"version": version, "case_key": case.case_key})
     return case
 
@@ -339,21 +357,7 @@ def cases_import(*, golden_set: GoldenSet, user: Any, cases: list[dict[str, Any]
         else:
             key = _fresh_key(taken)
         new_rows.append(
-            GoldenCase(
-                golden_set=golden_set,
-                project_id=golden_set.project_id,
-                case_key=key,
-                ordinal=ordinal,
-                added_in=version,
-                input=fields["input"],
-                expected_output=fields.get("expected_output"),
-                assertions=fields.get("assertions", []),
-                tags=fields.get("tags", []),
-                notes=fields.get("notes", ""),
-                added_by=_person(user),
-                reviewed_by=_person(user),
-                **source,
-            )
+            _new_case(golden_set, user, key=key, ordinal=ordinal, version=version, fields=fields, source=source)
         )
         ordinal += 1
         added += 1
@@ -419,21 +423,16 @@ def cases_add_runs(*, golden_set: GoldenSet, user: Any, trace_ids: list[Any], da
             without_input += 1
             continue
         key = _fresh_key(taken)
+        case_fields = {**fields, "input": source.input, "expected_output": None}
         rows.append(
-            GoldenCase(
-                golden_set=golden_set,
-                project_id=golden_set.project_id,
-                case_key=key,
+            _new_case(
+                golden_set,
+                user,
+                key=key,
                 ordinal=ordinal,
-                added_in=version,
-                input=source.input,
-                expected_output=None,
-                assertions=fields.get("assertions", []),
-                tags=fields.get("tags", []),
-                notes=fields.get("notes", ""),
-                added_by=_person(user),
-                reviewed_by=_person(user),
-                **_source_fields(source),
+                version=version,
+                fields=case_fields,
+                source=_source_fields(source),
             )
         )
         ordinal += 1
