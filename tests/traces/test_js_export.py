@@ -152,6 +152,10 @@ def test_a_node_agent_run_reads_back_through_the_api(
 ) -> None:
     ids = js_export(node_project, web, ingest, protocol, compression)
     assert_run(fetch_run(ingest, ids["trace_id"]), ids)
+    # Search finds the run by words of its steps no preview holds: the failed call's error, a tool's name.
+    for q in ("support tools", "lookup_order"):
+        found = api_get(Client(), f"/api/v1/projects/{ingest.project.slug}/runs/?q={q.replace(' ', '+')}", ingest)
+        assert [r["trace_id"] for r in found["results"]] == [ids["trace_id"]], q
 
 
 @pytest.mark.parametrize("compression", ["none", "gzip"])

@@ -179,6 +179,16 @@ def test_the_sdk_exporter_run_reads_back_field_by_field(
     (event,) = step["events"]
     assert event["name"] == "exception"
 
+    # Search finds the run by words of its steps no preview holds: the failed call's error, a tool's name.
+    for q in ("support tools", "lookup_order"):
+        response = requests.get(
+            live_server.url + f"/api/v1/projects/{ingest.project.slug}/runs/",
+            params={"q": q},
+            headers=ingest.api_headers(),
+            timeout=30,
+        )
+        assert [r["trace_id"] for r in response.json()["results"]] == [ids.trace_id], q
+
 
 @pytest.mark.parametrize("gzipped", [True, False], ids=["gzip", "none"])
 def test_the_same_trace_as_otlp_json_reads_back_identically(
